@@ -1,0 +1,489 @@
+"""Annotation readers (Sun et al., MTFL, 300-W .pts), image loading and face-crop caches.
+
+Every reader returns :class:`Sample` records in one convention: 0-based pixel
+coordinates, boxes as ``(left, top, right, bottom)``. Bad input raises
+:class:`AnnotationError` naming the file and line, or, with ``skip_bad=True``, is
+collected in a :class:`Skipped` list so the caller can report it. Nothing is ever
+silently repaired.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from isnet.schemes import CUHK5, Scheme, get_scheme
+from isnet.transforms import crop_face
+
+FORMATS = ("sun", "mtfl", "pts")
+DEMO_DIR = Path(__file__).resolve().parent / "demo"
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
+
+
+class AnnotationError(ValueError):
+    """Malformed annotation or unusable image; the message names file and line."""
+
+    def __init__(self, file: str | os.PathLike, line: int | None, reason: str):
+        self.file = str(file)
+        self.line = line
+        self.reason = reason
+        where = f"{self.file}:{line}" if line is not None else self.file
+        super().__init__(f"{where}: {reason}")
+
+
+@dataclass
+class Sample:
+    """One annotated face.
+
+    Attributes:
+        image: path of the image file.
+        box: face box ``(left, top, right, bottom)`` in pixels.
+        landmarks: ``(K, 2)`` float array of ``(x, y)``, 0-based pixels.
+        source: ``"file:line"`` of the annotation, for error messages.
+    """
+
+    image: Path
+    box: np.ndarray
+    landmarks: np.ndarray
+    source: str = ""
+
+
+@dataclass
+class Skipped:
+    """Annotations left out with ``skip_bad=True``: a list of ``"file:line: reason"``."""
+
+    items: list[str] = field(default_factory=list)
+
+    def add(self, err: AnnotationError) -> None:
+        self.items.append(str(err))
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+def _lines(path: Path) -> list[str]:
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise AnnotationError(path, None, f"cannot read list file ({e.strerror})") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise AnnotationError(path, line, "not a text file (invalid UTF-8)") from None
+    # splitlines() would also split on form feeds and other odd characters;
+    # the list formats only know LF and CRLF.
+    return [ln.rstrip("\r") for ln in text.split("\n")]
+
+
+def _floats(tokens: list[str], list_path: Path, lineno: int) -> np.ndarray:
+    try:
+        values = np.array([float(t) for t in tokens], dtype=np.float64)
+    except ValueError:
+        bad = next(t for t in tokens if not _is_float(t))
+        raise AnnotationError(list_path, lineno, f"not a number: {bad!r}") from None
+    if not np.all(np.isfinite(values)):
+        raise AnnotationError(list_path, lineno, "non-finite coordinate (nan or inf)")
+    return values
+
+
+def _is_float(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
+def _image_path(token: str, root: Path) -> Path:
+    # The lists were written on Windows: backslash separators.
+    return root / token.replace("\\", "/")
+
+
+def _check_box(box: np.ndarray, list_path: Path, lineno: int) -> None:
+    left, top, right, bottom = box
+    if right <= left or bottom <= top:
+        raise AnnotationError(
+            list_path, lineno, f"empty box: left={left:g} right={right:g} top={top:g} bottom={bottom:g}"
+        )
+
+
+def _parse_file(path: Path, parse_line, skip_bad: bool, skipped: Skipped) -> list[Sample]:
+    samples = []
+    for lineno, line in enumerate(_lines(path), start=1):
+        if not line.strip():
+            continue
+        try:
+            samples.append(parse_line(line, lineno))
+        except AnnotationError as err:
+            if not skip_bad:
+                raise
+            skipped.add(err)
+    return samples
+
+
+def read_sun_list(
+    path: str | os.PathLike,
+    root: str | os.PathLike | None = None,
+    skip_bad: bool = False,
+    skipped: Skipped | None = None,
+) -> list[Sample]:
+    """Read a Sun et al. (CVPR 2013) list: ``path left right top bottom x1 y1 ... x5 y5``.
+
+    Args:
+        path: the list file (CRLF or LF, backslash or slash paths).
+        root: folder the image paths are relative to; default: the list's folder.
+        skip_bad: collect bad lines in ``skipped`` instead of raising.
+        skipped: where skipped lines are recorded.
+
+    Returns:
+        The samples, landmarks ``(5, 2)`` in CUHK order.
+    """
+    path = Path(path)
+    root = Path(root) if root is not None else path.parent
+    skipped = skipped if skipped is not None else Skipped()
+    n_values = 4 + 2 * CUHK5.n_points
+
+    def parse(line: str, lineno: int) -> Sample:
+        tokens = line.split()
+        if len(tokens) != 1 + n_values:
+            raise AnnotationError(
+                path, lineno, f"expected an image path and {n_values} numbers, got {len(tokens) - 1} values"
+            )
+        values = _floats(tokens[1:], path, lineno)
+        left, right, top, bottom = values[:4]
+        box = np.array([left, top, right, bottom])
+        _check_box(box, path, lineno)
+        return Sample(_image_path(tokens[0], root), box, values[4:].reshape(-1, 2), f"{path}:{lineno}")
+
+    return _parse_file(path, parse, skip_bad, skipped)
+
+
+def read_mtfl_list(
+    path: str | os.PathLike,
+    root: str | os.PathLike | None = None,
+    skip_bad: bool = False,
+    skipped: Skipped | None = None,
+) -> list[Sample]:
+    """Read an MTFL list (Zhang et al., ECCV 2014): ``path x1..x5 y1..y5 [attributes]``.
+
+    MTFL coordinates are 1-based; they are converted to 0-based. MTFL has no face box,
+    so each sample gets :func:`box_from_landmarks`.
+
+    Returns:
+        The samples, landmarks ``(5, 2)`` in CUHK order.
+    """
+    path = Path(path)
+    root = Path(root) if root is not None else path.parent
+    skipped = skipped if skipped is not None else Skipped()
+    k = CUHK5.n_points
+
+    def parse(line: str, lineno: int) -> Sample:
+        tokens = line.split()
+        # 10 coordinates, optionally followed by the 4 MTFL attributes.
+        if len(tokens) not in (1 + 2 * k, 1 + 2 * k + 4):
+            raise AnnotationError(
+                path, lineno, f"expected an image path, {2 * k} coordinates and 0 or 4 attributes, "
+                f"got {len(tokens) - 1} values"
+            )
+        values = _floats(tokens[1 : 1 + 2 * k], path, lineno)
+        landmarks = np.stack([values[:k], values[k:]], axis=1) - 1.0
+        return Sample(_image_path(tokens[0], root), box_from_landmarks(landmarks, CUHK5), landmarks,
+                      f"{path}:{lineno}")
+
+    return _parse_file(path, parse, skip_bad, skipped)
+
+
+def read_pts(path: str | os.PathLike) -> np.ndarray:
+    """Read a 300-W ``.pts`` file.
+
+    Returns:
+        ``(K, 2)`` landmarks, converted from 1-based to 0-based pixels.
+    """
+    path = Path(path)
+    lines = _lines(path)
+    header: dict[str, str] = {}
+    lineno = 0
+    for lineno, line in enumerate(lines, start=1):
+        s = line.strip()
+        if s == "{":
+            break
+        if ":" in s:
+            key, value = s.split(":", 1)
+            header[key.strip()] = value.strip()
+        elif s:
+            raise AnnotationError(path, lineno, f"unexpected header line {s!r}")
+    else:
+        raise AnnotationError(path, None, "no '{' opening the point list")
+    if "n_points" not in header:
+        raise AnnotationError(path, None, "header has no n_points")
+    try:
+        n = int(header["n_points"])
+    except ValueError:
+        raise AnnotationError(path, None, f"n_points is not an integer: {header['n_points']!r}") from None
+    points = []
+    for lineno2, line in enumerate(lines[lineno:], start=lineno + 1):
+        s = line.strip()
+        if s == "}":
+            break
+        if not s:
+            continue
+        tokens = s.split()
+        if len(tokens) != 2:
+            raise AnnotationError(path, lineno2, f"expected 'x y', got {len(tokens)} values")
+        points.append(_floats(tokens, path, lineno2))
+    else:
+        raise AnnotationError(path, None, "no '}' closing the point list")
+    if len(points) != n:
+        raise AnnotationError(path, None, f"header says {n} points, file has {len(points)}")
+    return np.array(points, dtype=np.float64).reshape(-1, 2) - 1.0
+
+
+def read_pts_folder(
+    path: str | os.PathLike, scheme: Scheme, skip_bad: bool = False, skipped: Skipped | None = None
+) -> list[Sample]:
+    """Read every image with a ``.pts`` beside it, from a folder or a list of image paths.
+
+    Args:
+        path: a folder (searched recursively) or a text file with one image path a line.
+        scheme: the scheme of the ``.pts`` files; points are reduced to five CUHK points
+            through ``scheme.to_cuhk5``.
+
+    Returns:
+        CUHK five-point samples with boxes from :func:`box_from_landmarks`.
+    """
+    path = Path(path)
+    skipped = skipped if skipped is not None else Skipped()
+    if path.is_dir():
+        images = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        entries = [(p, None) for p in images if p.with_suffix(".pts").exists()]
+        if not entries:
+            raise AnnotationError(path, None, "no image with a .pts file beside it")
+    else:
+        entries = [(path.parent / ln.strip(), i) for i, ln in enumerate(_lines(path), 1) if ln.strip()]
+    samples = []
+    for image, lineno in entries:
+        try:
+            pts_path = image.with_suffix(".pts")
+            if not pts_path.exists():
+                raise AnnotationError(path, lineno, f"{image}: no .pts file beside the image")
+            points = read_pts(pts_path)
+            if len(points) != scheme.n_points:
+                raise AnnotationError(pts_path, None, f"{len(points)} points, scheme {scheme.name} has "
+                                      f"{scheme.n_points}")
+            five = reduce_to_cuhk5(points, scheme)
+            samples.append(Sample(image, box_from_landmarks(five, CUHK5), five, str(pts_path)))
+        except AnnotationError as err:
+            if not skip_bad:
+                raise
+            skipped.add(err)
+    return samples
+
+
+def reduce_to_cuhk5(points: np.ndarray, scheme: Scheme) -> np.ndarray:
+    """Reduce ``(K, 2)`` points of ``scheme`` to the five CUHK points (means of index groups)."""
+    if scheme.to_cuhk5 is None:
+        raise ValueError(f"scheme {scheme.name} has no reduction to five points")
+    return np.stack([points[list(group)].mean(axis=0) for group in scheme.to_cuhk5])
+
+
+# Box of the CUHK lists as a function of the five points, fitted by least squares on
+# trainImageList.txt (scripts/fit_box_from_landmarks.py): centre = eye-mouth centre
+# + offset * eye-mouth size, side = scale * size. Used where a format has no box.
+_BOX_FROM_POINTS = {"dx": 0.0, "dy": 0.0, "scale": 2.2}
+
+
+def box_from_landmarks(landmarks: np.ndarray, scheme: Scheme) -> np.ndarray:
+    """A CUHK-like face box ``(left, top, right, bottom)`` from five CUHK points.
+
+    The CUHK set's boxes come from a face detector; formats without a box get one
+    drawn the same way on average, from the spread of the five points.
+    """
+    if scheme.n_points != CUHK5.n_points:
+        raise ValueError("box_from_landmarks expects five CUHK points")
+    centre = landmarks.mean(axis=0)
+    spread = max(np.ptp(landmarks[:, 0]), np.ptp(landmarks[:, 1]), 1.0)
+    cx = centre[0] + _BOX_FROM_POINTS["dx"] * spread
+    cy = centre[1] + _BOX_FROM_POINTS["dy"] * spread
+    half = 0.5 * _BOX_FROM_POINTS["scale"] * spread
+    return np.array([cx - half, cy - half, cx + half, cy + half])
+
+
+def read_list(
+    path: str | os.PathLike,
+    fmt: str = "sun",
+    root: str | os.PathLike | None = None,
+    scheme: str = "ibug68",
+    skip_bad: bool = False,
+    skipped: Skipped | None = None,
+) -> list[Sample]:
+    """Read annotations in any supported format; see the per-format readers."""
+    if fmt == "sun":
+        return read_sun_list(path, root, skip_bad, skipped)
+    if fmt == "mtfl":
+        return read_mtfl_list(path, root, skip_bad, skipped)
+    if fmt == "pts":
+        return read_pts_folder(path, get_scheme(scheme), skip_bad, skipped)
+    raise ValueError(f"unknown annotation format {fmt!r}; known: {', '.join(FORMATS)}")
+
+
+def load_grey(path: str | os.PathLike, source: str = "") -> np.ndarray:
+    """Decode an image file to 8-bit grey ``(H, W)``, or raise :class:`AnnotationError`."""
+    path = Path(path)
+    where = source or str(path)
+    if not path.exists():
+        raise AnnotationError(where, None, f"image not found: {path}")
+    data = np.fromfile(path, dtype=np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE) if data.size else None
+    if image is None or image.size == 0:
+        raise AnnotationError(where, None, f"image cannot be decoded (corrupt or not an image): {path}")
+    return image
+
+
+def check_in_image(sample: Sample, shape: tuple[int, int]) -> None:
+    """Raise :class:`AnnotationError` if the box or a landmark lies outside the image."""
+    h, w = shape[:2]
+    file, _, line = sample.source.rpartition(":")
+    file, line = (file, int(line)) if line.isdigit() else (sample.source, None)
+    # Pixel centres are integers, so the image spans [-0.5, size - 0.5].
+    left, top, right, bottom = sample.box
+    if left < -0.5 or top < -0.5 or right > w - 0.5 or bottom > h - 0.5:
+        raise AnnotationError(file, line, f"box {sample.box.tolist()} outside the {w}x{h} image {sample.image}")
+    x, y = sample.landmarks[:, 0], sample.landmarks[:, 1]
+    outside = (x < -0.5) | (y < -0.5) | (x > w - 0.5) | (y > h - 0.5)
+    if outside.any():
+        k = int(np.argmax(outside))
+        raise AnnotationError(
+            file, line, f"landmark {k} at ({x[k]:g}, {y[k]:g}) outside the {w}x{h} image {sample.image}"
+        )
+
+
+@dataclass
+class CropSet:
+    """Faces cut out once, large enough for every augmentation, ready for batching.
+
+    Attributes:
+        images: ``(N, R, R)`` uint8 source crops.
+        landmarks: ``(N, K, 2)`` float32 landmarks in source-crop pixels.
+        boxes: ``(N, 4)`` float32 boxes in source-crop pixels.
+        to_source: ``(N, 2, 3)`` float64 affine maps from image to source-crop pixels.
+        box_wh: ``(N, 2)`` float64 width and height of each original box, in image pixels.
+        files: image paths, for reports.
+    """
+
+    images: np.ndarray
+    landmarks: np.ndarray
+    boxes: np.ndarray
+    to_source: np.ndarray
+    box_wh: np.ndarray
+    files: list[str]
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
+def _crop_one(sample: Sample, size: int, margin: float) -> tuple[np.ndarray, np.ndarray]:
+    image = load_grey(sample.image, sample.source)
+    check_in_image(sample, image.shape)
+    return crop_face(image, sample.box, size, margin)
+
+
+def build_crops(
+    samples: list[Sample],
+    size: int,
+    margin: float,
+    skip_bad: bool = False,
+    skipped: Skipped | None = None,
+    progress: bool = True,
+    workers: int = 2,
+) -> CropSet:
+    """Decode each image and cut its face to a ``size`` square (see :func:`crop_face`)."""
+    skipped = skipped if skipped is not None else Skipped()
+    kept, crops, mats = [], [], []
+    with ThreadPoolExecutor(max(1, workers)) as pool:  # OpenCV decodes with the GIL released
+        futures = [pool.submit(_crop_one, s, size, margin) for s in samples]
+        for sample, fut in tqdm(zip(samples, futures), total=len(samples), desc="cropping faces",
+                                disable=not progress, leave=False):
+            try:
+                crop, mat = fut.result()
+            except AnnotationError as err:
+                if not skip_bad:
+                    for f in futures:
+                        f.cancel()
+                    raise
+                skipped.add(err)
+                continue
+            kept.append(sample)
+            crops.append(crop)
+            mats.append(mat)
+    if not kept:
+        raise AnnotationError("(list)", None, "no usable face: every sample was skipped")
+    mats_np = np.stack(mats)
+    lm = np.stack([apply_affine(m, s.landmarks) for m, s in zip(mats_np, kept)])
+    corners = np.stack([apply_affine(m, s.box.reshape(2, 2)).reshape(4) for m, s in zip(mats_np, kept)])
+    wh = np.stack([s.box[2:] - s.box[:2] for s in kept])
+    return CropSet(np.stack(crops), lm.astype(np.float32), corners.astype(np.float32), mats_np, wh,
+                   [str(s.image) for s in kept])
+
+
+def apply_affine(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Apply a ``(2, 3)`` affine map to ``(..., 2)`` points."""
+    return points @ matrix[:, :2].T + matrix[:, 2]
+
+
+_CACHE_VERSION = "1"
+
+
+def cached_crops(
+    samples: list[Sample],
+    size: int,
+    margin: float,
+    cache_dir: str | os.PathLike | None,
+    skip_bad: bool = False,
+    skipped: Skipped | None = None,
+    progress: bool = True,
+) -> CropSet:
+    """:func:`build_crops`, stored in ``cache_dir`` keyed by the annotations and the images' sizes
+    and times, so a changed image or list rebuilds it. ``cache_dir=None`` disables caching."""
+    if cache_dir is None:
+        return build_crops(samples, size, margin, skip_bad, skipped, progress)
+    h = hashlib.sha1(f"{_CACHE_VERSION} {size} {margin!r} {skip_bad}".encode())
+    for s in samples:
+        try:
+            st = os.stat(s.image)
+            stamp = f"{st.st_size} {st.st_mtime_ns}"
+        except OSError:
+            stamp = "missing"
+        h.update(f"{s.image}|{stamp}|{s.box.tobytes().hex()}|{s.landmarks.tobytes().hex()}\n".encode())
+    path = Path(cache_dir) / f"crops-{h.hexdigest()[:16]}.npz"
+    if path.exists():
+        z = np.load(path, allow_pickle=False)
+        if skipped is not None:
+            skipped.items.extend(z["skipped"].tolist())
+        return CropSet(z["images"], z["landmarks"], z["boxes"], z["to_source"], z["box_wh"],
+                       z["files"].tolist())
+    local = Skipped()
+    crops = build_crops(samples, size, margin, skip_bad, local, progress)
+    if skipped is not None:
+        skipped.items.extend(local.items)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, images=crops.images, landmarks=crops.landmarks, boxes=crops.boxes,
+             to_source=crops.to_source, box_wh=crops.box_wh, files=np.array(crops.files),
+             skipped=np.array(local.items, dtype=str))
+    os.replace(tmp, path)
+    return crops
+
+
+def demo_list(split: str) -> Path:
+    """Path of the embedded demo's list for ``split`` (``"train"`` or ``"val"``)."""
+    if split not in ("train", "val"):
+        raise ValueError(f"demo split must be 'train' or 'val', got {split!r}")
+    return DEMO_DIR / f"demo_{split}.txt"

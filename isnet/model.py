@@ -1,0 +1,267 @@
+"""The Information-Synthesis Network and its plain-CNN special case.
+
+IS-Net is a stack of S blocks (convolution, ReLU, 2x2 max-pooling) and a fully
+connected regression head. The head is fed a *synthesis* of the blocks' feature
+maps: block i contributes its features scaled by ``beta_i``.
+
+Decisions the paper leaves open, and why:
+
+* ``beta`` holds the weights of blocks 2..S (the paper's b2..b4 for S = 4); block 1
+  gets ``1 - sum(beta)``. The constraints ``0 <= beta_i <= 1``, ``sum <= 1`` then make
+  the synthesis a convex combination of *every* block, never an empty one, and the
+  paper's plain CNN is exactly ``beta = (0, ..., 0, 1)``: only the last block feeds the
+  head.
+* The paper's Eq. 1 writes a weighted sum while its text says concatenation, and the
+  blocks' maps differ in size and channels, so a sum is not even defined without
+  extra layers. We concatenate: each block's map is flattened (``"concat"``, the
+  default, which keeps all spatial detail, the point of synthesising early blocks)
+  or first average-pooled to the last block's grid (``"pooled"``, a far smaller head).
+  Scaling by ``beta_i`` in front of a learned linear layer does not change what the
+  head can represent, but it changes how strongly each block's features drive the
+  gradient and the initial output, which is why the choice of beta matters in training.
+* A block with weight exactly 0 is left out of the synthesis (its features would be
+  multiplied by 0), and blocks after the last weighted one are not computed. So the
+  plain CNN has the parameters and FLOPs of a real plain CNN, not of a masked IS-Net.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import pickle
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from isnet.schemes import get_scheme
+
+SYNTHESIS_MODES = ("concat", "pooled")
+
+
+@dataclass
+class ISNetConfig:
+    """Everything needed to rebuild a model; stored in every checkpoint.
+
+    Attributes:
+        scheme: landmark scheme name (see :mod:`isnet.schemes`).
+        input_size: side of the square grey input, in pixels.
+        channels: output channels of each block; S = ``len(channels)``.
+        kernels: convolution kernel size of each block.
+        hidden: width of the head's hidden layer.
+        beta: synthesis weights of blocks 2..S (block 1 gets ``1 - sum(beta)``).
+        synthesis: ``"concat"`` (flatten every map) or ``"pooled"`` (pool to the last grid first).
+        margin: the input view's margin around the face box, as a fraction of the box side.
+    """
+
+    scheme: str = "cuhk5"
+    input_size: int = 39
+    channels: tuple[int, ...] = (20, 40, 60, 80)
+    kernels: tuple[int, ...] = (4, 3, 3, 2)
+    hidden: int = 120
+    # The paper's Eq. 4 minimiser until our own search (isnet search) replaces it.
+    beta: tuple[float, ...] = (0.4014, 0.0, 0.5986)
+    synthesis: str = "concat"
+    margin: float = 0.05
+
+    def __post_init__(self) -> None:
+        self.channels = tuple(int(c) for c in self.channels)
+        self.kernels = tuple(int(k) for k in self.kernels)
+        self.beta = tuple(float(b) for b in self.beta)
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` with a clear message if the configuration is unusable."""
+        get_scheme(self.scheme)
+        s = len(self.channels)
+        if s < 1 or len(self.kernels) != s:
+            raise ValueError(f"channels ({len(self.channels)}) and kernels ({len(self.kernels)}) "
+                             "must give one entry per block, at least one block")
+        validate_beta(self.beta, s)
+        if self.synthesis not in SYNTHESIS_MODES:
+            raise ValueError(f"synthesis must be one of {SYNTHESIS_MODES}, got {self.synthesis!r}")
+        if not 0.0 <= self.margin <= 1.0:
+            raise ValueError(f"margin must lie in [0, 1], got {self.margin}")
+        size = self.input_size
+        for i, k in enumerate(self.kernels, start=1):
+            size = (size - k + 1) // 2
+            if size < 1:
+                raise ValueError(f"input_size {self.input_size} is too small: block {i} leaves no pixels")
+
+    @property
+    def block_weights(self) -> tuple[float, ...]:
+        """Weights of all S blocks: ``(1 - sum(beta), beta_2, ..., beta_S)``."""
+        return (max(0.0, 1.0 - sum(self.beta)),) + self.beta
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["channels"], d["kernels"], d["beta"] = list(self.channels), list(self.kernels), list(self.beta)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ISNetConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown model config keys {unknown}: written by a newer isnet?")
+        return cls(**d)
+
+
+def validate_beta(beta: tuple[float, ...] | list[float], n_blocks: int) -> None:
+    """Check ``0 <= beta_i <= 1``, ``sum(beta) <= 1`` and one weight per block 2..S."""
+    beta = list(beta)
+    if len(beta) != n_blocks - 1:
+        raise ValueError(f"beta needs {n_blocks - 1} weights (blocks 2..{n_blocks}), got {len(beta)}")
+    for i, b in enumerate(beta, start=2):
+        if not (math.isfinite(b) and 0.0 <= b <= 1.0):
+            raise ValueError(f"beta_{i} = {b} must lie in [0, 1]")
+    # A little slack so a minimiser that lands on the face sum = 1 is not refused.
+    if sum(beta) > 1.0 + 1e-9:
+        raise ValueError(f"sum of beta = {sum(beta):.6g} must be at most 1")
+
+
+class Block(nn.Sequential):
+    """Convolution, ReLU, 2x2 max-pooling."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int):
+        super().__init__(nn.Conv2d(c_in, c_out, kernel), nn.ReLU(inplace=True), nn.MaxPool2d(2))
+
+
+class ISNet(nn.Module):
+    """IS-Net; with ``beta = (0, ..., 0, 1)`` the paper's plain CNN.
+
+    Input ``(B, 1, S, S)`` grey views in [0, 1]; output ``(B, K, 2)`` landmark positions as
+    fractions of the view's side (``x / S``, ``y / S``).
+    """
+
+    def __init__(self, config: ISNetConfig):
+        super().__init__()
+        self.config = config
+        weights = config.block_weights
+        self.used = [i for i, w in enumerate(weights) if w > 0]
+        depth = self.used[-1] + 1
+        chans = (1,) + config.channels
+        self.blocks = nn.ModuleList(Block(chans[i], chans[i + 1], config.kernels[i]) for i in range(depth))
+        sizes = self.map_sizes()
+        last = sizes[depth - 1]
+        if config.synthesis == "concat":
+            dims = [config.channels[i] * sizes[i] ** 2 for i in self.used]
+        else:
+            dims = [config.channels[i] * last**2 for i in self.used]
+        self.pool = nn.AdaptiveAvgPool2d(last) if config.synthesis == "pooled" else None
+        self.register_buffer("weights", torch.tensor([weights[i] for i in self.used]), persistent=False)
+        self.synthesis_dims = dims
+        k = get_scheme(config.scheme).n_points
+        self.head = nn.Sequential(nn.Linear(sum(dims), config.hidden), nn.ReLU(inplace=True),
+                                  nn.Linear(config.hidden, 2 * k))
+        self.n_points = k
+
+    def map_sizes(self) -> list[int]:
+        """Side of each block's output map."""
+        sizes, s = [], self.config.input_size
+        for k in self.config.kernels:
+            s = (s - k + 1) // 2
+            sizes.append(s)
+        return sizes
+
+    def synthesise(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, 1, S, S)`` views to the ``(B, D)`` synthesis layer."""
+        x = (x - 0.5) * 4.0  # fixed scaling, so contrast and brightness augmentation mean something
+        parts = []
+        j = 0
+        for i, block in enumerate(self.blocks):
+            x = block(x)
+            if j < len(self.used) and self.used[j] == i:
+                f = self.pool(x) if self.pool is not None else x
+                parts.append(f.flatten(1) * self.weights[j])
+                j += 1
+        return torch.cat(parts, dim=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.synthesise(x)).view(-1, self.n_points, 2)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def count_flops(model: ISNet) -> int:
+    """Multiply-accumulates of one face's forward pass (convolutions and linear layers)."""
+    cfg = model.config
+    macs, s, c_in = 0, cfg.input_size, 1
+    for block, k in zip(model.blocks, cfg.kernels):
+        conv = block[0]
+        s_out = s - k + 1
+        macs += s_out * s_out * conv.out_channels * c_in * k * k
+        s, c_in = s_out // 2, conv.out_channels
+    for layer in model.head:
+        if isinstance(layer, nn.Linear):
+            macs += layer.in_features * layer.out_features
+    return macs
+
+
+CHECKPOINT_FORMAT = "isnet-checkpoint-1"
+
+
+def save_checkpoint(path, model: ISNet, **extra) -> None:
+    """Write ``{"format", "config", "model", **extra}`` atomically (temp file, then rename).
+
+    Only tensors and plain Python values are stored, so :func:`load_checkpoint` can read
+    the file with ``weights_only=True``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"format": CHECKPOINT_FORMAT, "config": model.config.to_dict(), "model": model.state_dict(), **extra}
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        torch.save(payload, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+class CheckpointError(ValueError):
+    """A weights file that is not a usable isnet checkpoint."""
+
+
+def load_checkpoint(path) -> dict:
+    """Read a checkpoint without executing code from it (``torch.load(weights_only=True)``).
+
+    Raises:
+        CheckpointError: missing file, pickled code or objects, or not an isnet checkpoint.
+    """
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: no such weights file") from None
+    except pickle.UnpicklingError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"{path}: refused: the file holds more than weights and plain values, "
+                              f"and loading it could run code ({first})") from None
+    except (RuntimeError, EOFError, OSError) as e:
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({e})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path}: not an isnet checkpoint (no format {CHECKPOINT_FORMAT!r})")
+    return ckpt
+
+
+def model_from_checkpoint(ckpt: dict, source: str = "checkpoint") -> ISNet:
+    """Rebuild the model a checkpoint describes and load its weights."""
+    try:
+        config = ISNetConfig.from_dict(ckpt["config"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{source}: bad model config: {e}") from None
+    model = ISNet(config)
+    try:
+        model.load_state_dict(ckpt["model"])
+    except (KeyError, RuntimeError) as e:
+        lines = str(e).strip().splitlines()
+        raise CheckpointError(f"{source}: weights do not fit the architecture in its config: "
+                              f"{lines[0] if lines else e}") from None
+    return model.eval()
+
+
+def load(path) -> ISNet:
+    """Rebuild a ready model (eval mode) from a checkpoint file alone."""
+    return model_from_checkpoint(load_checkpoint(path), str(path))

@@ -1,0 +1,338 @@
+"""``isnet train``: train IS-Net (or the plain CNN) on annotated faces.
+
+``main(args)`` is shared by the CLI, the tests and the beta search. Randomness is a
+pure function of ``(seed, iteration)``: the batch order comes from a per-epoch
+permutation and the augmentation from a generator seeded with the iteration, so a run
+resumed from a checkpoint draws exactly the batches the uninterrupted run would have.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from isnet.data import FORMATS, CropSet, Skipped, cached_crops, demo_list, read_list
+from isnet.evaluate import LOSS_BOX_PIXELS, euclidean_loss, ground_truth, predict_crops, summarise
+from isnet.model import ISNet, ISNetConfig, load_checkpoint, model_from_checkpoint, save_checkpoint
+from isnet.schemes import get_scheme
+from isnet.transforms import (
+    SOURCE_MARGIN,
+    Augment,
+    flip_landmarks,
+    photometric,
+    source_size,
+    view_matrices,
+    warp_batch,
+)
+
+LOSSES = ("euclidean", "wing")
+
+
+class TrainingDiverged(FloatingPointError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+def euclidean(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Caffe's EuclideanLoss, ``1/(2N) sum ||pred - target||^2`` over ``(N, K, 2)``."""
+    return (pred - target).pow(2).sum() / (2 * len(pred))
+
+
+def wing(pred: torch.Tensor, target: torch.Tensor, w: float = 5.0, eps: float = 1.0) -> torch.Tensor:
+    """Wing loss (Feng et al., CVPR 2018) per coordinate, summed over points, mean over faces."""
+    x = (pred - target).abs()
+    c = w - w * math.log1p(w / eps)
+    loss = torch.where(x < w, w * torch.log1p(x / eps), x - c)
+    return loss.sum() / len(pred)
+
+
+def learning_rate(args: argparse.Namespace, it: int) -> float:
+    """Learning rate at iteration ``it``: linear warm-up, then constant, cosine or step decay."""
+    if it < args.warmup:
+        return args.lr * (it + 1) / args.warmup
+    frac = (it - args.warmup) / max(1, args.iterations - args.warmup)
+    if args.schedule == "cosine":
+        return args.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * frac)))
+    if args.schedule == "step":
+        return args.lr * (0.1 ** int(frac * 3))
+    return args.lr
+
+
+def batch_indices(n: int, batch_size: int, seed: int, it: int) -> np.ndarray:
+    """Faces of iteration ``it``: consecutive slices of a fresh permutation per epoch."""
+    per_epoch = max(1, n // batch_size)
+    epoch, k = divmod(it, per_epoch)
+    perm = np.random.default_rng([seed, epoch, 1]).permutation(n)
+    if n < batch_size:
+        return np.random.default_rng([seed, it, 2]).choice(n, batch_size, replace=True)
+    return perm[k * batch_size : (k + 1) * batch_size]
+
+
+def make_batch(
+    crops: CropSet, index: np.ndarray, config: ISNetConfig, augment: Augment | None, rng: np.random.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Views ``(B, 1, S, S)`` in [0, 1] and targets ``(B, K, 2)`` as fractions of the view."""
+    size = config.input_size
+    mats, flipped = view_matrices(crops.boxes[index], crops.images.shape[-1], size, config.margin, augment, rng)
+    src = torch.from_numpy(crops.images[index]).unsqueeze(1).float().div_(255.0)
+    views = warp_batch(src, mats, size)
+    if augment is not None:
+        views = photometric(views, augment, rng)
+    lm = crops.landmarks[index].astype(np.float64)
+    lm = np.einsum("bij,bkj->bki", mats[:, :, :2], lm) + mats[:, None, :, 2]
+    lm = flip_landmarks(lm, flipped, get_scheme(config.scheme).flip_permutation())
+    return views, torch.from_numpy(lm / size).float()
+
+
+def load_data(args: argparse.Namespace, list_path, root, config: ISNetConfig, skipped: Skipped) -> CropSet:
+    samples = read_list(list_path, args.format, root, args.pts_scheme, args.skip_bad, skipped)
+    return cached_crops(samples, source_size(config.input_size), SOURCE_MARGIN, args.cache_dir, args.skip_bad,
+                        skipped, progress=not args.quiet)
+
+
+def config_from_args(args: argparse.Namespace) -> ISNetConfig:
+    n_blocks = len(args.channels)
+    beta = tuple(args.beta) if args.beta is not None else None
+    if args.arch == "cnn":
+        if beta is not None:
+            raise ValueError("--arch cnn fixes beta = (0, ..., 0, 1); drop --beta")
+        beta = (0.0,) * (n_blocks - 2) + (1.0,)
+    kwargs = {} if beta is None else {"beta": beta}
+    return ISNetConfig(input_size=args.input_size, channels=tuple(args.channels), kernels=tuple(args.kernels),
+                       hidden=args.hidden, synthesis=args.synthesis, margin=args.margin, **kwargs)
+
+
+def augment_from_args(args: argparse.Namespace) -> Augment | None:
+    if args.no_augment:
+        return None
+    return Augment(args.rotate, args.translate, args.box_shift, args.box_scale, args.flip, args.contrast,
+                   args.brightness)
+
+
+def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
+    d = ISNetConfig()
+    a = Augment()
+    p = argparse.ArgumentParser("isnet train", add_help=add_help, description="Train IS-Net on annotated faces.",
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    g = p.add_argument_group("data")
+    g.add_argument("--train-list", default=None, help="training annotations (default with --demo: the demo's)")
+    g.add_argument("--val-list", default=None, help="validation annotations")
+    g.add_argument("--demo", action="store_true", help="use the embedded demo subset")
+    g.add_argument("--format", default="sun", choices=FORMATS)
+    g.add_argument("--root", default=None, help="image folder of the lists (default: each list's folder)")
+    g.add_argument("--pts-scheme", default="ibug68")
+    g.add_argument("--skip-bad", action="store_true", help="skip unusable lines, report them, go on")
+    g.add_argument("--cache-dir", default=None, help="cache face crops here (built once per list)")
+    g = p.add_argument_group("model")
+    g.add_argument("--arch", default="isnet", choices=("isnet", "cnn"), help="cnn: the plain CNN (beta = 0,..,0,1)")
+    g.add_argument("--beta", type=float, nargs="+", default=None, help=f"weights of blocks 2..S (default {d.beta})")
+    g.add_argument("--input-size", type=int, default=d.input_size)
+    g.add_argument("--channels", type=int, nargs="+", default=list(d.channels))
+    g.add_argument("--kernels", type=int, nargs="+", default=list(d.kernels))
+    g.add_argument("--hidden", type=int, default=d.hidden)
+    g.add_argument("--synthesis", default=d.synthesis, choices=("concat", "pooled"))
+    g.add_argument("--margin", type=float, default=d.margin, help="view margin around the box")
+    g = p.add_argument_group("optimisation")
+    g.add_argument("--iterations", type=int, default=10000)
+    g.add_argument("--batch-size", type=int, default=64)
+    g.add_argument("--optimizer", default="adam", choices=("adam", "adamw", "sgd"))
+    g.add_argument("--lr", type=float, default=1e-3)
+    g.add_argument("--momentum", type=float, default=0.9, help="for sgd")
+    g.add_argument("--weight-decay", type=float, default=0.0)
+    g.add_argument("--schedule", default="cosine", choices=("cosine", "step", "constant"))
+    g.add_argument("--warmup", type=int, default=200)
+    g.add_argument("--loss", default="euclidean", choices=LOSSES)
+    g.add_argument("--seed", type=int, default=0)
+    g = p.add_argument_group("augmentation")
+    g.add_argument("--no-augment", action="store_true")
+    g.add_argument("--rotate", type=float, default=a.rotate, help="degrees")
+    g.add_argument("--translate", type=float, default=a.translate)
+    g.add_argument("--box-shift", type=float, default=a.box_shift)
+    g.add_argument("--box-scale", type=float, default=a.box_scale)
+    g.add_argument("--flip", type=float, default=a.flip)
+    g.add_argument("--contrast", type=float, default=a.contrast)
+    g.add_argument("--brightness", type=float, default=a.brightness)
+    g = p.add_argument_group("run")
+    g.add_argument("--out", default="runs/train", help="output folder")
+    g.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    g.add_argument("--val-every", type=int, default=500)
+    g.add_argument("--ckpt-every", type=int, default=500)
+    g.add_argument("--device", default="auto", help="auto (GPU if present), cpu or cuda")
+    g.add_argument("--threads", type=int, default=0, help="CPU threads (0: PyTorch's default)")
+    g.add_argument("--quiet", action="store_true", help="no progress bar or table")
+    return p
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def _optimizer(args: argparse.Namespace, model: ISNet) -> torch.optim.Optimizer:
+    if args.optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay)
+    cls = torch.optim.AdamW if args.optimizer == "adamw" else torch.optim.Adam
+    return cls(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+
+
+@torch.no_grad()
+def validation_loss(model: ISNet, crops: CropSet) -> float:
+    """The paper's Euclidean loss on plain views of a crop set."""
+    return euclidean_loss(predict_crops(model, crops), ground_truth(crops), crops.box_wh)
+
+
+def write_curves(history: list[dict], out: Path) -> None:
+    """``curves.csv`` and ``curves.png`` (the paper's Fig. 2) from the validation history."""
+    with open(out / "curves.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["iteration", "train_loss", "val_loss"])
+        for row in history:
+            w.writerow([row["iteration"], f"{row['train_loss']:.6f}", f"{row['val_loss']:.6f}"])
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.5), dpi=100)
+    its = [r["iteration"] for r in history]
+    ax.plot(its, [r["train_loss"] for r in history], label="training")
+    ax.plot(its, [r["val_loss"] for r in history], label="validation")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("Euclidean loss (39-px box)")
+    ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "curves.png")
+    plt.close(fig)
+
+
+def main(args: argparse.Namespace) -> dict:
+    """Train, validate periodically, checkpoint, and evaluate the final model.
+
+    Returns:
+        The final validation metrics (see :func:`isnet.evaluate.summarise`) plus
+        ``"checkpoint"``, ``"model"``, ``"seconds"`` and ``"history"``.
+    """
+    t_start = time.perf_counter()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    ckpt_path, model_path = out / "checkpoint.pt", out / "model.pt"
+    if args.demo:
+        args.train_list = args.train_list or str(demo_list("train"))
+        args.val_list = args.val_list or str(demo_list("val"))
+        args.format = "sun"
+    if not args.train_list or not args.val_list:
+        raise ValueError("give --train-list and --val-list, or --demo")
+    if args.resume and not ckpt_path.exists():
+        raise FileNotFoundError(f"--resume: no checkpoint at {ckpt_path}")
+    if not args.resume and ckpt_path.exists():
+        raise FileExistsError(f"{ckpt_path} exists: pass --resume to continue that run, or choose another --out")
+    loss_fn = {"euclidean": euclidean, "wing": wing}[args.loss]
+
+    torch.manual_seed(args.seed)
+    if args.resume:
+        ckpt = load_checkpoint(ckpt_path)
+        model = model_from_checkpoint(ckpt, str(ckpt_path))
+        config = model.config
+    else:
+        ckpt = None
+        config = config_from_args(args)
+        model = ISNet(config)
+    augment = augment_from_args(args)
+    skipped = Skipped()
+    train = load_data(args, args.train_list, args.root, config, skipped)
+    val = load_data(args, args.val_list, args.root, config, skipped)
+    if skipped and not args.quiet:
+        print(f"skipped {len(skipped)} unusable entries:", file=sys.stderr)
+        for item in skipped.items:
+            print(f"  {item}", file=sys.stderr)
+
+    device = _device(args.device)
+    optimizer = _optimizer(args, model)
+    history: list[dict] = []
+    start = 0
+    if ckpt is not None:
+        optimizer.load_state_dict(ckpt["optimizer"])
+        history = list(ckpt["history"])
+        start = int(ckpt["iteration"])
+    else:
+        # Start the regression at the mean face, so early gradients shape features
+        # instead of moving the output bias.
+        _, target = make_batch(train, np.arange(len(train)), config, None, np.random.default_rng(0))
+        with torch.no_grad():
+            model.head[-1].bias.copy_(target.mean(dim=0).flatten())
+    model.to(device)
+    for state in optimizer.state.values():
+        for k, v in state.items():
+            if torch.is_tensor(v):
+                state[k] = v.to(device)
+
+    # Losses are reported in pixels of a 39-pixel face box (the paper's units).
+    unit = LOSS_BOX_PIXELS * (1.0 + 2.0 * config.margin)
+    run_args = {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool, list, type(None)))}
+
+    def checkpoint(it: int) -> None:
+        model.cpu()
+        save_checkpoint(ckpt_path, model, optimizer=optimizer.state_dict(), iteration=it, history=history,
+                        window=window, args=run_args)
+        model.to(device)
+
+    window: list[float] = [] if ckpt is None else list(ckpt["window"])
+    bar = tqdm(range(start, args.iterations), initial=start, total=args.iterations, desc="training",
+               disable=args.quiet, dynamic_ncols=True)
+    model.train()
+    for it in bar:
+        rng = np.random.default_rng([args.seed, it, 0])
+        index = batch_indices(len(train), args.batch_size, args.seed, it)
+        views, target = make_batch(train, index, config, augment, rng)
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(args, it)
+        pred = model(views.to(device))
+        loss = loss_fn(pred * unit, target.to(device) * unit)
+        if not torch.isfinite(loss):
+            kept = f"last good checkpoint {ckpt_path}" if ckpt_path.exists() else "no checkpoint was written yet"
+            raise TrainingDiverged(f"loss became {loss.item()} at iteration {it}; {kept}")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        window.append(loss.item())
+        done = it + 1
+        if done % args.val_every == 0 or done == args.iterations:
+            model.eval()
+            val_loss = validation_loss(model.cpu(), val)
+            model.to(device).train()
+            history.append({"iteration": done, "train_loss": float(np.mean(window)), "val_loss": val_loss})
+            window = []
+            bar.set_postfix(loss=f"{history[-1]['train_loss']:.3f}", val=f"{val_loss:.3f}")
+        elif done % 20 == 0:
+            bar.set_postfix(loss=f"{np.mean(window):.3f}")
+        if done % args.ckpt_every == 0 or done == args.iterations:
+            checkpoint(done)
+    bar.close()
+
+    model.cpu().eval()
+    pred, gt = predict_crops(model, val), ground_truth(val)
+    metrics = summarise(pred, gt, val.box_wh, get_scheme(config.scheme))
+    save_checkpoint(model_path, model, metrics=metrics, args=run_args)
+    if history:
+        write_curves(history, out)
+    metrics.update(checkpoint=str(ckpt_path), model=str(model_path), skipped=skipped.items,
+                   seconds=time.perf_counter() - t_start, iterations=args.iterations)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    metrics["history"] = history
+    if not args.quiet:
+        from isnet.evaluate import format_table
+
+        print(format_table(metrics))
+    return metrics

@@ -1,0 +1,232 @@
+"""Face crops and landmark-consistent augmentation.
+
+Geometry convention: pixel centres sit at integer coordinates (OpenCV's), so an
+image of width W spans ``[-0.5, W - 0.5]``. Every geometric step is a ``(2, 3)``
+affine map from one pixel frame to the next; landmarks follow the image through
+the same maps, and predictions go back to the image through their inverse.
+
+Two steps cut a face for the network. :func:`crop_face` cuts a square "source"
+crop around the box, larger than the network's view, once per image (with area
+averaging, so large faces are not aliased). :func:`warp_batch` then samples the
+network's view from a batch of source crops on the fly: the plain centred view for
+evaluation and inference, or a randomly rotated, shifted, scaled and mirrored one
+for training. Training and inference therefore share the same resampling path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+# Source crops cover the view's box with this margin; with the largest augmentation
+# (15 degree rotation, 10 % scale, shifts) the view never reaches the crop's edge.
+SOURCE_MARGIN = 0.6
+
+
+def source_size(input_size: int) -> int:
+    """Side of the cached source crops for a network with ``input_size`` inputs.
+
+    The source crop spans ``1 + 2 * SOURCE_MARGIN`` box sides; this size keeps about one
+    source pixel per view pixel for views of small margin, so bilinear sampling does not alias.
+    """
+    return int(round(input_size * (1 + 2 * SOURCE_MARGIN)))
+
+
+def square_region(box: np.ndarray, margin: float) -> tuple[float, float, float]:
+    """Square around a ``(left, top, right, bottom)`` box.
+
+    Returns:
+        ``(cx, cy, side)``: centre and side, the side being the box's longer side
+        grown by ``margin`` on each side (``side = max(w, h) * (1 + 2 * margin)``).
+    """
+    left, top, right, bottom = (float(v) for v in box)
+    side = max(right - left, bottom - top) * (1.0 + 2.0 * margin)
+    return 0.5 * (left + right), 0.5 * (top + bottom), side
+
+
+def crop_face(image: np.ndarray, box: np.ndarray, size: int, margin: float) -> tuple[np.ndarray, np.ndarray]:
+    """Cut the square around ``box`` (see :func:`square_region`) and resize it to ``size``.
+
+    The square is snapped to whole pixels so that area-averaging ``cv2.resize`` can do the
+    resampling; parts outside the image repeat the border.
+
+    Args:
+        image: ``(H, W)`` or ``(H, W, C)`` uint8 image.
+        box: ``(left, top, right, bottom)``.
+        size: side of the output in pixels.
+        margin: fraction of the box's side added on every side.
+
+    Returns:
+        ``(crop, matrix)``: the ``(size, size[, C])`` crop and the ``(2, 3)`` affine map
+        from image pixels to crop pixels.
+    """
+    cx, cy, side = square_region(box, margin)
+    if not (np.isfinite(side) and side > 0):
+        raise ValueError(f"cannot crop an empty or non-finite box {np.asarray(box).tolist()}")
+    n = max(1, int(round(side)))
+    x0 = int(round(cx - 0.5 * n + 0.5))  # first pixel whose centre lies in the square
+    y0 = int(round(cy - 0.5 * n + 0.5))
+    h, w = image.shape[:2]
+    # Pad only as much as the square leaves the image, so huge boxes on small images
+    # cost memory proportional to the square, not more.
+    pad_l, pad_t = max(0, -x0), max(0, -y0)
+    pad_r, pad_b = max(0, x0 + n - w), max(0, y0 + n - h)
+    roi = image[max(0, y0) : min(h, y0 + n), max(0, x0) : min(w, x0 + n)]
+    if roi.size == 0:
+        raise ValueError(f"box {np.asarray(box).tolist()} does not overlap the {w}x{h} image")
+    if pad_l or pad_t or pad_r or pad_b:
+        roi = cv2.copyMakeBorder(roi, pad_t, pad_b, pad_l, pad_r, cv2.BORDER_REPLICATE)
+    interp = cv2.INTER_AREA if n >= size else cv2.INTER_LINEAR
+    crop = cv2.resize(roi, (size, size), interpolation=interp)
+    s = size / n
+    # cv2.resize maps output pixel u to input (u + 0.5) / s - 0.5.
+    matrix = np.array([[s, 0.0, (0.5 - x0) * s - 0.5], [0.0, s, (0.5 - y0) * s - 0.5]])
+    return crop, matrix
+
+
+def to3x3(matrix: np.ndarray) -> np.ndarray:
+    """``(..., 2, 3)`` affine maps as ``(..., 3, 3)`` homogeneous matrices."""
+    out = np.zeros(matrix.shape[:-2] + (3, 3))
+    out[..., :2, :] = matrix
+    out[..., 2, 2] = 1.0
+    return out
+
+
+def invert_affine(matrix: np.ndarray) -> np.ndarray:
+    """Inverse of ``(..., 2, 3)`` affine maps."""
+    return np.linalg.inv(to3x3(matrix))[..., :2, :]
+
+
+def compose(second: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """The map ``second(first(x))`` of two ``(..., 2, 3)`` affine maps."""
+    return (to3x3(second) @ to3x3(first))[..., :2, :]
+
+
+@dataclass
+class Augment:
+    """Ranges of the training augmentation; each is drawn uniformly per face.
+
+    Attributes:
+        rotate: maximum rotation in degrees.
+        translate: maximum shift of the face within the view, as a fraction of the view.
+        box_shift: maximum shift of the box, as a fraction of its side (detector jitter).
+        box_scale: maximum relative change of the box's size (detector jitter).
+        flip: probability of a horizontal mirror (landmark pairs swap).
+        contrast: maximum relative change of contrast.
+        brightness: maximum added brightness, in units of full scale.
+    """
+
+    rotate: float = 15.0
+    translate: float = 0.05
+    box_shift: float = 0.05
+    box_scale: float = 0.1
+    flip: float = 0.5
+    contrast: float = 0.3
+    brightness: float = 0.15
+
+    @classmethod
+    def none(cls) -> Augment:
+        return cls(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+
+
+def view_matrices(
+    source_boxes: np.ndarray,
+    source_size: int,
+    size: int,
+    margin: float,
+    augment: Augment | None = None,
+    rng: np.random.Generator | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Affine maps from source-crop pixels to the network's view, one per face.
+
+    Without augmentation the view is the square of :func:`square_region` with ``margin``
+    around each box. With it, the box is jittered (shift, scale), then the view is
+    rotated about its centre, shifted and mirrored.
+
+    Args:
+        source_boxes: ``(B, 4)`` boxes in source-crop pixels.
+        source_size: side of the source crops.
+        size: side of the view.
+        margin: the view's margin around the box.
+        augment: ranges to draw from; ``None`` for the plain view.
+        rng: random generator; required with ``augment``.
+
+    Returns:
+        ``(matrices, flipped)``: ``(B, 2, 3)`` maps and a ``(B,)`` bool array.
+    """
+    del source_size  # the maps depend on the boxes only; kept for symmetry with warp_batch
+    b = len(source_boxes)
+    left, top, right, bottom = (source_boxes[:, i].astype(np.float64) for i in range(4))
+    cx, cy = 0.5 * (left + right), 0.5 * (top + bottom)
+    side = np.maximum(right - left, bottom - top) * (1.0 + 2.0 * margin)
+    angle = np.zeros(b)
+    shift = np.zeros((b, 2))
+    flipped = np.zeros(b, dtype=bool)
+    if augment is not None:
+        if rng is None:
+            raise ValueError("augmentation needs a random generator")
+        base = side / (1.0 + 2.0 * margin)
+        cx = cx + rng.uniform(-1, 1, b) * augment.box_shift * base
+        cy = cy + rng.uniform(-1, 1, b) * augment.box_shift * base
+        side = side * (1.0 + rng.uniform(-1, 1, b) * augment.box_scale)
+        angle = np.deg2rad(rng.uniform(-1, 1, b) * augment.rotate)
+        shift = rng.uniform(-1, 1, (b, 2)) * augment.translate * size
+        flipped = rng.uniform(0, 1, b) < augment.flip
+    s = size / side
+    c = (size - 1) / 2.0
+    cos, sin = np.cos(angle) * s, np.sin(angle) * s
+    mirror = np.where(flipped, -1.0, 1.0)
+    # u = mirror(R * s * (x - centre)) + c + shift, with the mirror about the view's centre.
+    m = np.zeros((b, 2, 3))
+    m[:, 0, 0], m[:, 0, 1] = mirror * cos, mirror * -sin
+    m[:, 1, 0], m[:, 1, 1] = sin, cos
+    m[:, 0, 2] = -(m[:, 0, 0] * cx + m[:, 0, 1] * cy) + c + shift[:, 0]
+    m[:, 1, 2] = -(m[:, 1, 0] * cx + m[:, 1, 1] * cy) + c + shift[:, 1]
+    return m, flipped
+
+
+def _pixel_to_normalised(n: int) -> np.ndarray:
+    # grid_sample with align_corners=False: normalised = (2 * pixel + 1) / n - 1.
+    return np.array([[2.0 / n, 0.0, 1.0 / n - 1.0], [0.0, 2.0 / n, 1.0 / n - 1.0], [0.0, 0.0, 1.0]])
+
+
+def warp_batch(sources: torch.Tensor, matrices: np.ndarray, size: int) -> torch.Tensor:
+    """Sample views from source crops through per-face affine maps (bilinear).
+
+    Args:
+        sources: ``(B, 1, R, R)`` float source crops.
+        matrices: ``(B, 2, 3)`` maps from source pixels to view pixels.
+        size: side of the views.
+
+    Returns:
+        ``(B, 1, size, size)`` views.
+    """
+    r = sources.shape[-1]
+    # affine_grid wants the inverse map, from view to source, in normalised coordinates.
+    inv = np.linalg.inv(to3x3(matrices))
+    theta = _pixel_to_normalised(r) @ inv @ np.linalg.inv(_pixel_to_normalised(size))
+    grid = F.affine_grid(torch.as_tensor(theta[:, :2], dtype=sources.dtype), [len(sources), 1, size, size],
+                         align_corners=False)
+    return F.grid_sample(sources, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def flip_landmarks(landmarks: np.ndarray, flipped: np.ndarray, perm: list[int]) -> np.ndarray:
+    """Reorder ``(B, K, 2)`` landmarks of mirrored faces so that left stays image-left."""
+    out = landmarks.copy()
+    out[flipped] = landmarks[flipped][:, perm]
+    return out
+
+
+def photometric(views: torch.Tensor, augment: Augment, rng: np.random.Generator) -> torch.Tensor:
+    """Random contrast (about each view's mean) and brightness on ``(B, 1, S, S)`` views in [0, 1]."""
+    b = len(views)
+    contrast = torch.as_tensor(1.0 + rng.uniform(-1, 1, b) * augment.contrast, dtype=views.dtype)
+    bright = torch.as_tensor(rng.uniform(-1, 1, b) * augment.brightness, dtype=views.dtype)
+    mean = views.mean(dim=(1, 2, 3), keepdim=True)
+    out = (views - mean) * contrast.view(-1, 1, 1, 1) + mean + bright.view(-1, 1, 1, 1)
+    return out.clamp(0.0, 1.0)
