@@ -13,15 +13,16 @@ from isnet.model import CheckpointError
 def demo(args: argparse.Namespace) -> dict:
     """Train on the embedded demo's training faces, then evaluate on its validation faces."""
     targs = train.get_args_parser().parse_args(
-        ["--demo", "--out", args.out, "--iterations", str(args.iterations), "--val-every", "250",
-         "--ckpt-every", "250"] + (["--resume"] if args.resume else [])
+        ["--demo", "--out", args.out, "--iterations", str(args.iterations), "--val-every", "250", "--ckpt-every", "250"]
+        + (["--resume"] if args.resume else [])
     )
     return train.main(targs)
 
 
 def _demo_parser(add_help: bool = True) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser("isnet demo", add_help=add_help,
-                                description="Train and evaluate on the embedded demo faces.")
+    p = argparse.ArgumentParser(
+        "isnet demo", add_help=add_help, description="Train and evaluate on the embedded demo faces."
+    )
     p.add_argument("--out", default="runs/demo")
     p.add_argument("--iterations", type=int, default=2000)
     p.add_argument("--resume", action="store_true")
@@ -39,14 +40,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser("isnet", description="Facial landmarks with the Information-Synthesis Network.")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (make_parser, _, help_text) in COMMANDS.items():
-        sub.add_parser(name, parents=[make_parser(add_help=False)], help=help_text,
-                       description=make_parser().description)
+        sub.add_parser(
+            name, parents=[make_parser(add_help=False)], help=help_text, description=make_parser().description
+        )
     args = parser.parse_args(argv)
     run = COMMANDS[args.command][1]
     try:
         run(args)
-    except (AnnotationError, CheckpointError, FileNotFoundError, FileExistsError, ValueError,
-            FloatingPointError) as e:
+    except (AnnotationError, CheckpointError, FileNotFoundError, FileExistsError, ValueError, FloatingPointError) as e:
         print(f"isnet {args.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

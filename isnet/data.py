@@ -190,13 +190,13 @@ def read_mtfl_list(
         # 10 coordinates, optionally followed by the 4 MTFL attributes.
         if len(tokens) not in (1 + 2 * k, 1 + 2 * k + 4):
             raise AnnotationError(
-                path, lineno, f"expected an image path, {2 * k} coordinates and 0 or 4 attributes, "
-                f"got {len(tokens) - 1} values"
+                path,
+                lineno,
+                f"expected an image path, {2 * k} coordinates and 0 or 4 attributes, got {len(tokens) - 1} values",
             )
         values = _floats(tokens[1 : 1 + 2 * k], path, lineno)
         landmarks = np.stack([values[:k], values[k:]], axis=1) - 1.0
-        return Sample(_image_path(tokens[0], root), box_from_landmarks(landmarks, CUHK5), landmarks,
-                      f"{path}:{lineno}")
+        return Sample(_image_path(tokens[0], root), box_from_landmarks(landmarks, CUHK5), landmarks, f"{path}:{lineno}")
 
     return _parse_file(path, parse, skip_bad, skipped)
 
@@ -276,8 +276,9 @@ def read_pts_folder(
                 raise AnnotationError(path, lineno, f"{image}: no .pts file beside the image")
             points = read_pts(pts_path)
             if len(points) != scheme.n_points:
-                raise AnnotationError(pts_path, None, f"{len(points)} points, scheme {scheme.name} has "
-                                      f"{scheme.n_points}")
+                raise AnnotationError(
+                    pts_path, None, f"{len(points)} points, scheme {scheme.name} has {scheme.n_points}"
+                )
             five = reduce_to_cuhk5(points, scheme)
             samples.append(Sample(image, box_from_landmarks(five, CUHK5), five, str(pts_path)))
         except AnnotationError as err:
@@ -297,7 +298,7 @@ def reduce_to_cuhk5(points: np.ndarray, scheme: Scheme) -> np.ndarray:
 # Box of the CUHK lists as a function of the five points, fitted by least squares on
 # trainImageList.txt (scripts/fit_box_from_landmarks.py): centre = eye-mouth centre
 # + offset * eye-mouth size, side = scale * size. Used where a format has no box.
-_BOX_FROM_POINTS = {"dx": 0.0, "dy": 0.0, "scale": 2.2}
+_BOX_FROM_POINTS = {"dx": -0.0183, "dy": -0.0317, "scale": 1.7513}
 
 
 def box_from_landmarks(landmarks: np.ndarray, scheme: Scheme) -> np.ndarray:
@@ -409,8 +410,9 @@ def build_crops(
     kept, crops, mats = [], [], []
     with ThreadPoolExecutor(max(1, workers)) as pool:  # OpenCV decodes with the GIL released
         futures = [pool.submit(_crop_one, s, size, margin) for s in samples]
-        for sample, fut in tqdm(zip(samples, futures), total=len(samples), desc="cropping faces",
-                                disable=not progress, leave=False):
+        for sample, fut in tqdm(
+            zip(samples, futures), total=len(samples), desc="cropping faces", disable=not progress, leave=False
+        ):
             try:
                 crop, mat = fut.result()
             except AnnotationError as err:
@@ -429,8 +431,9 @@ def build_crops(
     lm = np.stack([apply_affine(m, s.landmarks) for m, s in zip(mats_np, kept)])
     corners = np.stack([apply_affine(m, s.box.reshape(2, 2)).reshape(4) for m, s in zip(mats_np, kept)])
     wh = np.stack([s.box[2:] - s.box[:2] for s in kept])
-    return CropSet(np.stack(crops), lm.astype(np.float32), corners.astype(np.float32), mats_np, wh,
-                   [str(s.image) for s in kept])
+    return CropSet(
+        np.stack(crops), lm.astype(np.float32), corners.astype(np.float32), mats_np, wh, [str(s.image) for s in kept]
+    )
 
 
 def apply_affine(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -467,17 +470,23 @@ def cached_crops(
         z = np.load(path, allow_pickle=False)
         if skipped is not None:
             skipped.items.extend(z["skipped"].tolist())
-        return CropSet(z["images"], z["landmarks"], z["boxes"], z["to_source"], z["box_wh"],
-                       z["files"].tolist())
+        return CropSet(z["images"], z["landmarks"], z["boxes"], z["to_source"], z["box_wh"], z["files"].tolist())
     local = Skipped()
     crops = build_crops(samples, size, margin, skip_bad, local, progress)
     if skipped is not None:
         skipped.items.extend(local.items)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, images=crops.images, landmarks=crops.landmarks, boxes=crops.boxes,
-             to_source=crops.to_source, box_wh=crops.box_wh, files=np.array(crops.files),
-             skipped=np.array(local.items, dtype=str))
+    np.savez(
+        tmp,
+        images=crops.images,
+        landmarks=crops.landmarks,
+        boxes=crops.boxes,
+        to_source=crops.to_source,
+        box_wh=crops.box_wh,
+        files=np.array(crops.files),
+        skipped=np.array(local.items, dtype=str),
+    )
     os.replace(tmp, path)
     return crops
 

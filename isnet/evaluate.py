@@ -153,8 +153,9 @@ def plot_ced(errors: dict[str, np.ndarray], path: str | Path, threshold: float =
 
 
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser("isnet evaluate", add_help=add_help,
-                                description="Evaluate a model on an annotated list.")
+    p = argparse.ArgumentParser(
+        "isnet evaluate", add_help=add_help, description="Evaluate a model on an annotated list."
+    )
     p.add_argument("--weights", required=True, help="checkpoint file")
     p.add_argument("--list", required=True, help="annotation list (or folder, for --format pts)")
     p.add_argument("--format", default="sun", choices=FORMATS)
@@ -177,8 +178,15 @@ def main(args: argparse.Namespace) -> dict:
     scheme = get_scheme(model.config.scheme)
     skipped = Skipped()
     samples = read_list(args.list, args.format, args.root, args.pts_scheme, args.skip_bad, skipped)
-    crops = cached_crops(samples, source_size(model.config.input_size), SOURCE_MARGIN, args.cache_dir,
-                         args.skip_bad, skipped, progress=not args.quiet)
+    crops = cached_crops(
+        samples,
+        source_size(model.config.input_size),
+        SOURCE_MARGIN,
+        args.cache_dir,
+        args.skip_bad,
+        skipped,
+        progress=not args.quiet,
+    )
     pred = predict_crops(model, crops, args.batch_size)
     gt = ground_truth(crops)
     metrics = summarise(pred, gt, crops.box_wh, scheme)
@@ -198,4 +206,3 @@ def main(args: argparse.Namespace) -> dict:
     if args.ced:
         plot_ced({Path(args.weights).stem: nme(pred, gt, interocular(gt, scheme))}, args.ced)
     return metrics
-

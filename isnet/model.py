@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 import os
 import pickle
+import zipfile
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -76,8 +77,10 @@ class ISNetConfig:
         get_scheme(self.scheme)
         s = len(self.channels)
         if s < 1 or len(self.kernels) != s:
-            raise ValueError(f"channels ({len(self.channels)}) and kernels ({len(self.kernels)}) "
-                             "must give one entry per block, at least one block")
+            raise ValueError(
+                f"channels ({len(self.channels)}) and kernels ({len(self.kernels)}) "
+                "must give one entry per block, at least one block"
+            )
         validate_beta(self.beta, s)
         if self.synthesis not in SYNTHESIS_MODES:
             raise ValueError(f"synthesis must be one of {SYNTHESIS_MODES}, got {self.synthesis!r}")
@@ -153,8 +156,9 @@ class ISNet(nn.Module):
         self.register_buffer("weights", torch.tensor([weights[i] for i in self.used]), persistent=False)
         self.synthesis_dims = dims
         k = get_scheme(config.scheme).n_points
-        self.head = nn.Sequential(nn.Linear(sum(dims), config.hidden), nn.ReLU(inplace=True),
-                                  nn.Linear(config.hidden, 2 * k))
+        self.head = nn.Sequential(
+            nn.Linear(sum(dims), config.hidden), nn.ReLU(inplace=True), nn.Linear(config.hidden, 2 * k)
+        )
         self.n_points = k
 
     def map_sizes(self) -> list[int]:
@@ -186,7 +190,7 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def count_flops(model: ISNet) -> int:
+def count_macs(model: ISNet) -> int:
     """Multiply-accumulates of one face's forward pass (convolutions and linear layers)."""
     cfg = model.config
     macs, s, c_in = 0, cfg.input_size, 1
@@ -231,14 +235,18 @@ def load_checkpoint(path) -> dict:
     Raises:
         CheckpointError: missing file, pickled code or objects, or not an isnet checkpoint.
     """
+    if not Path(path).is_file():
+        raise CheckpointError(f"{path}: no such weights file")
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint (not the zip archive torch.save writes)")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: no such weights file") from None
     except pickle.UnpicklingError as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"{path}: refused: the file holds more than weights and plain values, "
-                              f"and loading it could run code ({first})") from None
+        raise CheckpointError(
+            f"{path}: refused: the file holds more than weights and plain values, "
+            f"and loading it could run code ({first})"
+        ) from None
     except (RuntimeError, EOFError, OSError) as e:
         raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({e})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
@@ -257,8 +265,9 @@ def model_from_checkpoint(ckpt: dict, source: str = "checkpoint") -> ISNet:
         model.load_state_dict(ckpt["model"])
     except (KeyError, RuntimeError) as e:
         lines = str(e).strip().splitlines()
-        raise CheckpointError(f"{source}: weights do not fit the architecture in its config: "
-                              f"{lines[0] if lines else e}") from None
+        raise CheckpointError(
+            f"{source}: weights do not fit the architecture in its config: {lines[0] if lines else e}"
+        ) from None
     return model.eval()
 
 

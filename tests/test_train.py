@@ -1,0 +1,130 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import isnet
+from isnet import cli, evaluate, train
+from isnet.data import demo_list
+
+
+def train_args(tmp_path, *extra: str):
+    return train.get_args_parser().parse_args(
+        ["--demo", "--out", str(tmp_path), "--quiet", "--threads", "1", "--warmup", "10", *extra]
+    )
+
+
+def test_short_training_lowers_the_loss(tmp_path):
+    result = train.main(train_args(tmp_path / "run", "--iterations", "90", "--val-every", "30", "--ckpt-every", "30"))
+    hist = result["history"]
+    assert [h["iteration"] for h in hist] == [30, 60, 90]
+    assert hist[-1]["train_loss"] < 0.6 * hist[0]["train_loss"]
+    assert hist[-1]["val_loss"] < hist[0]["val_loss"]
+    for name in ("curves.csv", "curves.png", "metrics.json", "model.pt", "checkpoint.pt"):
+        assert (tmp_path / "run" / name).exists()
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["n_faces"] == 100
+
+
+def test_resume_gives_identical_weights(tmp_path):
+    common = ["--iterations", "24", "--val-every", "8", "--ckpt-every", "8", "--batch-size", "16"]
+    straight = train.main(train_args(tmp_path / "a", *common))
+    part = train.main(train_args(tmp_path / "b", *common, "--stop-after", "12"))
+    assert part["iteration"] == 12 and not (tmp_path / "b" / "model.pt").exists()
+    resumed = train.main(train_args(tmp_path / "b", *common, "--resume"))
+    a, b = isnet.load(tmp_path / "a" / "model.pt"), isnet.load(tmp_path / "b" / "model.pt")
+    for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(pa, pb), name
+    assert straight["history"] == resumed["history"]
+
+
+def test_refuses_to_overwrite_a_run_and_to_resume_nothing(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        train.main(train_args(tmp_path, "--iterations", "2", "--resume"))
+    train.main(train_args(tmp_path, "--iterations", "2", "--val-every", "2"))
+    with pytest.raises(FileExistsError, match="pass --resume"):
+        train.main(train_args(tmp_path, "--iterations", "2"))
+
+
+def test_plain_cnn_and_loss_options(tmp_path):
+    r = train.main(
+        train_args(
+            tmp_path / "c",
+            "--arch",
+            "cnn",
+            "--iterations",
+            "4",
+            "--val-every",
+            "4",
+            "--loss",
+            "wing",
+            "--synthesis",
+            "pooled",
+            "--optimizer",
+            "sgd",
+            "--lr",
+            "1e-4",
+        )
+    )
+    model = isnet.load(r["model"])
+    assert model.config.beta == (0.0, 0.0, 1.0) and model.synthesis_dims == [80]
+
+
+def test_evaluate_reproduces_training_metrics(tmp_path):
+    r = train.main(train_args(tmp_path / "r", "--iterations", "6", "--val-every", "6"))
+    args = evaluate.get_args_parser().parse_args(
+        [
+            "--weights",
+            r["model"],
+            "--list",
+            str(demo_list("val")),
+            "--json",
+            str(tmp_path / "m.json"),
+            "--ced",
+            str(tmp_path / "ced.png"),
+            "--quiet",
+        ]
+    )
+    m = evaluate.main(args)
+    assert m["euclidean_loss"] == pytest.approx(r["euclidean_loss"], rel=1e-6)
+    assert m["nme_iod"] == pytest.approx(r["nme_iod"], rel=1e-6)
+    saved = json.loads((tmp_path / "m.json").read_text())
+    assert saved["n_faces"] == 100 and len(saved["box_error_per_point"]) == 5
+    assert (tmp_path / "ced.png").stat().st_size > 1000
+
+
+def test_nan_loss_stops_with_the_iteration_and_keeps_the_checkpoint(tmp_path, monkeypatch):
+    calls = {"n": 0}
+    real = train.euclidean
+
+    def poisoned(pred, target):
+        calls["n"] += 1
+        return real(pred, target) * (float("nan") if calls["n"] == 7 else 1.0)
+
+    monkeypatch.setattr(train, "euclidean", poisoned)
+    with pytest.raises(train.TrainingDiverged, match="at iteration 7; last good checkpoint"):
+        train.main(train_args(tmp_path, "--iterations", "10", "--val-every", "5", "--ckpt-every", "5"))
+    ckpt = isnet.model.load_checkpoint(tmp_path / "checkpoint.pt")
+    assert ckpt["iteration"] == 5
+
+
+def test_cli_reports_bad_lists_with_file_and_line(tmp_path, capsys):
+    bad = tmp_path / "bad.txt"
+    bad.write_text("a.jpg 1 2 3\n")
+    code = cli.main(["train", "--train-list", str(bad), "--val-list", str(bad), "--out", str(tmp_path / "o")])
+    assert code == 2
+    assert f"{bad}:1: expected an image path and 14 numbers" in capsys.readouterr().err
+
+
+def test_console_script_help():
+    out = subprocess.run([sys.executable, "-m", "isnet.cli", "train", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "--iterations" in out.stdout
+
+
+def test_batches_cover_each_epoch_once():
+    n, b = 50, 10
+    seen = np.concatenate([train.batch_indices(n, b, 0, it) for it in range(5)])
+    assert sorted(seen.tolist()) == list(range(n))
+    assert not np.array_equal(train.batch_indices(n, b, 0, 5), train.batch_indices(n, b, 0, 0))
