@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from isnet import evaluate, train
+from isnet import evaluate, search, train
 from isnet.data import AnnotationError
 from isnet.model import CheckpointError
 
@@ -33,6 +33,7 @@ COMMANDS = {
     "demo": (_demo_parser, demo, "train and evaluate on the embedded demo"),
     "train": (train.get_args_parser, train.main, "train a model"),
     "evaluate": (evaluate.get_args_parser, evaluate.main, "evaluate a model on an annotated list"),
+    "search": (search.get_args_parser, search.main, "search the synthesis weights beta"),
 }
 
 

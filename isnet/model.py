@@ -54,6 +54,8 @@ class ISNetConfig:
         beta: synthesis weights of blocks 2..S (block 1 gets ``1 - sum(beta)``).
         synthesis: ``"concat"`` (flatten every map) or ``"pooled"`` (pool to the last grid first).
         margin: the input view's margin around the face box, as a fraction of the box side.
+        learn_beta: make beta a trained parameter, kept feasible by projection after each
+            step (a baseline for the beta search); every block then feeds the head.
     """
 
     scheme: str = "cuhk5"
@@ -65,6 +67,7 @@ class ISNetConfig:
     beta: tuple[float, ...] = (0.4014, 0.0, 0.5986)
     synthesis: str = "concat"
     margin: float = 0.05
+    learn_beta: bool = False
 
     def __post_init__(self) -> None:
         self.channels = tuple(int(c) for c in self.channels)
@@ -124,6 +127,19 @@ def validate_beta(beta: tuple[float, ...] | list[float], n_blocks: int) -> None:
         raise ValueError(f"sum of beta = {sum(beta):.6g} must be at most 1")
 
 
+def project_to_feasible(beta: torch.Tensor) -> torch.Tensor:
+    """Euclidean projection of ``(d,)`` beta onto ``{b >= 0, sum(b) <= 1}``."""
+    clipped = beta.clamp(min=0.0)
+    if clipped.sum() <= 1.0:
+        return clipped
+    # On the face sum = 1: the simplex projection (Held et al.; Duchi et al. 2008).
+    u, _ = torch.sort(beta, descending=True)
+    css = u.cumsum(0) - 1.0
+    k = torch.arange(1, len(u) + 1, dtype=beta.dtype)
+    rho = int((u - css / k > 0).nonzero().max())
+    return (beta - css[rho] / (rho + 1)).clamp(min=0.0)
+
+
 class Block(nn.Sequential):
     """Convolution, ReLU, 2x2 max-pooling."""
 
@@ -142,7 +158,7 @@ class ISNet(nn.Module):
         super().__init__()
         self.config = config
         weights = config.block_weights
-        self.used = [i for i, w in enumerate(weights) if w > 0]
+        self.used = list(range(len(weights))) if config.learn_beta else [i for i, w in enumerate(weights) if w > 0]
         depth = self.used[-1] + 1
         chans = (1,) + config.channels
         self.blocks = nn.ModuleList(Block(chans[i], chans[i + 1], config.kernels[i]) for i in range(depth))
@@ -153,7 +169,10 @@ class ISNet(nn.Module):
         else:
             dims = [config.channels[i] * last**2 for i in self.used]
         self.pool = nn.AdaptiveAvgPool2d(last) if config.synthesis == "pooled" else None
-        self.register_buffer("weights", torch.tensor([weights[i] for i in self.used]), persistent=False)
+        if config.learn_beta:
+            self.beta = nn.Parameter(torch.tensor(config.beta))
+        else:
+            self.register_buffer("fixed_weights", torch.tensor([weights[i] for i in self.used]), persistent=False)
         self.synthesis_dims = dims
         k = get_scheme(config.scheme).n_points
         self.head = nn.Sequential(
@@ -169,16 +188,29 @@ class ISNet(nn.Module):
             sizes.append(s)
         return sizes
 
+    def block_weights(self) -> torch.Tensor:
+        """Weights of the blocks that feed the head, in order."""
+        if self.config.learn_beta:
+            return torch.cat([(1.0 - self.beta.sum()).view(1), self.beta])
+        return self.fixed_weights
+
+    @torch.no_grad()
+    def project_beta_(self) -> None:
+        """Put a learned beta back into the feasible set and into the config."""
+        self.beta.copy_(project_to_feasible(self.beta))
+        self.config.beta = tuple(self.beta.tolist())
+
     def synthesise(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, 1, S, S)`` views to the ``(B, D)`` synthesis layer."""
         x = (x - 0.5) * 4.0  # fixed scaling, so contrast and brightness augmentation mean something
+        weights = self.block_weights()
         parts = []
         j = 0
         for i, block in enumerate(self.blocks):
             x = block(x)
             if j < len(self.used) and self.used[j] == i:
                 f = self.pool(x) if self.pool is not None else x
-                parts.append(f.flatten(1) * self.weights[j])
+                parts.append(f.flatten(1) * weights[j])
                 j += 1
         return torch.cat(parts, dim=1)
 

@@ -114,6 +114,7 @@ def config_from_args(args: argparse.Namespace) -> ISNetConfig:
         beta = (0.0,) * (n_blocks - 2) + (1.0,)
     kwargs = {} if beta is None else {"beta": beta}
     return ISNetConfig(
+        learn_beta=args.learn_beta,
         input_size=args.input_size,
         channels=tuple(args.channels),
         kernels=tuple(args.kernels),
@@ -153,6 +154,7 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     g = p.add_argument_group("model")
     g.add_argument("--arch", default="isnet", choices=("isnet", "cnn"), help="cnn: the plain CNN (beta = 0,..,0,1)")
     g.add_argument("--beta", type=float, nargs="+", default=None, help=f"weights of blocks 2..S (default {d.beta})")
+    g.add_argument("--learn-beta", action="store_true", help="train beta by projected gradient descent")
     g.add_argument("--input-size", type=int, default=d.input_size)
     g.add_argument("--channels", type=int, nargs="+", default=list(d.channels))
     g.add_argument("--kernels", type=int, nargs="+", default=list(d.kernels))
@@ -346,6 +348,8 @@ def main(args: argparse.Namespace) -> dict:
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if config.learn_beta:
+            model.project_beta_()
         window.append(loss.item())
         done = it + 1
         if done % args.val_every == 0 or done == args.iterations:

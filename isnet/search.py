@@ -1,0 +1,654 @@
+"""``isnet search``: find the synthesis weights beta by the paper's response-surface method.
+
+The paper's Table 1: (1) train with random feasible beta; (2) fit a polynomial f(beta)
+by least squares; (3) minimise it under ``0 <= beta_i <= 1, sum(beta) <= 1``; (4) train at
+the minimiser; stop when ``|predicted - measured| < phi``, else add the point, raise the
+degree, refit and repeat.
+
+Persistence and parallelism come from Optuna: every trial lives in the study's
+storage (SQLite by default, any RDB URL for several machines) the moment it finishes.
+The random experiments are enqueued once, when the study is created, so each is run
+exactly once whichever worker takes it; a killed worker's trial is failed by Optuna's
+heartbeat and re-enqueued with the same beta. The response surface is an Optuna
+sampler whose proposals depend only on the finished trials, and which waits for every
+earlier trial to finish first, so one worker or several give the same trials.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import itertools
+import json
+import math
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import optuna
+from optuna.distributions import FloatDistribution
+from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+from optuna.trial import TrialState
+from scipy.optimize import minimize
+
+FORMS = ("paper", "quadratic")
+
+
+# ---------------------------------------------------------------- response surface
+
+
+def surface_terms(dim: int, degree: int, form: str) -> list[tuple[int, ...]]:
+    """Monomials of a surface as exponent tuples, constant first.
+
+    ``"paper"`` is the paper's Eq. 4: per variable the powers 1..degree, no cross terms.
+    ``"quadratic"`` is the full quadratic with cross terms (``degree`` is ignored).
+    """
+    if form == "paper":
+        terms = [(0,) * dim]
+        for i in range(dim):
+            for p in range(1, degree + 1):
+                terms.append(tuple(p if j == i else 0 for j in range(dim)))
+        return terms
+    if form == "quadratic":
+        terms = [(0,) * dim] + [tuple(int(j == i) for j in range(dim)) for i in range(dim)]
+        for i, k in itertools.combinations_with_replacement(range(dim), 2):
+            e = [0] * dim
+            e[i] += 1
+            e[k] += 1
+            terms.append(tuple(e))
+        return terms
+    raise ValueError(f"unknown surface form {form!r}; known: {FORMS}")
+
+
+def design_matrix(points: np.ndarray, terms: list[tuple[int, ...]]) -> np.ndarray:
+    """``(n, len(terms))`` values of each monomial at ``(n, dim)`` points."""
+    points = np.atleast_2d(points)
+    return np.stack([np.prod(points ** np.array(t), axis=1) for t in terms], axis=1)
+
+
+@dataclass
+class Surface:
+    """A fitted polynomial ``f(beta) = sum_j coef_j * prod_i beta_i ** terms[j][i]``."""
+
+    terms: list[tuple[int, ...]]
+    coef: np.ndarray
+    residuals: np.ndarray
+    form: str
+    degree: int
+
+    def __call__(self, points: np.ndarray) -> np.ndarray:
+        return design_matrix(points, self.terms) @ self.coef
+
+    def gradient(self, point: np.ndarray) -> np.ndarray:
+        g = np.zeros(len(point))
+        for c, t in zip(self.coef, self.terms):
+            for i, e in enumerate(t):
+                if e:
+                    t2 = list(t)
+                    t2[i] -= 1
+                    g[i] += c * e * np.prod(point ** np.array(t2))
+        return g
+
+    @property
+    def rmse(self) -> float:
+        return float(np.sqrt(np.mean(self.residuals**2)))
+
+    def formula(self, names: list[str] | None = None) -> str:
+        """The polynomial in the form of the paper's Eq. 4."""
+        dim = len(self.terms[0])
+        names = names or [f"b{i + 2}" for i in range(dim)]
+        out = f"f = {self.coef[0]:.4f}"
+        for c, t in zip(self.coef[1:], self.terms[1:]):
+            mono = " ".join(f"{n}^{e}" if e > 1 else n for n, e in zip(names, t) if e)
+            out += f" {'-' if c < 0 else '+'} {abs(c):.4f} {mono}"
+        return out
+
+
+def fit_surface(points: np.ndarray, losses: np.ndarray, degree: int, form: str = "paper") -> Surface:
+    """Least-squares fit of a polynomial surface of loss against beta.
+
+    Args:
+        points: ``(n, dim)`` betas.
+        losses: ``(n,)`` measured losses.
+        degree: highest power per variable (``"paper"`` form).
+        form: ``"paper"`` or ``"quadratic"``.
+
+    Raises:
+        ValueError: fewer points than coefficients (the fit would not be determined).
+    """
+    points, losses = np.asarray(points, float), np.asarray(losses, float)
+    terms = surface_terms(points.shape[1], degree, form)
+    if len(points) < len(terms):
+        raise ValueError(f"{len(points)} points cannot determine {len(terms)} coefficients ({form}, degree {degree})")
+    x = design_matrix(points, terms)
+    coef, *_ = np.linalg.lstsq(x, losses, rcond=None)
+    return Surface(terms, coef, losses - x @ coef, form, degree)
+
+
+def fit_degree(n_points: int, dim: int, wanted: int, cap: int, form: str) -> int:
+    """The degree to fit: ``wanted`` capped at ``cap`` and at what ``n_points`` can determine."""
+    degree = min(wanted, cap)
+    while degree > 1 and n_points < len(surface_terms(dim, degree, form)):
+        degree -= 1
+    return degree
+
+
+def _faces(dim: int):
+    """Every face of ``{b >= 0, sum(b) <= 1}``: (coordinates held at 0, is sum(b) = 1 active)."""
+    for k in range(dim + 1):
+        for zero in itertools.combinations(range(dim), k):
+            free = dim - k
+            if free > 0:
+                yield zero, False
+            if free > 0:
+                yield zero, True
+            if free == 0:
+                yield zero, False  # the origin
+
+
+def _face_map(dim: int, zero: tuple[int, ...], on_sum: bool):
+    """Affine map from face coordinates ``t`` (in a box) to beta, and the face's dimension."""
+    free = [i for i in range(dim) if i not in zero]
+    if not on_sum:
+        return (lambda t: _embed(dim, free, t)), len(free), "box"
+    # On sum = 1, the last free coordinate is 1 minus the others.
+    head = free[:-1]
+
+    def to_beta(t: np.ndarray) -> np.ndarray:
+        b = _embed(dim, head, t)
+        b[..., free[-1]] = 1.0 - np.sum(t, axis=-1)
+        return b
+
+    return to_beta, len(head), "simplex"
+
+
+def _embed(dim: int, idx: list[int], t: np.ndarray) -> np.ndarray:
+    t = np.asarray(t, float)
+    b = np.zeros(t.shape[:-1] + (dim,))
+    b[..., idx] = t
+    return b
+
+
+def _grid(k: int, kind: str, steps: int) -> np.ndarray:
+    axes = np.linspace(0.0, 1.0, steps + 1)
+    g = np.array(list(itertools.product(axes, repeat=k))) if k else np.zeros((1, 0))
+    # Both kinds of face live in {t >= 0, sum(t) <= 1} (a "box" face of the region is the
+    # region itself restricted to its free coordinates).
+    del kind
+    return g[g.sum(axis=1) <= 1.0 + 1e-12]
+
+
+def minimise_surface(surface: Surface, steps: int | None = None) -> tuple[np.ndarray, float]:
+    """Global minimiser of a fitted surface on ``{0 <= b_i <= 1, sum(b) <= 1}``.
+
+    The region is split into its faces (interior, facets, ..., edges, vertices). On each
+    face the restricted polynomial is scanned on a grid and the best grid points are
+    polished by a local minimiser within the face; on edges (one free coordinate) the
+    restriction is a univariate polynomial whose critical points are its derivative's
+    roots, found exactly. The best point over all faces is returned, so optima on a
+    face, an edge or a vertex and non-convex surfaces are all handled.
+
+    Returns:
+        ``(beta, f(beta))``.
+    """
+    dim = len(surface.terms[0])
+    steps = steps or {1: 2000, 2: 200, 3: 60}.get(dim, 20)
+    best_b, best_f = None, math.inf
+    for zero, on_sum in _faces(dim):
+        to_beta, k, _ = _face_map(dim, zero, on_sum)
+        for b in _face_candidates(surface, to_beta, k, steps):
+            if b.min() < -1e-12 or b.sum() > 1 + 1e-12:
+                continue
+            f = float(surface(b)[0])
+            if f < best_f:
+                best_b, best_f = np.clip(b, 0.0, 1.0), f
+    return best_b, best_f
+
+
+def _face_candidates(surface: Surface, to_beta, k: int, steps: int) -> list[np.ndarray]:
+    if k == 0:
+        return [to_beta(np.zeros(0))]
+    if k == 1:
+        # Exact: sample the restriction at degree + 1 points, recover its coefficients,
+        # and take the roots of the derivative that lie inside the edge.
+        degree = max(sum(t) for t in surface.terms)
+        ts = np.linspace(0.0, 1.0, degree + 1)
+        coeffs = np.polyfit(ts, surface(to_beta(ts[:, None])), degree)
+        roots = np.roots(np.polyder(coeffs)) if degree > 1 else np.array([])
+        real = [r.real for r in np.atleast_1d(roots) if abs(r.imag) < 1e-9 and -1e-12 <= r.real <= 1 + 1e-12]
+        return [to_beta(np.array([t])) for t in [0.0, 1.0, *real]]
+    grid = _grid(k, "", steps)
+    values = surface(to_beta(grid))
+    out = []
+    cons = [{"type": "ineq", "fun": lambda t: 1.0 - np.sum(t)}]
+    for i in np.argsort(values)[:5]:
+        res = minimize(
+            lambda t: float(surface(to_beta(t))[0]),
+            grid[i],
+            method="SLSQP",
+            bounds=[(0.0, 1.0)] * k,
+            constraints=cons,
+            options={"ftol": 1e-14, "maxiter": 200},
+        )
+        out.append(to_beta(np.clip(res.x, 0.0, 1.0)))
+        out.append(to_beta(grid[i]))
+    return out
+
+
+def random_feasible(n: int, dim: int, seed: int) -> np.ndarray:
+    """``(n, dim)`` points uniform on ``{b >= 0, sum(b) <= 1}`` (a flat Dirichlet, one coordinate dropped)."""
+    return np.random.default_rng(seed).dirichlet(np.ones(dim + 1), size=n)[:, :dim]
+
+
+# ---------------------------------------------------------------- Optuna integration
+
+
+def param_names(dim: int) -> list[str]:
+    return [f"b{i + 2}" for i in range(dim)]
+
+
+class ResponseSurfaceSampler(optuna.samplers.BaseSampler):
+    """The paper's Table 1 as an Optuna sampler, for trials that were not enqueued.
+
+    Each proposal is the minimiser of a surface fitted to every finished trial; the
+    degree starts at ``degree`` and rises by one with every earlier surface trial whose
+    measured loss missed its prediction by ``phi`` or more, up to ``max_degree`` and to what
+    the number of points can determine.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        degree: int = 2,
+        max_degree: int = 4,
+        phi: float = 0.05,
+        form: str = "paper",
+        poll_seconds: float = 1.0,
+        wait_seconds: float = 86400.0,
+    ):
+        self.dim, self.degree, self.max_degree, self.phi, self.form = dim, degree, max_degree, phi, form
+        self.poll_seconds, self.wait_seconds = poll_seconds, wait_seconds
+        self._independent = optuna.samplers.RandomSampler()
+
+    def infer_relative_search_space(self, study, trial):
+        return {n: FloatDistribution(0.0, 1.0) for n in param_names(self.dim)}
+
+    def sample_relative(self, study, trial, search_space):
+        if not search_space or "fixed_params" in trial.system_attrs:
+            return {}
+        finished = self._wait_for_earlier(study, trial.number)
+        state = search_state(finished, self.dim)
+        points, losses = state["points"], state["losses"]
+        degree = fit_degree(len(points), self.dim, self.degree + state["misses"], self.max_degree, self.form)
+        surface = fit_surface(points, losses, degree, self.form)
+        beta, predicted = minimise_surface(surface)
+        storage = study._storage  # the documented way samplers record per-trial facts
+        storage.set_trial_system_attr(trial._trial_id, "rs_predicted", float(predicted))
+        storage.set_trial_system_attr(trial._trial_id, "rs_degree", int(degree))
+        storage.set_trial_system_attr(trial._trial_id, "rs_coef", [float(c) for c in surface.coef])
+        storage.set_trial_system_attr(trial._trial_id, "rs_rmse", surface.rmse)
+        return dict(zip(param_names(self.dim), (float(b) for b in beta)))
+
+    def sample_independent(self, study, trial, param_name, param_distribution):
+        return self._independent.sample_independent(study, trial, param_name, param_distribution)
+
+    def _wait_for_earlier(self, study, number: int) -> list:
+        deadline = time.monotonic() + self.wait_seconds
+        while True:
+            trials = study.get_trials(deepcopy=False)
+            pending = [t for t in trials if t.number < number and t.state in (TrialState.RUNNING, TrialState.WAITING)]
+            if not pending:
+                return [t for t in trials if t.state == TrialState.COMPLETE]
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"trials {[t.number for t in pending]} did not finish in {self.wait_seconds} s")
+            time.sleep(self.poll_seconds)
+
+
+def search_state(complete: list, dim: int, phi: float | None = None) -> dict:
+    """Points, losses, surface-trial misses and convergence from the complete trials."""
+    names = param_names(dim)
+    complete = sorted(complete, key=lambda t: t.number)
+    points = np.array([[t.params[n] for n in names] for t in complete]).reshape(-1, dim)
+    losses = np.array([t.value for t in complete])
+    surface = [t for t in complete if "rs_predicted" in t.system_attrs]
+    misses = 0
+    converged = False
+    for t in surface:
+        gap = abs(t.system_attrs["rs_predicted"] - t.value)
+        limit = phi if phi is not None else t.user_attrs.get("phi", math.inf)
+        if gap < limit:
+            converged = True
+        else:
+            misses += 1
+    return {"points": points, "losses": losses, "misses": misses, "surface_trials": surface, "converged": converged}
+
+
+def make_storage(url: str) -> RDBStorage:
+    # Heartbeats let a restarted or parallel worker fail the trial of a killed one;
+    # the callback re-enqueues that trial's beta so no experiment is lost.
+    with warnings.catch_warnings():  # heartbeats are marked experimental, and have been since Optuna 2.8
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        retry = RetryHeartbeatStaleTrialCallback(max_retry=3)
+        return RDBStorage(
+            url,
+            heartbeat_interval=30,
+            grace_period=90,
+            heartbeat_stale_trial_callback=retry,
+            engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None,
+        )
+
+
+# ---------------------------------------------------------------- the command
+
+
+def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
+    from isnet import train
+
+    p = argparse.ArgumentParser(
+        "isnet search",
+        add_help=add_help,
+        parents=[train.get_args_parser(add_help=False)],
+        conflict_handler="resolve",
+        description="Search the synthesis weights beta (the paper's Table 1). Training "
+        "options are those of isnet train and apply to every trial.",
+    )
+    g = p.add_argument_group("search")
+    g.add_argument(
+        "--sampler",
+        default="surface",
+        choices=("surface", "tpe", "random"),
+        help="surface: the paper's method; tpe, random: Optuna's, for comparison",
+    )
+    g.add_argument("--trials", type=int, default=20, help="trial budget (trainings), including random ones")
+    g.add_argument("--random-trials", type=int, default=15, help="random experiments before the first fit")
+    g.add_argument("--phi", type=float, default=0.05, help="stop when |predicted - measured| < phi")
+    g.add_argument("--degree", type=int, default=2, help="first polynomial degree")
+    g.add_argument("--max-degree", type=int, default=4, help="degree cap")
+    g.add_argument("--form", default="paper", choices=FORMS)
+    g.add_argument("--storage", default=None, help="Optuna storage URL (default: sqlite in --out)")
+    g.add_argument("--study", default="isnet-beta", help="study name")
+    g.add_argument("--workers", type=int, default=1, help="worker processes on this machine")
+    g.add_argument("--search-seed", type=int, default=0, help="seed of the random experiments")
+    p.set_defaults(out="runs/search", iterations=10000, val_every=1000, ckpt_every=1000)
+    return p
+
+
+_NOT_TRAINING = {
+    "out",
+    "resume",
+    "workers",
+    "storage",
+    "study",
+    "quiet",
+    "trials",
+    "random_trials",
+    "phi",
+    "degree",
+    "max_degree",
+    "form",
+    "sampler",
+    "search_seed",
+    "command",
+    "stop_after",
+    "threads",
+    "device",
+}
+
+
+def _trial_dir(args, beta: list[float]) -> Path:
+    """Folder of the training at ``beta``: keyed by beta and every training option."""
+    training = {k: v for k, v in sorted(vars(args).items()) if k not in _NOT_TRAINING}
+    key = hashlib.sha1(json.dumps([[round(b, 12) for b in beta], training], default=str).encode()).hexdigest()[:12]
+    return Path(args.out) / "trials" / key
+
+
+def suggest_beta(trial: optuna.Trial, sampler: str, dim: int) -> list[float]:
+    """The trial's beta: the sampler's proposal, snapped onto the feasible region."""
+    names = param_names(dim)
+    if sampler == "tpe":
+        # TPE samples a box; stick-breaking maps it onto the feasible region.
+        beta, left = [], 1.0
+        for i in range(dim):
+            beta.append(left * trial.suggest_float(f"u{i + 2}", 0.0, 1.0))
+            left -= beta[-1]
+        for n, b in zip(names, beta):
+            trial.set_user_attr(n, b)
+    else:
+        beta = [trial.suggest_float(n, 0.0, 1.0) for n in names]
+    return [float(b) for b in snap_feasible(np.array(beta))]
+
+
+def training_objective(args: argparse.Namespace):
+    """``beta -> validation loss`` of IS-Net trained with ``args`` at that beta."""
+    from isnet import train
+
+    def objective(beta: list[float]) -> float:
+        out = _trial_dir(args, beta)
+        targs = argparse.Namespace(**vars(args))
+        targs.out, targs.beta, targs.arch, targs.quiet = str(out), beta, "isnet", True
+        # A retried trial continues its killed predecessor's training instead of starting over.
+        targs.resume = (out / "checkpoint.pt").exists()
+        if (out / "metrics.json").exists():
+            return json.loads((out / "metrics.json").read_text())["euclidean_loss"]
+        return train.main(targs)["euclidean_loss"]
+
+    return objective
+
+
+def snap_feasible(beta: np.ndarray) -> np.ndarray:
+    """Clip rounding noise so that a proposal on the boundary passes validation."""
+    beta = np.clip(beta, 0.0, 1.0)
+    s = beta.sum()
+    return beta / s if s > 1.0 else beta
+
+
+def create_or_load(args: argparse.Namespace, dim: int) -> optuna.Study:
+    url = args.storage or f"sqlite:///{Path(args.out).resolve() / 'search.db'}"
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    storage = make_storage(url)
+    if args.sampler == "surface":
+        sampler = ResponseSurfaceSampler(dim, args.degree, args.max_degree, args.phi, args.form)
+    elif args.sampler == "tpe":
+        sampler = optuna.samplers.TPESampler(seed=args.search_seed, n_startup_trials=min(args.random_trials, 10))
+    else:
+        sampler = optuna.samplers.RandomSampler(seed=args.search_seed)
+    study = optuna.create_study(study_name=args.study, storage=storage, sampler=sampler, load_if_exists=True)
+    if args.sampler == "surface" and not study.user_attrs.get("random_enqueued"):
+        for b in random_feasible(args.random_trials, dim, args.search_seed):
+            study.enqueue_trial(dict(zip(param_names(dim), (float(x) for x in b))))
+        study.set_user_attr("random_enqueued", True)
+    return study
+
+
+def _finished(study: optuna.Study, args, dim: int) -> bool:
+    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if len(trials) >= args.trials:
+        return True
+    return args.sampler == "surface" and search_state(trials, dim, args.phi)["converged"]
+
+
+def run_worker(args: argparse.Namespace, dim: int, objective=None) -> None:
+    """One worker: take trials until the budget is spent or the surface has converged.
+
+    Args:
+        objective: ``beta list -> loss``; default: train IS-Net with ``args``.
+    """
+    study = create_or_load(args, dim)
+    train_at = objective or training_objective(args)
+
+    def run(trial: optuna.Trial) -> float:
+        beta = suggest_beta(trial, args.sampler, dim)
+        # A worker that waited for earlier trials may find the search already over.
+        if _finished(study, args, dim):
+            raise optuna.TrialPruned("search finished while this trial waited")
+        trial.set_user_attr("phi", args.phi)
+        return train_at(beta)
+
+    while not _finished(study, args, dim):
+        study.optimize(run, n_trials=1)
+
+
+def main(args: argparse.Namespace) -> dict:
+    import multiprocessing as mp
+
+    from isnet.model import ISNetConfig
+
+    dim = len(args.channels) - 1
+    ISNetConfig(channels=tuple(args.channels), kernels=tuple(args.kernels))  # fail early on a bad shape
+    needed = len(surface_terms(dim, args.degree, args.form))
+    if args.sampler == "surface" and args.random_trials < needed:
+        raise ValueError(
+            f"--random-trials {args.random_trials} cannot determine the {needed} coefficients of the "
+            f"first fit ({args.form}, degree {args.degree}); give at least {needed}"
+        )
+    t0 = time.perf_counter()
+    create_or_load(args, dim)  # one process creates the study and enqueues the random experiments
+    if args.workers > 1:
+        ctx = mp.get_context("spawn")
+        procs = [ctx.Process(target=run_worker, args=(args, dim)) for _ in range(args.workers)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join()
+        if any(p.exitcode for p in procs):
+            raise RuntimeError(f"search worker exit codes {[p.exitcode for p in procs]}")
+    else:
+        run_worker(args, dim)
+    summary = summarise_study(create_or_load(args, dim), args, dim)
+    summary["seconds_this_run"] = time.perf_counter() - t0
+    out = Path(args.out)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    plot_search(summary, out)
+    if not args.quiet:
+        print(format_summary(summary))
+    return summary
+
+
+def summarise_study(study: optuna.Study, args, dim: int) -> dict:
+    trials = sorted(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), key=lambda t: t.number)
+    names = param_names(dim)
+
+    def beta_of(t):
+        return [t.params[n] if n in t.params else t.user_attrs[n] for n in names]
+
+    rows = [
+        {
+            "trial": t.number,
+            "beta": beta_of(t),
+            "loss": t.value,
+            "predicted": t.system_attrs.get("rs_predicted"),
+            "degree": t.system_attrs.get("rs_degree"),
+            "seconds": (t.datetime_complete - t.datetime_start).total_seconds(),
+        }
+        for t in trials
+    ]
+    summary = {
+        "sampler": args.sampler,
+        "trials": rows,
+        "n_trials": len(rows),
+        "iterations_per_trial": args.iterations,
+        "phi": args.phi,
+        "form": args.form,
+    }
+    if rows:
+        best = min(rows, key=lambda r: r["loss"])
+        summary["best"] = best
+    if args.sampler == "surface" and len(rows) >= 2:
+        state = search_state(trials, dim, args.phi)
+        summary["converged"] = state["converged"]
+        fits = {}
+        n = len(state["points"])
+        for form, degree in (
+            ("paper", fit_degree(n, dim, args.degree + state["misses"], args.max_degree, "paper")),
+            ("quadratic", 2),
+        ):
+            try:
+                s = fit_surface(state["points"], state["losses"], degree, form)
+            except ValueError as e:
+                fits[form] = {"error": str(e)}
+                continue
+            b, f = minimise_surface(s)
+            fits[form] = {
+                "degree": degree,
+                "formula": s.formula(),
+                "coef": s.coef.tolist(),
+                "residuals": s.residuals.tolist(),
+                "rmse": s.rmse,
+                "minimiser": b.tolist(),
+                "predicted": f,
+            }
+        summary["fits"] = fits
+        chosen = state["surface_trials"][-1] if state["surface_trials"] else None
+        if chosen is not None:
+            summary["chosen"] = {
+                "trial": chosen.number,
+                "beta": beta_of(chosen),
+                "measured": chosen.value,
+                "predicted": chosen.system_attrs["rs_predicted"],
+            }
+    return summary
+
+
+def format_summary(summary: dict) -> str:
+    lines = ["trial  beta                          measured loss  predicted"]
+    for r in summary["trials"]:
+        pred = f"{r['predicted']:.4f}" if r["predicted"] is not None else ""
+        lines.append(f"{r['trial']:>5}  ({', '.join(f'{b:.4f}' for b in r['beta'])})  {r['loss']:>13.4f}  {pred}")
+    for form, fit in summary.get("fits", {}).items():
+        if "formula" in fit:
+            lines.append(f"{form} fit (degree {fit['degree']}, residual rms {fit['rmse']:.4f}): {fit['formula']}")
+            where = ", ".join(f"{b:.4f}" for b in fit["minimiser"])
+            lines.append(f"  minimiser ({where}), predicted {fit['predicted']:.4f}")
+    if "chosen" in summary:
+        c = summary["chosen"]
+        lines.append(
+            f"chosen beta ({', '.join(f'{b:.4f}' for b in c['beta'])}): predicted {c['predicted']:.4f}, "
+            f"measured {c['measured']:.4f}, converged: {summary.get('converged')}"
+        )
+    if "best" in summary:
+        b = summary["best"]
+        lines.append(f"lowest measured loss {b['loss']:.4f} at trial {b['trial']}")
+    return "\n".join(lines)
+
+
+def plot_search(summary: dict, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = summary["trials"]
+    if not rows:
+        return
+    fig, ax = plt.subplots(figsize=(5, 3.5), dpi=100)
+    ax.plot([r["trial"] for r in rows], [r["loss"] for r in rows], "o-", label="measured")
+    best = np.minimum.accumulate([r["loss"] for r in rows])
+    ax.plot([r["trial"] for r in rows], best, "--", label="best so far")
+    ax.set_xlabel("trial")
+    ax.set_ylabel("validation Euclidean loss")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "loss_per_trial.png")
+    plt.close(fig)
+    fit = summary.get("fits", {}).get("paper")
+    if fit and "coef" in fit:
+        dim = len(rows[0]["beta"])
+        s = Surface(
+            surface_terms(dim, fit["degree"], "paper"), np.array(fit["coef"]), np.zeros(0), "paper", fit["degree"]
+        )
+        fig, axes = plt.subplots(1, dim, figsize=(3.2 * dim, 3), dpi=100, squeeze=False)
+        b0 = np.array(fit["minimiser"])
+        for i, ax in enumerate(axes[0]):
+            others = b0.sum() - b0[i]
+            t = np.linspace(0, 1 - others, 100)
+            pts = np.tile(b0, (100, 1))
+            pts[:, i] = t
+            ax.plot(t, s(pts))
+            ax.axvline(b0[i], color="k", lw=0.5)
+            ax.set_xlabel(f"b{i + 2} (others at the minimiser)")
+        axes[0][0].set_ylabel("fitted loss")
+        fig.tight_layout()
+        fig.savefig(out / "surface_slices.png")
+        plt.close(fig)
