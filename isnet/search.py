@@ -297,6 +297,11 @@ class ResponseSurfaceSampler(optuna.samplers.BaseSampler):
     def _wait_for_earlier(self, study, number: int) -> list:
         deadline = time.monotonic() + self.wait_seconds
         while True:
+            # A trial whose worker was killed stays RUNNING until someone notices its
+            # heartbeat stopped; waiting here must notice it too, or it would wait forever.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                optuna.storages.fail_stale_trials(study)
             trials = study.get_trials(deepcopy=False)
             pending = [t for t in trials if t.number < number and t.state in (TrialState.RUNNING, TrialState.WAITING)]
             if not pending:
@@ -325,7 +330,7 @@ def search_state(complete: list, dim: int, phi: float | None = None) -> dict:
     return {"points": points, "losses": losses, "misses": misses, "surface_trials": surface, "converged": converged}
 
 
-def make_storage(url: str) -> RDBStorage:
+def make_storage(url: str, heartbeat: int = 30) -> RDBStorage:
     # Heartbeats let a restarted or parallel worker fail the trial of a killed one;
     # the callback re-enqueues that trial's beta so no experiment is lost.
     with warnings.catch_warnings():  # heartbeats are marked experimental, and have been since Optuna 2.8
@@ -370,6 +375,12 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     g.add_argument("--storage", default=None, help="Optuna storage URL (default: sqlite in --out)")
     g.add_argument("--study", default="isnet-beta", help="study name")
     g.add_argument("--workers", type=int, default=1, help="worker processes on this machine")
+    g.add_argument(
+        "--heartbeat",
+        type=int,
+        default=30,
+        help="seconds between a worker's heartbeats; a trial silent for 3 of them is retried",
+    )
     g.add_argument("--search-seed", type=int, default=0, help="seed of the random experiments")
     p.set_defaults(out="runs/search", iterations=10000, val_every=1000, ckpt_every=1000)
     return p
@@ -392,6 +403,7 @@ _NOT_TRAINING = {
     "search_seed",
     "command",
     "stop_after",
+    "heartbeat",
     "threads",
     "device",
 }
@@ -447,7 +459,7 @@ def snap_feasible(beta: np.ndarray) -> np.ndarray:
 def create_or_load(args: argparse.Namespace, dim: int) -> optuna.Study:
     url = args.storage or f"sqlite:///{Path(args.out).resolve() / 'search.db'}"
     Path(args.out).mkdir(parents=True, exist_ok=True)
-    storage = make_storage(url)
+    storage = make_storage(url, args.heartbeat)
     if args.sampler == "surface":
         sampler = ResponseSurfaceSampler(dim, args.degree, args.max_degree, args.phi, args.form)
     elif args.sampler == "tpe":

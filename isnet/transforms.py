@@ -71,20 +71,27 @@ def crop_face(image: np.ndarray, box: np.ndarray, size: int, margin: float) -> t
     x0 = int(round(cx - 0.5 * n + 0.5))  # first pixel whose centre lies in the square
     y0 = int(round(cy - 0.5 * n + 0.5))
     h, w = image.shape[:2]
-    # Pad only as much as the square leaves the image, so huge boxes on small images
-    # cost memory proportional to the square, not more.
-    pad_l, pad_t = max(0, -x0), max(0, -y0)
-    pad_r, pad_b = max(0, x0 + n - w), max(0, y0 + n - h)
-    roi = image[max(0, y0) : min(h, y0 + n), max(0, x0) : min(w, x0 + n)]
-    if roi.size == 0:
-        raise ValueError(f"box {np.asarray(box).tolist()} does not overlap the {w}x{h} image")
-    if pad_l or pad_t or pad_r or pad_b:
-        roi = cv2.copyMakeBorder(roi, pad_t, pad_b, pad_l, pad_r, cv2.BORDER_REPLICATE)
-    interp = cv2.INTER_AREA if n >= size else cv2.INTER_LINEAR
-    crop = cv2.resize(roi, (size, size), interpolation=interp)
     s = size / n
     # cv2.resize maps output pixel u to input (u + 0.5) / s - 0.5.
     matrix = np.array([[s, 0.0, (0.5 - x0) * s - 0.5], [0.0, s, (0.5 - y0) * s - 0.5]])
+    if x0 >= w or y0 >= h or x0 + n <= 0 or y0 + n <= 0:
+        raise ValueError(f"box {np.asarray(box).tolist()} does not overlap the {w}x{h} image")
+    if n <= 4 * max(h, w):
+        # Pad only as much as the square leaves the image, then area-average: exact and sharp.
+        pad_l, pad_t = max(0, -x0), max(0, -y0)
+        pad_r, pad_b = max(0, x0 + n - w), max(0, y0 + n - h)
+        roi = image[max(0, y0) : min(h, y0 + n), max(0, x0) : min(w, x0 + n)]
+        if pad_l or pad_t or pad_r or pad_b:
+            roi = cv2.copyMakeBorder(roi, pad_t, pad_b, pad_l, pad_r, cv2.BORDER_REPLICATE)
+        interp = cv2.INTER_AREA if n >= size else cv2.INTER_LINEAR
+        return cv2.resize(roi, (size, size), interpolation=interp), matrix
+    # A square many times the image (a wild box): padding it would need unbounded memory,
+    # so shrink the image itself by the same factor and warp it into place.
+    small_w, small_h = max(1, round(w * s)), max(1, round(h * s))
+    small = cv2.resize(image, (small_w, small_h), interpolation=cv2.INTER_AREA)
+    shrink = np.array([[small_w / w, 0.0, 0.5 * small_w / w - 0.5], [0.0, small_h / h, 0.5 * small_h / h - 0.5]])
+    rest = compose(matrix, invert_affine(shrink))
+    crop = cv2.warpAffine(small, rest, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     return crop, matrix
 
 

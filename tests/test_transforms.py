@@ -52,6 +52,16 @@ def test_crop_matrix_matches_pixels():
             np.testing.assert_allclose(blob_centre(crop.astype(float), p, radius), p, atol=0.15 * 110 / size + 0.05)
 
 
+def test_crop_of_a_box_many_times_the_image():
+    """The bounded-memory path for wild boxes keeps the same geometry."""
+    pts = np.array([[20.0, 25.0], [41.5, 33.25]])
+    image = (dot_image(60, 60, pts) * 255).astype(np.uint8)
+    crop, m = crop_face(image, np.array([-120.0, -110.0, 180.0, 190.0]), 128, 0.0)
+    assert crop.shape == (128, 128)
+    for p in apply_affine(m, pts):
+        np.testing.assert_allclose(blob_centre(crop.astype(float), p, 3), p, atol=0.25)
+
+
 def test_crop_outside_the_image_pads():
     image = np.full((50, 50), 200, np.uint8)
     crop, _ = crop_face(image, np.array([-10, -10, 60, 60]), 20, 0.5)
