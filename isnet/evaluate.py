@@ -114,11 +114,12 @@ def predict_crops(model: ISNet, crops: CropSet, batch_size: int = 256) -> np.nda
     """Landmarks ``(N, K, 2)`` in image pixels for every face of a crop set."""
     model.eval()
     size = model.config.input_size
+    device = next(model.parameters()).device
     out = []
     for start in range(0, len(crops), batch_size):
         index = np.arange(start, min(start + batch_size, len(crops)))
         views, mats = view_inputs(model, crops, index)
-        pts = model(views).numpy().astype(np.float64) * size
+        pts = model(views.to(device)).cpu().numpy().astype(np.float64) * size
         back = invert_affine(compose(mats, crops.to_source[index]))
         out.append(np.stack([apply_affine(m, p) for m, p in zip(back, pts)]))
     return np.concatenate(out)

@@ -12,6 +12,7 @@ import argparse
 import csv
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -29,6 +30,7 @@ from isnet.transforms import (
     Augment,
     flip_landmarks,
     photometric,
+    photometric_params,
     source_size,
     view_matrices,
     warp_batch,
@@ -77,15 +79,28 @@ def batch_indices(n: int, batch_size: int, seed: int, it: int) -> np.ndarray:
 
 
 def make_batch(
-    crops: CropSet, index: np.ndarray, config: ISNetConfig, augment: Augment | None, rng: np.random.Generator
+    crops: CropSet,
+    index: np.ndarray,
+    config: ISNetConfig,
+    augment: Augment | None,
+    rng: np.random.Generator,
+    part: slice = slice(None),
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Views ``(B, 1, S, S)`` in [0, 1] and targets ``(B, K, 2)`` as fractions of the view."""
+    """Views ``(B, 1, S, S)`` in [0, 1] and targets ``(B, K, 2)`` as fractions of the view.
+
+    The augmentation is drawn for the whole batch ``index`` and ``part`` of it is built, so
+    the processes of a distributed run, each building its part, see exactly the faces a
+    single process would.
+    """
     size = config.input_size
     mats, flipped = view_matrices(crops.boxes[index], crops.images.shape[-1], size, config.margin, augment, rng)
+    if augment is not None:
+        contrast, brightness = photometric_params(len(index), augment, rng)
+    index, mats, flipped = index[part], mats[part], flipped[part]
     src = torch.from_numpy(crops.images[index]).unsqueeze(1).float().div_(255.0)
     views = warp_batch(src, mats, size)
     if augment is not None:
-        views = photometric(views, augment, rng)
+        views = photometric(views, contrast[part], brightness[part])
     lm = crops.landmarks[index].astype(np.float64)
     lm = np.einsum("bij,bkj->bki", mats[:, :, :2], lm) + mats[:, None, :, 2]
     lm = flip_landmarks(lm, flipped, get_scheme(config.scheme).flip_permutation())
@@ -199,10 +214,30 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     return p
 
 
-def _device(name: str) -> torch.device:
+def _device(name: str, rank: int = 0) -> torch.device:
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and "LOCAL_RANK" in os.environ:
+        return torch.device("cuda", int(os.environ["LOCAL_RANK"]))
     return torch.device(name)
+
+
+def _init_distributed(args: argparse.Namespace) -> tuple[int, int]:
+    """``(rank, world size)``; joins the process group when started by ``torchrun``."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return 0, 1
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        use_nccl = torch.cuda.is_available() and args.device in ("auto", "cuda")
+        dist.init_process_group("nccl" if use_nccl else "gloo")
+    return dist.get_rank(), world
+
+
+def _finish_distributed(world: int) -> None:
+    if world > 1 and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
 
 
 def _optimizer(args: argparse.Namespace, model: ISNet) -> torch.optim.Optimizer:
@@ -286,7 +321,10 @@ def main(args: argparse.Namespace) -> dict:
         for item in skipped.items:
             print(f"  {item}", file=sys.stderr)
 
-    device = _device(args.device)
+    rank, world = _init_distributed(args)
+    device = _device(args.device, rank)
+    if args.batch_size % world:
+        raise ValueError(f"--batch-size {args.batch_size} must divide evenly among {world} processes")
     optimizer = _optimizer(args, model)
     history: list[dict] = []
     start = 0
@@ -305,24 +343,15 @@ def main(args: argparse.Namespace) -> dict:
         for k, v in state.items():
             if torch.is_tensor(v):
                 state[k] = v.to(device)
+    net = model
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
     # Losses are reported in pixels of a 39-pixel face box (the paper's units).
     unit = LOSS_BOX_PIXELS * (1.0 + 2.0 * config.margin)
     run_args = {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool, list, type(None)))}
-
-    def checkpoint(it: int) -> None:
-        model.cpu()
-        save_checkpoint(
-            ckpt_path,
-            model,
-            optimizer=optimizer.state_dict(),
-            iteration=it,
-            history=history,
-            window=window,
-            args=run_args,
-        )
-        model.to(device)
-
     window: list[float] = [] if ckpt is None else list(ckpt["window"])
     stop = args.iterations if not args.stop_after else min(args.iterations, start + args.stop_after)
     bar = tqdm(
@@ -330,41 +359,55 @@ def main(args: argparse.Namespace) -> dict:
         initial=start,
         total=args.iterations,
         desc="training",
-        disable=args.quiet,
+        disable=args.quiet or rank > 0,
         dynamic_ncols=True,
     )
-    model.train()
+    net.train()
     for it in bar:
         rng = np.random.default_rng([args.seed, it, 0])
         index = batch_indices(len(train), args.batch_size, args.seed, it)
-        views, target = make_batch(train, index, config, augment, rng)
+        views, target = make_batch(train, index, config, augment, rng, slice(rank, None, world))
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(args, it)
-        pred = model(views.to(device))
-        loss = loss_fn(pred * unit, target.to(device) * unit)
-        if not torch.isfinite(loss):
+        loss = loss_fn(net(views.to(device)) * unit, target.to(device) * unit)
+        shown = loss.detach()
+        if world > 1:  # every process must see the same loss, or a NaN on one would hang the others
+            torch.distributed.all_reduce(shown)
+            shown /= world
+        if not torch.isfinite(shown):
             kept = f"last good checkpoint {ckpt_path}" if ckpt_path.exists() else "no checkpoint was written yet"
-            raise TrainingDiverged(f"loss became {loss.item()} at iteration {it + 1}; {kept}")
+            raise TrainingDiverged(f"loss became {shown.item()} at iteration {it + 1}; {kept}")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         if config.learn_beta:
             model.project_beta_()
-        window.append(loss.item())
+        window.append(shown.item())
         done = it + 1
-        if done % args.val_every == 0 or done == args.iterations:
-            model.eval()
-            val_loss = validation_loss(model.cpu(), val)
-            model.to(device).train()
-            history.append({"iteration": done, "train_loss": float(np.mean(window)), "val_loss": val_loss})
+        if rank == 0 and (done % args.val_every == 0 or done == args.iterations):
+            history.append(
+                {"iteration": done, "train_loss": float(np.mean(window)), "val_loss": validation_loss(model, val)}
+            )
             window = []
-            bar.set_postfix(loss=f"{history[-1]['train_loss']:.3f}", val=f"{val_loss:.3f}")
+            bar.set_postfix(loss=f"{history[-1]['train_loss']:.3f}", val=f"{history[-1]['val_loss']:.3f}")
+            net.train()
         elif done % 20 == 0:
             bar.set_postfix(loss=f"{np.mean(window):.3f}")
-        if done % args.ckpt_every == 0 or done == stop:
-            checkpoint(done)
+        if rank == 0 and (done % args.ckpt_every == 0 or done == stop):
+            save_checkpoint(
+                ckpt_path,
+                model,
+                optimizer=optimizer.state_dict(),
+                iteration=done,
+                history=history,
+                window=window,
+                args=run_args,
+            )
     bar.close()
-    if stop < args.iterations:
+    if world > 1:
+        torch.distributed.barrier()  # the others wait for rank 0's checkpoint before anyone leaves
+    if stop < args.iterations or rank > 0:
+        _finish_distributed(world)
         return {
             "checkpoint": str(ckpt_path),
             "iteration": stop,
@@ -387,6 +430,7 @@ def main(args: argparse.Namespace) -> dict:
     )
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     metrics["history"] = history
+    _finish_distributed(world)
     if not args.quiet:
         from isnet.evaluate import format_table
 

@@ -229,11 +229,15 @@ def flip_landmarks(landmarks: np.ndarray, flipped: np.ndarray, perm: list[int]) 
     return out
 
 
-def photometric(views: torch.Tensor, augment: Augment, rng: np.random.Generator) -> torch.Tensor:
-    """Random contrast (about each view's mean) and brightness on ``(B, 1, S, S)`` views in [0, 1]."""
-    b = len(views)
-    contrast = torch.as_tensor(1.0 + rng.uniform(-1, 1, b) * augment.contrast, dtype=views.dtype)
-    bright = torch.as_tensor(rng.uniform(-1, 1, b) * augment.brightness, dtype=views.dtype)
+def photometric_params(b: int, augment: Augment, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``(B,)`` contrast factors and ``(B,)`` brightness offsets drawn from ``augment``'s ranges."""
+    return 1.0 + rng.uniform(-1, 1, b) * augment.contrast, rng.uniform(-1, 1, b) * augment.brightness
+
+
+def photometric(views: torch.Tensor, contrast: np.ndarray, brightness: np.ndarray) -> torch.Tensor:
+    """Contrast (about each view's mean) and brightness on ``(B, 1, S, S)`` views in [0, 1]."""
+    contrast = torch.as_tensor(contrast, dtype=views.dtype)
+    bright = torch.as_tensor(brightness, dtype=views.dtype)
     mean = views.mean(dim=(1, 2, 3), keepdim=True)
     out = (views - mean) * contrast.view(-1, 1, 1, 1) + mean + bright.view(-1, 1, 1, 1)
     return out.clamp(0.0, 1.0)

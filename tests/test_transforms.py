@@ -12,6 +12,7 @@ from isnet.transforms import (
     flip_landmarks,
     invert_affine,
     photometric,
+    photometric_params,
     view_matrices,
     warp_batch,
 )
@@ -134,6 +135,6 @@ def test_augmentation_is_seeded():
 
 def test_photometric_stays_in_range_and_changes_contrast():
     views = torch.rand(16, 1, 8, 8)
-    out = photometric(views, Augment(contrast=0.5, brightness=0.2), np.random.default_rng(0))
+    out = photometric(views, *photometric_params(16, Augment(contrast=0.5, brightness=0.2), np.random.default_rng(0)))
     assert out.min() >= 0 and out.max() <= 1
     assert not torch.allclose(out.std(dim=(1, 2, 3)), views.std(dim=(1, 2, 3)))
