@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from isnet.schemes import CUHK5, Scheme, get_scheme
-from isnet.transforms import crop_face
+from isnet.transforms import crop_face, crop_matrix
 
 FORMATS = ("sun", "mtfl", "pts")
 DEMO_DIR = Path(__file__).resolve().parent / "demo"
@@ -427,13 +428,42 @@ def build_crops(
             mats.append(mat)
     if not kept:
         raise AnnotationError("(list)", None, "no usable face: every sample was skipped")
-    mats_np = np.stack(mats)
-    lm = np.stack([apply_affine(m, s.landmarks) for m, s in zip(mats_np, kept)])
-    corners = np.stack([apply_affine(m, s.box.reshape(2, 2)).reshape(4) for m, s in zip(mats_np, kept)])
+    return _crop_set(np.stack(crops), kept, np.stack(mats))
+
+
+def _crop_set(images, kept: list[Sample], mats: np.ndarray) -> CropSet:
+    lm = np.stack([apply_affine(m, s.landmarks) for m, s in zip(mats, kept)])
+    corners = np.stack([apply_affine(m, s.box.reshape(2, 2)).reshape(4) for m, s in zip(mats, kept)])
     wh = np.stack([s.box[2:] - s.box[:2] for s in kept])
-    return CropSet(
-        np.stack(crops), lm.astype(np.float32), corners.astype(np.float32), mats_np, wh, [str(s.image) for s in kept]
-    )
+    return CropSet(images, lm.astype(np.float32), corners.astype(np.float32), mats, wh, [str(s.image) for s in kept])
+
+
+class StreamedCrops:
+    """Array-like ``(N, R, R)`` source crops decoded on demand: ``crops[index]`` reads the
+    images of ``index`` from disk. For data sets too large, or too new, to cache; each image
+    is checked (:func:`check_in_image`) when it is read."""
+
+    def __init__(self, samples: list[Sample], size: int, margin: float):
+        self.samples, self.size, self.margin = samples, size, margin
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (len(self.samples), self.size, self.size)
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index) -> np.ndarray:
+        index = np.atleast_1d(np.asarray(index))
+        return np.stack([_crop_one(self.samples[i], self.size, self.margin)[0] for i in index])
+
+
+def streamed_crops(samples: list[Sample], size: int, margin: float) -> CropSet:
+    """A :class:`CropSet` whose images are :class:`StreamedCrops`: geometry now, pixels on demand."""
+    if not samples:
+        raise AnnotationError("(list)", None, "no face to train on")
+    mats = np.stack([crop_matrix(s.box, size, margin)[3] for s in samples])
+    return _crop_set(StreamedCrops(samples, size, margin), samples, mats)
 
 
 def apply_affine(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -441,7 +471,7 @@ def apply_affine(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
     return points @ matrix[:, :2].T + matrix[:, 2]
 
 
-_CACHE_VERSION = "1"
+_CACHE_VERSION = "2"
 
 
 def cached_crops(
@@ -465,21 +495,24 @@ def cached_crops(
         except OSError:
             stamp = "missing"
         h.update(f"{s.image}|{stamp}|{s.box.tobytes().hex()}|{s.landmarks.tobytes().hex()}\n".encode())
-    path = Path(cache_dir) / f"crops-{h.hexdigest()[:16]}.npz"
-    if path.exists():
-        z = np.load(path, allow_pickle=False)
+    path = Path(cache_dir) / f"crops-{h.hexdigest()[:16]}"
+    if (path / "images.npy").exists():
+        # Memory-mapped: processes that share the cache share its pages, and only the
+        # faces a batch touches are read.
+        images = np.load(path / "images.npy", mmap_mode="r")
+        z = np.load(path / "meta.npz", allow_pickle=False)
         if skipped is not None:
             skipped.items.extend(z["skipped"].tolist())
-        return CropSet(z["images"], z["landmarks"], z["boxes"], z["to_source"], z["box_wh"], z["files"].tolist())
+        return CropSet(images, z["landmarks"], z["boxes"], z["to_source"], z["box_wh"], z["files"].tolist())
     local = Skipped()
     crops = build_crops(samples, size, margin, skip_bad, local, progress)
     if skipped is not None:
         skipped.items.extend(local.items)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
+    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+    tmp.mkdir(parents=True, exist_ok=True)
+    np.save(tmp / "images.npy", crops.images)
     np.savez(
-        tmp,
-        images=crops.images,
+        tmp / "meta.npz",
         landmarks=crops.landmarks,
         boxes=crops.boxes,
         to_source=crops.to_source,
@@ -487,7 +520,10 @@ def cached_crops(
         files=np.array(crops.files),
         skipped=np.array(local.items, dtype=str),
     )
-    os.replace(tmp, path)
+    try:
+        os.replace(tmp, path)  # a complete cache appears at once, or not at all
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)  # another process finished the same cache first
     return crops
 
 

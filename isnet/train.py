@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from isnet.data import FORMATS, CropSet, Skipped, cached_crops, demo_list, read_list
+from isnet.data import FORMATS, CropSet, Skipped, cached_crops, demo_list, read_list, streamed_crops
 from isnet.evaluate import LOSS_BOX_PIXELS, euclidean_loss, ground_truth, predict_crops, summarise
 from isnet.model import ISNet, ISNetConfig, load_checkpoint, model_from_checkpoint, save_checkpoint
 from isnet.schemes import get_scheme
@@ -85,26 +85,52 @@ def make_batch(
     augment: Augment | None,
     rng: np.random.Generator,
     part: slice = slice(None),
+    images: np.ndarray | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Views ``(B, 1, S, S)`` in [0, 1] and targets ``(B, K, 2)`` as fractions of the view.
 
     The augmentation is drawn for the whole batch ``index`` and ``part`` of it is built, so
     the processes of a distributed run, each building its part, see exactly the faces a
-    single process would.
+    single process would. ``images``, if given, are the source crops of ``index[part]``,
+    already read (by a data-loader worker).
     """
     size = config.input_size
     mats, flipped = view_matrices(crops.boxes[index], crops.images.shape[-1], size, config.margin, augment, rng)
     if augment is not None:
         contrast, brightness = photometric_params(len(index), augment, rng)
     index, mats, flipped = index[part], mats[part], flipped[part]
-    src = torch.from_numpy(crops.images[index]).unsqueeze(1).float().div_(255.0)
+    images = crops.images[index] if images is None else images
+    src = torch.as_tensor(np.asarray(images)).unsqueeze(1).float().div_(255.0)
     views = warp_batch(src, mats, size)
     if augment is not None:
         views = photometric(views, contrast[part], brightness[part])
+    return views, view_targets(crops, index, config, mats, flipped)
+
+
+def view_targets(
+    crops: CropSet, index: np.ndarray, config: ISNetConfig, mats: np.ndarray, flipped: np.ndarray
+) -> torch.Tensor:
+    """``(B, K, 2)`` landmarks of faces ``index`` in their views, as fractions of the view."""
     lm = crops.landmarks[index].astype(np.float64)
     lm = np.einsum("bij,bkj->bki", mats[:, :, :2], lm) + mats[:, None, :, 2]
     lm = flip_landmarks(lm, flipped, get_scheme(config.scheme).flip_permutation())
-    return views, torch.from_numpy(lm / size).float()
+    return torch.from_numpy(lm / config.input_size).float()
+
+
+class BatchImages(torch.utils.data.Dataset):
+    """The source crops of each iteration's part of the batch, so data-loader workers can read
+    (or decode, for streamed data) the next batches while the current one trains."""
+
+    def __init__(self, crops: CropSet, batch_size: int, seed: int, start: int, stop: int, part: slice):
+        self.crops, self.batch_size, self.seed = crops, batch_size, seed
+        self.start, self.stop, self.part = start, stop, part
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+    def __getitem__(self, k: int) -> np.ndarray:
+        index = batch_indices(len(self.crops), self.batch_size, self.seed, self.start + k)[self.part]
+        return np.ascontiguousarray(self.crops.images[index])
 
 
 def load_data(args: argparse.Namespace, list_path, root, config: ISNetConfig, skipped: Skipped) -> CropSet:
@@ -166,6 +192,17 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     g.add_argument("--pts-scheme", default="ibug68")
     g.add_argument("--skip-bad", action="store_true", help="skip unusable lines, report them, go on")
     g.add_argument("--cache-dir", default=None, help="cache face crops here (built once per list)")
+    g.add_argument(
+        "--stream",
+        action="store_true",
+        help="decode training images on demand instead of holding their crops in memory",
+    )
+    g.add_argument(
+        "--loader-workers",
+        type=int,
+        default=0,
+        help="data-loader processes reading (or, with --stream, decoding) batches ahead",
+    )
     g = p.add_argument_group("model")
     g.add_argument("--arch", default="isnet", choices=("isnet", "cnn"), help="cnn: the plain CNN (beta = 0,..,0,1)")
     g.add_argument("--beta", type=float, nargs="+", default=None, help=f"weights of blocks 2..S (default {d.beta})")
@@ -314,7 +351,11 @@ def main(args: argparse.Namespace) -> dict:
         model = ISNet(config)
     augment = augment_from_args(args)
     skipped = Skipped()
-    train = load_data(args, args.train_list, args.root, config, skipped)
+    if args.stream:
+        samples = read_list(args.train_list, args.format, args.root, args.pts_scheme, args.skip_bad, skipped)
+        train = streamed_crops(samples, source_size(config.input_size), SOURCE_MARGIN)
+    else:
+        train = load_data(args, args.train_list, args.root, config, skipped)
     val = load_data(args, args.val_list, args.root, config, skipped)
     if skipped and not args.quiet:
         print(f"skipped {len(skipped)} unusable entries:", file=sys.stderr)
@@ -335,7 +376,9 @@ def main(args: argparse.Namespace) -> dict:
     else:
         # Start the regression at the mean face, so early gradients shape features
         # instead of moving the output bias.
-        _, target = make_batch(train, np.arange(len(train)), config, None, np.random.default_rng(0))
+        everyone = np.arange(len(train))
+        mats, flipped = view_matrices(train.boxes, train.images.shape[-1], config.input_size, config.margin)
+        target = view_targets(train, everyone, config, mats, flipped)
         with torch.no_grad():
             model.head[-1].bias.copy_(target.mean(dim=0).flatten())
     model.to(device)
@@ -362,11 +405,19 @@ def main(args: argparse.Namespace) -> dict:
         disable=args.quiet or rank > 0,
         dynamic_ncols=True,
     )
+    part = slice(rank, None, world)
+    loader = iter(
+        torch.utils.data.DataLoader(
+            BatchImages(train, args.batch_size, args.seed, start, stop, part),
+            batch_size=None,
+            num_workers=args.loader_workers,
+        )
+    )
     net.train()
     for it in bar:
         rng = np.random.default_rng([args.seed, it, 0])
         index = batch_indices(len(train), args.batch_size, args.seed, it)
-        views, target = make_batch(train, index, config, augment, rng, slice(rank, None, world))
+        views, target = make_batch(train, index, config, augment, rng, part, next(loader))
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(args, it)
         loss = loss_fn(net(views.to(device)) * unit, target.to(device) * unit)

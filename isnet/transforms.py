@@ -48,6 +48,24 @@ def square_region(box: np.ndarray, margin: float) -> tuple[float, float, float]:
     return 0.5 * (left + right), 0.5 * (top + bottom), side
 
 
+def crop_matrix(box: np.ndarray, size: int, margin: float) -> tuple[int, int, int, np.ndarray]:
+    """Geometry of :func:`crop_face`, computed from the box alone.
+
+    Returns:
+        ``(x0, y0, n, matrix)``: the square's first pixel column and row, its side in whole
+        pixels, and the ``(2, 3)`` map from image pixels to crop pixels.
+    """
+    cx, cy, side = square_region(box, margin)
+    if not (np.isfinite(side) and side > 0):
+        raise ValueError(f"cannot crop an empty or non-finite box {np.asarray(box).tolist()}")
+    n = max(1, int(round(side)))
+    x0 = int(round(cx - 0.5 * n + 0.5))  # first pixel whose centre lies in the square
+    y0 = int(round(cy - 0.5 * n + 0.5))
+    s = size / n
+    # cv2.resize maps output pixel u to input (u + 0.5) / s - 0.5.
+    return x0, y0, n, np.array([[s, 0.0, (0.5 - x0) * s - 0.5], [0.0, s, (0.5 - y0) * s - 0.5]])
+
+
 def crop_face(image: np.ndarray, box: np.ndarray, size: int, margin: float) -> tuple[np.ndarray, np.ndarray]:
     """Cut the square around ``box`` (see :func:`square_region`) and resize it to ``size``.
 
@@ -64,16 +82,9 @@ def crop_face(image: np.ndarray, box: np.ndarray, size: int, margin: float) -> t
         ``(crop, matrix)``: the ``(size, size[, C])`` crop and the ``(2, 3)`` affine map
         from image pixels to crop pixels.
     """
-    cx, cy, side = square_region(box, margin)
-    if not (np.isfinite(side) and side > 0):
-        raise ValueError(f"cannot crop an empty or non-finite box {np.asarray(box).tolist()}")
-    n = max(1, int(round(side)))
-    x0 = int(round(cx - 0.5 * n + 0.5))  # first pixel whose centre lies in the square
-    y0 = int(round(cy - 0.5 * n + 0.5))
+    x0, y0, n, matrix = crop_matrix(box, size, margin)
     h, w = image.shape[:2]
     s = size / n
-    # cv2.resize maps output pixel u to input (u + 0.5) / s - 0.5.
-    matrix = np.array([[s, 0.0, (0.5 - x0) * s - 0.5], [0.0, s, (0.5 - y0) * s - 0.5]])
     if x0 >= w or y0 >= h or x0 + n <= 0 or y0 + n <= 0:
         raise ValueError(f"box {np.asarray(box).tolist()} does not overlap the {w}x{h} image")
     if n <= 4 * max(h, w):

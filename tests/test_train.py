@@ -40,6 +40,18 @@ def test_resume_gives_identical_weights(tmp_path):
     assert straight["history"] == resumed["history"]
 
 
+def test_streamed_and_cached_inputs_train_identically(tmp_path):
+    common = ["--iterations", "6", "--val-every", "6", "--batch-size", "8"]
+    memory = train.main(train_args(tmp_path / "m", *common))
+    cached = train.main(train_args(tmp_path / "c", *common, "--cache-dir", str(tmp_path / "cache")))
+    again = train.main(train_args(tmp_path / "a", *common, "--cache-dir", str(tmp_path / "cache")))
+    streamed = train.main(train_args(tmp_path / "s", *common, "--stream", "--loader-workers", "2"))
+    assert len(list((tmp_path / "cache").iterdir())) == 2  # one memory-mapped cache per list, reused
+    for other in (cached, again, streamed):
+        a, b = isnet.load(memory["model"]).state_dict(), isnet.load(other["model"]).state_dict()
+        assert all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_refuses_to_overwrite_a_run_and_to_resume_nothing(tmp_path):
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         train.main(train_args(tmp_path, "--iterations", "2", "--resume"))
