@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from isnet import evaluate, search, train
+from isnet import benchmark, detect, evaluate, export, search, train
 from isnet.data import AnnotationError
 from isnet.model import CheckpointError
 
@@ -34,6 +34,9 @@ COMMANDS = {
     "train": (train.get_args_parser, train.main, "train a model"),
     "evaluate": (evaluate.get_args_parser, evaluate.main, "evaluate a model on an annotated list"),
     "search": (search.get_args_parser, search.main, "search the synthesis weights beta"),
+    "predict": (detect.get_args_parser, detect.main, "find faces and their landmarks in images, folders and videos"),
+    "export": (export.get_args_parser, export.main, "export the landmark network to ONNX"),
+    "benchmark": (benchmark.get_args_parser, benchmark.main, "time the network, the detector and the pipeline"),
 }
 
 

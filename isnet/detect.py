@@ -21,6 +21,7 @@ import argparse
 import contextlib
 import csv
 import json
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -74,8 +75,8 @@ def read_image(path: str | Path) -> np.ndarray:
     return image
 
 
-def to_bgr_grey(image: np.ndarray | str | Path, name: str = "image") -> tuple[np.ndarray, np.ndarray]:
-    """Bring any supported image to the detector's and the network's inputs.
+def as_uint8(image: np.ndarray | str | Path, name: str = "image") -> np.ndarray:
+    """Check an image and bring it to 8 bits, keeping its channels.
 
     Args:
         image: a path, or a NumPy array ``(H, W)``, ``(H, W, 1)``, ``(H, W, 3)`` BGR or
@@ -83,10 +84,10 @@ def to_bgr_grey(image: np.ndarray | str | Path, name: str = "image") -> tuple[np
         name: how to call the input in error messages.
 
     Returns:
-        ``(bgr, grey)``: ``(H, W, 3)`` and ``(H, W)`` uint8 arrays.
+        ``(H, W)``, ``(H, W, 3)`` or ``(H, W, 4)`` uint8 array.
 
     Raises:
-        ImageError: with what was received, for anything else.
+        ImageError: saying what was received, for anything else.
     """
     if isinstance(image, (str, Path)):
         name = str(image)
@@ -103,12 +104,32 @@ def to_bgr_grey(image: np.ndarray | str | Path, name: str = "image") -> tuple[np
         )
     if image.dtype == np.uint16:
         # Full scale to full scale (65535 -> 255), rounded; 257 * v gives back v exactly.
-        image = ((image.astype(np.uint32) + 128) // 257).astype(np.uint8)
-    elif image.dtype != np.uint8:
-        raise ImageError(
-            f"{name}: expected uint8 or uint16 pixels, got {image.dtype}; floats are refused rather than "
-            "guessing their range: convert with (img * 255).round().astype(np.uint8) for [0, 1] data"
+        return ((image.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    if image.dtype != np.uint8:
+        hint = (
+            "; floats are refused rather than guessing their range: for [0, 1] data use "
+            "(img * 255).round().astype(np.uint8)"
+            if np.issubdtype(image.dtype, np.floating)
+            else ""
         )
+        raise ImageError(f"{name}: expected uint8 or uint16 pixels, got {image.dtype}{hint}")
+    return image
+
+
+def to_grey(image: np.ndarray | str | Path, name: str = "image") -> np.ndarray:
+    """The network's input: ``(H, W)`` uint8 grey of any image :func:`as_uint8` accepts."""
+    image = as_uint8(image, name)
+    if image.ndim == 2:
+        return np.ascontiguousarray(image)
+    return cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY if image.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
+
+
+def to_bgr_grey(image: np.ndarray | str | Path, name: str = "image") -> tuple[np.ndarray, np.ndarray]:
+    """The detector's and the network's inputs: ``(H, W, 3)`` BGR and ``(H, W)`` grey, uint8.
+
+    See :func:`as_uint8` for what ``image`` may be.
+    """
+    image = as_uint8(image, name)
     if image.ndim == 2:
         grey = np.ascontiguousarray(image)
         return cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR), grey
@@ -393,8 +414,8 @@ class LandmarkDetector:
                 weights = DEFAULT_MODEL
                 if not weights.is_file():
                     raise FileNotFoundError(
-                        f"the default model {weights} is not installed; pass weights= a checkpoint "
-                        "(model.pt written by `isnet train`)"
+                        f"the default model {weights} is not installed; pass a checkpoint (model.pt of "
+                        "`isnet train`) as weights= in Python or --weights on the command line"
                     )
             self.model = load(weights)
         if backend not in BACKENDS:
@@ -417,7 +438,7 @@ class LandmarkDetector:
         self.scheme = get_scheme(self.model.config.scheme)
 
     def detect(self, image: np.ndarray | str | Path) -> list[Face]:
-        """Find the faces of one image and their landmarks (see :func:`to_bgr_grey` for inputs)."""
+        """Find the faces of one image and their landmarks (see :func:`as_uint8` for inputs)."""
         return self.detect_batch([image])[0]
 
     def detect_batch(self, images: Sequence[np.ndarray | str | Path]) -> list[list[Face]]:
@@ -443,14 +464,14 @@ class LandmarkDetector:
         """Landmarks of faces whose boxes you give.
 
         Args:
-            image: see :func:`to_bgr_grey`.
+            image: see :func:`as_uint8`.
             boxes: ``(N, 4)`` ``[x, y, w, h]``, drawn like the CUHK boxes (a square from
                 the eyebrows to just below the mouth) unless ``from_detector``.
             scores: ``(N,)`` scores to carry into the faces, if any.
             from_detector: the boxes come from this object's detector: map them to CUHK
                 boxes first, as :meth:`detect` does.
         """
-        _, grey = to_bgr_grey(image)
+        grey = to_grey(image)
         b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
         s = np.full(len(b), np.nan) if scores is None else np.asarray(scores, dtype=np.float64).reshape(-1)
         if len(s) != len(b):
@@ -613,13 +634,13 @@ def process_images(
     good, arrays = [], []
     for item in items:
         try:
-            bgr, _ = to_bgr_grey(item.path)
+            image = as_uint8(item.path)
         except ImageError as e:
             errors.append(str(e))
-            print(f"isnet predict: {e}", file=sys.stderr)
+            _warn(str(e))
             continue
         good.append(item)
-        arrays.append(bgr)
+        arrays.append(image)
     for item, image, faces in zip(good, arrays, det.detect_batch(arrays) if arrays else []):
         for f in faces:
             writer.write(str(item.path), None, f)
@@ -628,10 +649,15 @@ def process_images(
             if dest.suffix.lower() not in (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"):
                 dest = dest.with_suffix(".png")
             dest.parent.mkdir(parents=True, exist_ok=True)
-            ok, data = cv2.imencode(dest.suffix, draw_faces(image, faces))
+            ok, data = cv2.imencode(dest.suffix, draw_faces(to_bgr_grey(image)[0], faces))
             if not ok:
                 raise OSError(f"{dest}: cannot encode the annotated image")
             data.tofile(dest)
+
+
+def _warn(message: str) -> None:
+    # Through tqdm, so that a message does not tear a progress bar on the same stream.
+    tqdm.write(f"isnet predict: {message}", file=sys.stderr)
 
 
 class PredictError(ValueError):
@@ -652,6 +678,9 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--draw", default=None, metavar="DIR", help="write annotated images (and videos) here")
     p.add_argument("--backend", default="torch", choices=BACKENDS, help="run the network in torch or onnxruntime")
     p.add_argument("--score-threshold", type=float, default=0.6, help="YuNet's minimum detection score")
+    p.add_argument(
+        "--max-side", type=int, default=1280, help="detect on images shrunk to this longer side (0: never shrink)"
+    )
     p.add_argument("--batch-images", type=int, default=16, help="images or frames per landmark batch")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: the libraries' own)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -663,12 +692,15 @@ def main(args: argparse.Namespace) -> dict:
     if args.threads is not None:
         cv2.setNumThreads(args.threads)
     det = LandmarkDetector(
-        args.weights, YuNet(score_threshold=args.score_threshold), backend=args.backend, threads=args.threads
+        args.weights,
+        YuNet(score_threshold=args.score_threshold, max_side=args.max_side or None),
+        backend=args.backend,
+        threads=args.threads,
     )
     errors: list[str] = []
     items = list_inputs(args.paths, errors)
     for e in errors:
-        print(f"isnet predict: {e}", file=sys.stderr)
+        _warn(str(e))
     n_inputs = len(items) + len(errors)
     stream = open(args.output, "w", newline="") if args.output else sys.stdout
     try:
@@ -684,9 +716,16 @@ def main(args: argparse.Namespace) -> dict:
                 process_video(det, item, writer, args)
             except ImageError as e:
                 errors.append(str(e))
-                print(f"isnet predict: {e}", file=sys.stderr)
+                _warn(str(e))
+    except BrokenPipeError:
+        if args.output:
+            raise
+        # The reader stopped early (isnet predict ... | head): not an error. Point stdout
+        # at /dev/null so Python's final flush does not fail on the closed pipe again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return {"inputs": n_inputs, "errors": errors}
     finally:
-        if stream is not sys.stdout:
+        if args.output:
             stream.close()
     if errors:
         raise PredictError(f"{len(errors)} of {n_inputs} inputs could not be used (listed above)")

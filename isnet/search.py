@@ -404,6 +404,9 @@ _NOT_TRAINING = {
     "command",
     "stop_after",
     "heartbeat",
+    "cache_dir",
+    "stream",
+    "loader_workers",
     "threads",
     "device",
 }

@@ -32,6 +32,7 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--data", required=True)
     p.add_argument("--runs", required=True)
+    p.add_argument("--cache", default=None, help="crop cache folder (default: RUNS/cache)")
     p.add_argument("--iterations", type=int, default=1000)
     p.add_argument("--trials", type=int, default=14)
     p.add_argument("--random-trials", type=int, default=10)
@@ -43,7 +44,7 @@ def main() -> None:
     data = [
         f"--train-list={a.data}/trainImageList.txt",
         f"--val-list={a.data}/testImageList.txt",
-        f"--cache-dir={runs / 'cache'}",
+        f"--cache-dir={a.cache or runs / 'cache'}",
         f"--iterations={a.iterations}",
         f"--val-every={a.iterations}",
         "--ckpt-every=500",

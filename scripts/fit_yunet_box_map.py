@@ -132,6 +132,8 @@ def main() -> None:
             "nms_threshold": 0.3,
         },
         "iou_with_cuhk_box": {
+            "raw_min": float(iou_raw.min()),
+            "raw_p01": float(np.quantile(iou_raw, 0.01)),
             "raw_mean": float(iou_raw.mean()),
             "mapped_mean": float(iou_mapped.mean()),
             "mapped_p05": float(np.quantile(iou_mapped, 0.05)),

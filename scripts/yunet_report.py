@@ -49,11 +49,17 @@ from isnet.schemes import get_scheme  # noqa: E402
 from isnet.transforms import SOURCE_MARGIN, source_size  # noqa: E402
 
 DEFAULT_LIST = REPO.parent / "shared" / "data" / "cuhk_facepoint" / "testImageList.txt"
-KEYS = ("n_faces", "nme_iod", "fr_010", "auc_010", "box_error_mean")
+KEYS = ("n_faces", "nme_iod", "fr_010", "auc_010", "box_error_mean", "box_error_per_point")
 
 
 def brief(metrics: dict) -> dict:
     return {k: metrics[k] for k in KEYS}
+
+
+def shown(path: str | Path) -> str:
+    """A path relative to the repository when it lies inside it, else absolute."""
+    path = Path(path).resolve()
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
 
 
 def main() -> None:
@@ -106,7 +112,7 @@ def main() -> None:
 
     result = {
         "list": os.path.relpath(Path(args.list).resolve(), REPO),
-        "weights": os.path.relpath(Path(args.weights).resolve(), REPO),
+        "weights": shown(args.weights),
         "n_faces_listed": len(samples),
         "n_images_with_a_detection": int(n_found),
         "n_matched": len(idx),
