@@ -1,0 +1,253 @@
+"""``isnet benchmark``: speed of the landmark network, the detector and the whole pipeline.
+
+Everything is timed in one process on the same inputs: real network views of the
+embedded demo's faces, and a 640 x 480 photo (by default an embedded demo face
+enlarged and padded to 640 x 480; ``--image`` for your own). Each measurement
+repeats a call for at least ``--seconds`` and reports the median call (robust to
+other work on the machine) and the fastest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from isnet.data import build_crops, read_sun_list
+from isnet.data import demo_list as _demo_list
+from isnet.detect import DEFAULT_MODEL, LandmarkDetector, YuNet, ltrb_to_xywh, to_bgr_grey
+from isnet.evaluate import view_inputs
+from isnet.model import count_macs, count_parameters, load
+from isnet.transforms import SOURCE_MARGIN, source_size
+
+# Targets to compare against; reported, not asserted.
+GOALS = {"one_face_ms_1_thread": 0.2, "faces_per_s_batched_2_threads": 10_000, "photo_ms": 10.0}
+
+
+def measure(fn: Callable[[], object], seconds: float, min_calls: int = 5) -> dict:
+    """Time ``fn`` after a warm-up: ``{"median_ms", "best_ms", "calls"}``."""
+    for _ in range(3):
+        fn()
+    times: list[float] = []
+    start = time.perf_counter()
+    while len(times) < min_calls or time.perf_counter() - start < seconds:
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return {"median_ms": 1000 * statistics.median(times), "best_ms": 1000 * min(times), "calls": len(times)}
+
+
+def per_item(timing: dict, n: int) -> dict:
+    """A call's timing divided over its ``n`` items, with the throughput at the median."""
+    med = timing["median_ms"] / n
+    return {
+        "median_ms": med,
+        "best_ms": timing["best_ms"] / n,
+        "per_s": 1000.0 / med if med > 0 else float("inf"),
+        "calls": timing["calls"],
+    }
+
+
+def demo_photo(size: tuple[int, int] = (640, 480)) -> np.ndarray:
+    """A ``(480, 640, 3)`` photo with one face: a demo face scaled to the height, edges mirrored."""
+    sample = read_sun_list(_demo_list("val"))[0]
+    bgr, _ = to_bgr_grey(sample.image)
+    w, h = size
+    face = cv2.resize(bgr, (h, h), interpolation=cv2.INTER_CUBIC)
+    pad = (w - h) // 2
+    return cv2.copyMakeBorder(face, 0, 0, pad, w - h - pad, cv2.BORDER_REFLECT)
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def load_average() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        "isnet benchmark",
+        add_help=add_help,
+        description="Time the landmark network (batch 1 and 64, torch and onnxruntime), the detector "
+        "and the whole pipeline on a 640x480 photo, on 1 and 2 threads.",
+    )
+    p.add_argument("--weights", default=None, help="checkpoint (default: the model shipped in isnet/weights/)")
+    p.add_argument("--image", default=None, help="photo for detection and end-to-end times (default: a demo face)")
+    p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    p.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 64])
+    p.add_argument("--backends", nargs="+", default=["torch", "onnx"], choices=("torch", "onnx"))
+    p.add_argument("--seconds", type=float, default=1.0, help="minimum time per measurement")
+    p.add_argument("--json", default=None, metavar="OUT", help="write the results here")
+    return p
+
+
+def main(args: argparse.Namespace) -> dict:
+    weights = Path(args.weights) if args.weights else DEFAULT_MODEL
+    if args.weights is None and not weights.is_file():
+        raise FileNotFoundError(f"the default model {weights} is not installed; pass --weights")
+    model = load(weights)
+    load_before = load_average()
+    t_start = time.perf_counter()
+
+    n_views = max(args.batch_sizes)
+    samples = read_sun_list(_demo_list("val"))
+    samples = (samples * (n_views // len(samples) + 1))[:n_views]
+    crops = build_crops(samples, source_size(model.config.input_size), SOURCE_MARGIN, progress=False)
+    views, _ = view_inputs(model, crops, np.arange(n_views))
+
+    photo_bgr, photo_grey = to_bgr_grey(args.image if args.image else demo_photo())
+    yunet = YuNet(max_side=None)
+    boxes, _ = yunet(photo_bgr)
+    if len(boxes) == 0:
+        raise ValueError("YuNet finds no face in the benchmark photo; pass another --image")
+    # The landmark step on the photo: crop, warp, network, back to image pixels, for
+    # b copies of the detected face's (mapped) box.
+    photo_box = ltrb_to_xywh(yunet.box_map.apply(boxes[:1]))
+
+    results: dict = {"network": [], "landmark_step": [], "detection": [], "end_to_end": []}
+    for threads in args.threads:
+        torch.set_num_threads(threads)
+        cv2.setNumThreads(threads)
+        for backend in args.backends:
+            det = LandmarkDetector(model, yunet, backend=backend, threads=threads)
+            for b in args.batch_sizes:
+                row = {"backend": backend, "threads": threads, "batch": b}
+                net_call = (
+                    partial(_run_torch, model, views[:b])
+                    if backend == "torch"
+                    else partial(det.net.run, views[:b].numpy())
+                )
+                results["network"].append(row | per_item(measure(net_call, args.seconds), b))
+                step = partial(det.predict, photo_grey, np.repeat(photo_box, b, axis=0))
+                results["landmark_step"].append(row | per_item(measure(step, args.seconds), b))
+            e2e = measure(partial(det.detect, photo_bgr), args.seconds)
+            results["end_to_end"].append({"backend": backend, "threads": threads} | per_item(e2e, 1))
+        for side in (None, max(photo_bgr.shape[:2]) // 2):
+            # Also at half size, the main speed knob (faces under ~20 px are then lost).
+            yunet.max_side = side
+            detection = measure(partial(yunet, photo_bgr), args.seconds)
+            results["detection"].append({"threads": threads, "max_side": side} | per_item(detection, 1))
+        yunet.max_side = None
+
+    def pick(table: str, **key) -> list[dict]:
+        return [r for r in results[table] if all(r.get(k) == v for k, v in key.items())]
+
+    one = pick("network", threads=1, batch=1)
+    many = pick("network", threads=2, batch=max(args.batch_sizes))
+    photo_rows = results["end_to_end"]
+    goals = {
+        "one_face_ms_1_thread": {
+            "goal": f"<= {GOALS['one_face_ms_1_thread']} ms (network)",
+            "measured": {r["backend"]: r["median_ms"] for r in one},
+        },
+        "faces_per_s_batched_2_threads": {
+            "goal": f">= {GOALS['faces_per_s_batched_2_threads']} faces/s (network)",
+            "measured": {r["backend"]: r["per_s"] for r in many},
+        },
+        "photo_ms": {
+            "goal": f"<= {GOALS['photo_ms']} ms per 640x480 photo (end to end)",
+            "measured": {f"{r['backend']}_{r['threads']}_threads": r["median_ms"] for r in photo_rows},
+        },
+    }
+    for name, g in goals.items():
+        vals = list(g["measured"].values())
+        if not vals:  # e.g. --threads 1 leaves the 2-thread goal unmeasured
+            g["met_by_best"] = None
+            continue
+        best = min(vals) if name != "faces_per_s_batched_2_threads" else max(vals)
+        g["met_by_best"] = bool(best >= GOALS[name] if name == "faces_per_s_batched_2_threads" else best <= GOALS[name])
+
+    macs = count_macs(model)
+    out = {
+        "weights": str(weights),
+        "model": {"parameters": count_parameters(model), "macs_per_face": macs, "flops_per_face": 2 * macs},
+        "photo": {
+            "source": args.image or "embedded demo face scaled to 480x480, edges mirrored to 640x480",
+            "shape": list(photo_bgr.shape),
+            "faces_found": int(len(boxes)),
+        },
+        "goals": goals,
+        **results,
+        "conditions": {
+            "cpu": cpu_name(),
+            "logical_cpus": os.cpu_count(),
+            "load_average_before": load_before,
+            "load_average_after": load_average(),
+            "torch": torch.__version__,
+            "onnxruntime": _ort_version(),
+            "opencv": cv2.__version__,
+            "python": platform.python_version(),
+            "seconds_per_measurement": args.seconds,
+            "timing": "median and fastest call after 3 warm-up calls; per face = call / batch",
+            "network": "the model on ready (B, 1, 39, 39) views",
+            "landmark_step": "LandmarkDetector.predict on the photo with B boxes: crop, warp, network, map back",
+            "end_to_end": "LandmarkDetector.detect on the decoded photo: YuNet, box map, landmark step",
+            "total_seconds": round(time.perf_counter() - t_start, 1),
+        },
+    }
+    print(format_results(out))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
+    return out
+
+
+def _run_torch(model: torch.nn.Module, views: torch.Tensor) -> None:
+    with torch.inference_mode():
+        model(views)
+
+
+def _ort_version() -> str | None:
+    try:
+        import onnxruntime
+
+        return onnxruntime.__version__
+    except ImportError:
+        return None
+
+
+def format_results(out: dict) -> str:
+    """The tables ``isnet benchmark`` prints."""
+    m = out["model"]
+    lines = [
+        f"model: {m['parameters']:,} parameters, {m['flops_per_face'] / 1e6:.2f} MFLOPs per face "
+        f"({m['macs_per_face']:,} multiply-adds); CPU {out['conditions']['cpu']}, "
+        f"load {out['conditions']['load_average_before']}",
+        f"{'':<15}{'backend':<8}{'threads':>8}{'batch':>7}{'ms/face':>10}{'faces/s':>10}",
+    ]
+    for table in ("network", "landmark_step"):
+        for r in out[table]:
+            lines.append(
+                f"{table:<15}{r['backend']:<8}{r['threads']:>8}{r['batch']:>7}{r['median_ms']:>10.4f}{r['per_s']:>10.0f}"
+            )
+    for r in out["detection"]:
+        side = f" (shrunk to {r['max_side']})" if r["max_side"] else ""
+        lines.append(f"{'detection':<15}{'yunet':<8}{r['threads']:>8}{'':>7}{r['median_ms']:>10.3f} ms/photo{side}")
+    for r in out["end_to_end"]:
+        lines.append(f"{'end_to_end':<15}{r['backend']:<8}{r['threads']:>8}{'':>7}{r['median_ms']:>10.3f} ms/photo")
+    for name, g in out["goals"].items():
+        vals = ", ".join(f"{k} {v:.4g}" for k, v in g["measured"].items())
+        verdict = {True: "met", False: "not met", None: "not measured"}[g["met_by_best"]]
+        lines.append(f"goal {name}: {g['goal']}: {vals} -> {verdict}")
+    return "\n".join(lines)

@@ -1,0 +1,312 @@
+"""LandmarkDetector, YuNet, box map and ``isnet predict`` on the embedded demo faces.
+
+Accuracy tolerance: a face's landmarks count as right when their mean error is under
+10 % of the annotated box's width (the quick 300-iteration demo model averages about
+4 %, the shipped model less); the mean over the test faces must meet it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+import isnet
+from isnet import cli, train
+from isnet.data import build_crops, read_sun_list
+from isnet.data import demo_list as _demo_list
+from isnet.detect import (
+    DEFAULT_MODEL,
+    BoxMap,
+    Face,
+    ImageError,
+    LandmarkDetector,
+    YuNet,
+    iou,
+    ltrb_to_xywh,
+    match_box,
+    to_bgr_grey,
+    xywh_to_ltrb,
+)
+from isnet.evaluate import predict_crops
+from isnet.schemes import CUHK5
+from isnet.transforms import SOURCE_MARGIN, source_size
+
+TOLERANCE = 0.10  # mean point error over box width
+N_FACES = 12
+
+
+def trained_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped model if installed, else a quick one trained once per test session."""
+    if DEFAULT_MODEL.is_file():
+        return DEFAULT_MODEL
+    out = tmp_path_factory.getbasetemp() / "isnet_quick_model"
+    if not (out / "model.pt").exists():
+        args = ["--demo", "--out", str(out), "--quiet", "--threads", "1", "--iterations", "200", "--warmup", "20"]
+        train.main(train.get_args_parser().parse_args([*args, "--val-every", "200", "--ckpt-every", "200"]))
+    return out / "model.pt"
+
+
+@pytest.fixture(scope="session")
+def weights(tmp_path_factory) -> Path:
+    return trained_weights(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def detector(weights) -> LandmarkDetector:
+    cv2.setNumThreads(1)
+    return LandmarkDetector(weights)
+
+
+@pytest.fixture(scope="session")
+def samples():
+    return read_sun_list(_demo_list("val"))[:N_FACES]
+
+
+def box_error(pred: np.ndarray, sample) -> float:
+    """Mean point error over the annotated box's width."""
+    return float(np.linalg.norm(pred - sample.landmarks, axis=1).mean() / (sample.box[2] - sample.box[0]))
+
+
+def test_predict_on_dataset_boxes_is_accurate_and_reuses_the_pipeline(detector, samples):
+    errors, preds = [], []
+    for s in samples:
+        faces = detector.predict(s.image, ltrb_to_xywh(s.box))
+        assert len(faces) == 1 and faces[0].score is None and faces[0].landmarks.shape == (5, 2)
+        np.testing.assert_allclose(faces[0].box, ltrb_to_xywh(s.box)[0])
+        errors.append(box_error(faces[0].landmarks, s))
+        preds.append(faces[0].landmarks)
+    assert np.mean(errors) < TOLERANCE, errors
+    # The same faces through isnet evaluate's path agree (it decodes grey with libjpeg,
+    # the API converts BGR with OpenCV, so the pixels differ by a grey level at most).
+    crops = build_crops(samples, source_size(detector.model.config.input_size), SOURCE_MARGIN, progress=False)
+    np.testing.assert_allclose(np.array(preds), predict_crops(detector.model, crops), atol=0.5)
+
+
+def test_detect_with_yunet_finds_the_annotated_faces(detector, samples):
+    errors = []
+    for s in samples:
+        faces = detector.detect(str(s.image))
+        j = match_box(xywh_to_ltrb(np.array([f.box for f in faces]).reshape(-1, 4)), s.box, 0.3)
+        assert j >= 0, f"YuNet missed the face of {s.image.name}"
+        assert 0.6 <= faces[j].score <= 1.0
+        errors.append(box_error(faces[j].landmarks, s))
+    assert np.mean(errors) < TOLERANCE, errors
+
+
+def test_detect_batch_equals_detect_one_by_one(detector, samples):
+    images = [cv2.imread(str(s.image)) for s in samples[:5]]
+    batched = detector.detect_batch(images)
+    for image, faces in zip(images, batched):
+        single = detector.detect(image)
+        assert len(single) == len(faces)
+        for a, b in zip(single, faces):
+            np.testing.assert_allclose(a.landmarks, b.landmarks, atol=1e-3)
+            np.testing.assert_allclose(a.box, b.box)
+
+
+def test_predict_batches_several_faces_of_one_image(detector, samples):
+    s = samples[0]
+    box = ltrb_to_xywh(s.box)[0]
+    shifted = box + [5, -3, 0, 0]
+    faces = detector.predict(s.image, [box, shifted], scores=[0.9, 0.8])
+    assert [f.score for f in faces] == [0.9, 0.8]
+    one = detector.predict(s.image, [shifted])[0]
+    np.testing.assert_allclose(faces[1].landmarks, one.landmarks, atol=1e-3)
+    assert detector.predict(s.image, np.zeros((0, 4))) == []
+
+
+def test_no_face_gives_no_faces(detector):
+    assert detector.detect(np.full((240, 320, 3), 128, np.uint8)) == []
+    assert detector.detect_batch([np.full((64, 64), 0, np.uint8), np.full((64, 64), 255, np.uint8)]) == [[], []]
+
+
+def test_image_kinds_give_the_same_landmarks(detector, samples):
+    s = samples[1]
+    bgr = cv2.imread(str(s.image))
+    box = ltrb_to_xywh(s.box)
+    ref = detector.predict(bgr, box)[0].landmarks
+    grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+    kinds = {
+        "path": s.image,
+        "str path": str(s.image),
+        "grey": grey,
+        "grey (H, W, 1)": grey[:, :, None],
+        "BGRA": cv2.cvtColor(bgr, cv2.COLOR_BGR2BGRA),
+        "16-bit BGR": bgr.astype(np.uint16) * 257,
+        "16-bit grey": grey.astype(np.uint16) * 257,
+    }
+    for name, image in kinds.items():
+        np.testing.assert_allclose(detector.predict(image, box)[0].landmarks, ref, atol=0.5, err_msg=name)
+    # Through the detector too: a grey input shows YuNet a grey picture, so its box
+    # (and the landmarks) may move slightly; allow 2 % of the box width.
+    ref_faces = detector.detect(bgr)
+    width = s.box[2] - s.box[0]
+    for name in ("grey", "BGRA", "16-bit BGR"):
+        faces = detector.detect(kinds[name])
+        assert len(faces) == len(ref_faces), name
+        err = np.linalg.norm(faces[0].landmarks - ref_faces[0].landmarks, axis=1).max()
+        assert err < 0.02 * width, (name, err)
+
+
+@pytest.mark.parametrize(
+    "image, message",
+    [
+        (np.zeros((10, 10, 3), np.float32), "float32"),
+        (np.zeros((2, 10, 10, 3), np.uint8), "shape"),
+        (np.zeros((0, 10), np.uint8), "empty"),
+        (np.zeros((10, 10, 2), np.uint8), r"\(10, 10, 2\)"),
+        (np.zeros((10, 10), np.int32), "int32"),
+        ([[0, 1], [2, 3]], "list"),
+    ],
+)
+def test_unusable_arrays_are_refused_saying_what_they_are(image, message):
+    with pytest.raises(ImageError, match=message):
+        to_bgr_grey(image)
+
+
+def test_unreadable_files_are_named(tmp_path):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8 not really a jpeg")
+    with pytest.raises(ImageError, match="broken.jpg: cannot be decoded"):
+        to_bgr_grey(bad)
+    with pytest.raises(ImageError, match="missing.png: no such image file"):
+        to_bgr_grey(tmp_path / "missing.png")
+
+
+def test_missing_default_model_says_what_to_do(monkeypatch, tmp_path):
+    monkeypatch.setattr("isnet.detect.DEFAULT_MODEL", tmp_path / "isnet_cuhk5.pt")
+    with pytest.raises(FileNotFoundError, match="not installed; pass a checkpoint"):
+        LandmarkDetector()
+
+
+def test_own_detector_callable(weights, samples):
+    s = samples[2]
+
+    def dataset_box_detector(image):
+        return ltrb_to_xywh(s.box), np.array([1.0])
+
+    faces = LandmarkDetector(weights, dataset_box_detector).detect(s.image)
+    assert len(faces) == 1 and faces[0].score == 1.0
+    assert box_error(faces[0].landmarks, s) < TOLERANCE
+    with pytest.raises(ValueError, match="no face detector"):
+        LandmarkDetector(weights, detector=None).detect(s.image)
+
+
+def test_box_map_fit_recovers_a_known_map():
+    rng = np.random.default_rng(0)
+    det = np.column_stack([rng.uniform(0, 200, (50, 2)), rng.uniform(40, 120, (50, 2))])
+    truth = BoxMap(dx=-0.02, dy=0.05, sx=0.9, sy=0.7)
+    fit = BoxMap.fit(det, truth.apply(det))
+    np.testing.assert_allclose([fit.dx, fit.dy, fit.sx, fit.sy], [-0.02, 0.05, 0.9, 0.7], atol=1e-9)
+    np.testing.assert_allclose(BoxMap().apply(det), xywh_to_ltrb(det))
+
+
+def test_shipped_box_map_was_fitted_on_the_training_split():
+    fitted = json.loads((Path(isnet.__file__).parent / "weights" / "yunet_box_map.json").read_text())
+    assert fitted["list"].endswith("trainImageList.txt") and fitted["n_matched"] > 9000
+    assert YuNet().box_map == BoxMap.load(Path(isnet.__file__).parent / "weights" / "yunet_box_map.json")
+
+
+def test_match_box_takes_the_best_overlap_above_the_threshold():
+    dets = xywh_to_ltrb(np.array([[0, 0, 10, 10], [100, 100, 50, 50], [105, 95, 50, 50]]))
+    assert match_box(dets, np.array([104.0, 96.0, 154.0, 146.0]), 0.3) == 2
+    assert match_box(dets, np.array([300.0, 300.0, 310.0, 310.0]), 0.3) == -1
+    assert match_box(np.zeros((0, 4)), np.array([0.0, 0.0, 1.0, 1.0]), 0.3) == -1
+    assert iou(dets[:1], dets[0])[0] == pytest.approx(1.0)
+
+
+def test_yunet_shrinks_large_images_and_maps_boxes_back(samples):
+    big = cv2.resize(cv2.imread(str(samples[0].image)), (1000, 800), interpolation=cv2.INTER_CUBIC)
+    # What the detector sees once it shrinks the image to a longer side of 250.
+    shrunk = cv2.resize(big, (250, 200), interpolation=cv2.INTER_AREA)
+    raw_small = YuNet(max_side=None).detect_raw(shrunk)
+    raw_big = YuNet(max_side=250).detect_raw(big)
+    assert len(raw_big) == len(raw_small) >= 1
+    np.testing.assert_allclose(raw_big[:, :2], (raw_small[:, :2] + 0.5) * 4 - 0.5, atol=1e-3)
+    np.testing.assert_allclose(raw_big[:, 2:4], raw_small[:, 2:4] * 4, atol=1e-3)
+    np.testing.assert_allclose(raw_big[:, 4:14], (raw_small[:, 4:14] + 0.5) * 4 - 0.5, atol=1e-3)
+    np.testing.assert_allclose(raw_big[:, 14], raw_small[:, 14])
+
+
+def test_face_to_dict_is_json_ready():
+    f = Face(np.array([1.234, 2.0, 3.0, 4.0]), None, np.array([[1.0, 2.0]] * 5))
+    d = json.loads(json.dumps(f.to_dict()))
+    assert d == {"box": [1.23, 2.0, 3.0, 4.0], "score": None, "landmarks": [[1.0, 2.0]] * 5}
+
+
+# ---------------------------------------------------------------------------- isnet predict
+
+
+@pytest.fixture
+def photo_dir(tmp_path, samples) -> Path:
+    """A folder with three demo faces (one in a subfolder) and a flat grey image."""
+    d = tmp_path / "photos"
+    (d / "sub").mkdir(parents=True)
+    for i, s in enumerate(samples[:3]):
+        (d / ("sub" if i == 2 else "") / s.image.name).write_bytes(s.image.read_bytes())
+    cv2.imwrite(str(d / "flat.png"), np.full((120, 160), 128, np.uint8))
+    return d
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    rc = cli.main(["predict", *argv, "--quiet"])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def test_cli_json_lines_match_the_api(capsys, weights, detector, photo_dir, tmp_path):
+    rc, out, err = run_cli(capsys, str(photo_dir), "--weights", str(weights), "--draw", str(tmp_path / "drawn"))
+    assert rc == 0, err
+    records = [json.loads(line) for line in out.splitlines()]
+    files = {Path(r["file"]).name for r in records}
+    assert "flat.png" not in files and len(files) == 3  # a picture without a face gives no record
+    for r in records:
+        assert set(r) == {"file", "frame", "box", "score", "landmarks"} and r["frame"] is None
+        api = detector.detect(r["file"])
+        j = int(np.argmin([np.abs(np.array(r["box"]) - f.box).max() for f in api]))
+        np.testing.assert_allclose(r["landmarks"], api[j].landmarks, atol=0.01)
+        np.testing.assert_allclose(r["box"], api[j].box, atol=0.01)
+    drawn = sorted(p.relative_to(tmp_path / "drawn").as_posix() for p in (tmp_path / "drawn").rglob("*.*"))
+    assert len(drawn) == 4 and "photos/sub/" + Path(records[-1]["file"]).name in drawn
+
+
+def test_cli_csv(capsys, weights, samples):
+    rc, out, _ = run_cli(capsys, str(samples[0].image), "--weights", str(weights), "--format", "csv")
+    assert rc == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert len(rows) >= 1 and rows[0]["frame"] == ""
+    assert list(rows[0])[:7] == ["file", "frame", "x", "y", "w", "h", "score"]
+    pts = np.array([[float(rows[0][f"{n}_x"]), float(rows[0][f"{n}_y"])] for n in CUHK5.points])
+    assert box_error(pts, samples[0]) < TOLERANCE
+
+
+def test_cli_reports_bad_files_and_goes_on(capsys, weights, photo_dir):
+    (photo_dir / "corrupt.jpg").write_bytes(b"GIF89a truncated")
+    rc, out, err = run_cli(capsys, str(photo_dir), str(photo_dir / "nowhere.png"), "--weights", str(weights))
+    assert rc != 0
+    assert "corrupt.jpg: cannot be decoded" in err and "nowhere.png: no such file" in err
+    assert len({json.loads(line)["file"] for line in out.splitlines()}) == 3
+
+
+def test_cli_video_records_frames(capsys, weights, samples, tmp_path):
+    path = tmp_path / "clip.avi"
+    frames = [cv2.resize(cv2.imread(str(s.image)), (250, 250)) for s in samples[:3]]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 5, (250, 250))
+    for f in frames:
+        writer.write(f)
+    writer.release()
+    rc, out, err = run_cli(capsys, str(path), "--weights", str(weights), "--draw", str(tmp_path / "drawn"))
+    assert rc == 0, err
+    records = [json.loads(line) for line in out.splitlines()]
+    assert {r["frame"] for r in records} == {0, 1, 2} and all(r["score"] >= 0.6 for r in records)
+    assert (tmp_path / "drawn" / "clip.mp4").stat().st_size > 0
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00" * 100)
+    rc, _, err = run_cli(capsys, str(broken), "--weights", str(weights))
+    assert rc != 0 and "broken.mp4" in err

@@ -1,0 +1,70 @@
+"""ONNX export: parity with PyTorch through onnxruntime, and the onnx backend of LandmarkDetector."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from test_detect import trained_weights
+
+import isnet
+from isnet import cli
+from isnet.data import build_crops, read_sun_list
+from isnet.data import demo_list as _demo_list
+from isnet.detect import LandmarkDetector, ltrb_to_xywh
+from isnet.evaluate import view_inputs
+from isnet.export import PARITY_TOLERANCE, OnnxISNet, parity
+from isnet.transforms import SOURCE_MARGIN, source_size
+
+pytest.importorskip("onnxruntime", reason="the onnx extra is not installed (pip install -e '.[onnx]')")
+
+
+@pytest.fixture(scope="session")
+def weights(tmp_path_factory):
+    return trained_weights(tmp_path_factory)
+
+
+def test_export_command_writes_a_graph_matching_pytorch(tmp_path, weights, capsys):
+    out = tmp_path / "isnet.onnx"
+    assert cli.main(["export", "--onnx", str(out), "--weights", str(weights)]) == 0
+    assert "max abs difference" in capsys.readouterr().out
+    model = isnet.load(weights)
+    assert parity(model, out, n=64) < PARITY_TOLERANCE
+    # On real views of demo faces as well, batch 1 and a full batch (dynamic batch axis).
+    samples = read_sun_list(_demo_list("val"))[:32]
+    crops = build_crops(samples, source_size(model.config.input_size), SOURCE_MARGIN, progress=False)
+    views, _ = view_inputs(model, crops, np.arange(len(crops)))
+    onnx = OnnxISNet(None, 1, out, model.config)
+    for batch in (views[:1], views):
+        diff = np.abs(onnx(batch).numpy() - model(batch).detach().numpy()).max()
+        assert diff < PARITY_TOLERANCE
+
+
+def test_onnx_backend_gives_the_torch_landmarks(weights):
+    s = read_sun_list(_demo_list("val"))[3]
+    box = ltrb_to_xywh(s.box)
+    by_torch = LandmarkDetector(weights, backend="torch")
+    by_onnx = LandmarkDetector(weights, backend="onnx", threads=1)
+    np.testing.assert_allclose(
+        by_onnx.predict(s.image, box)[0].landmarks, by_torch.predict(s.image, box)[0].landmarks, atol=1e-3
+    )
+    a, b = by_onnx.detect(s.image), by_torch.detect(s.image)
+    assert len(a) == len(b) >= 1
+    np.testing.assert_allclose(a[0].landmarks, b[0].landmarks, atol=1e-3)
+    with pytest.raises(ValueError, match="backend"):
+        LandmarkDetector(weights, backend="tflite")
+
+
+def test_benchmark_command_measures_everything(tmp_path, weights, capsys):
+    out = tmp_path / "bench.json"
+    argv = ["benchmark", "--weights", str(weights), "--threads", "1", "--batch-sizes", "1", "4", "--seconds", "0.01"]
+    assert cli.main([*argv, "--json", str(out)]) == 0
+    r = json.loads(out.read_text())
+    assert r["model"]["flops_per_face"] == 2 * r["model"]["macs_per_face"] > 0
+    assert {(x["backend"], x["batch"]) for x in r["network"]} == {("torch", 1), ("torch", 4), ("onnx", 1), ("onnx", 4)}
+    assert len(r["landmark_step"]) == 4 and len(r["end_to_end"]) == 2 and len(r["detection"]) == 2
+    assert r["photo"]["faces_found"] >= 1 and r["photo"]["shape"] == [480, 640, 3]
+    assert all(x["median_ms"] > 0 for x in r["network"] + r["end_to_end"])
+    assert set(r["goals"]) == {"one_face_ms_1_thread", "faces_per_s_batched_2_threads", "photo_ms"}
+    assert "MFLOPs per face" in capsys.readouterr().out
