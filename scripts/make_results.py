@@ -55,10 +55,23 @@ def train_jobs(a, beta: list[float]) -> list[list[str]]:
             out = Path(a.runs) / f"{net}_s{seed}"
             if (out / "model.pt").exists():
                 continue
-            cmd = [sys.executable, "-m", "isnet.cli", "train", f"--train-list={a.data}/trainImageList.txt",
-                   f"--val-list={a.data}/testImageList.txt", f"--cache-dir={a.cache}", f"--iterations={a.iterations}",
-                   f"--val-every={a.val_every}", f"--ckpt-every={a.val_every}", f"--seed={seed}", "--threads=1",
-                   f"--out={out}", "--quiet", *a.train_args]
+            cmd = [
+                sys.executable,
+                "-m",
+                "isnet.cli",
+                "train",
+                f"--train-list={a.data}/trainImageList.txt",
+                f"--val-list={a.data}/testImageList.txt",
+                f"--cache-dir={a.cache}",
+                f"--iterations={a.iterations}",
+                f"--val-every={a.val_every}",
+                f"--ckpt-every={a.val_every}",
+                f"--seed={seed}",
+                "--threads=1",
+                f"--out={out}",
+                "--quiet",
+                *a.train_args,
+            ]
             cmd += ["--arch=cnn"] if net == "cnn" else ["--beta", *map(str, beta)]
             if (out / "checkpoint.pt").exists():
                 cmd.append("--resume")
@@ -78,8 +91,18 @@ def evaluate_all(a) -> dict:
                 path = out / f"eval_{split}.json"
                 if not path.exists():
                     args = evaluate.get_args_parser().parse_args(
-                        ["--weights", str(out / "model.pt"), "--list", f"{a.data}/{name}", "--cache-dir", a.cache,
-                         "--json", str(path), "--quiet"])
+                        [
+                            "--weights",
+                            str(out / "model.pt"),
+                            "--list",
+                            f"{a.data}/{name}",
+                            "--cache-dir",
+                            a.cache,
+                            "--json",
+                            str(path),
+                            "--quiet",
+                        ]
+                    )
                     evaluate.main(args)
                 row[split] = json.loads(path.read_text())
             rows[(net, seed)] = row
@@ -226,31 +249,62 @@ def write_markdown(a, table: dict, timing: dict, beta: list[float], cmd: str) ->
     for net, name in zip(NETS, ("IS-Net", "plain CNN")):
         t = table[net]
         lines.append(f"| {name} | {fmt(t['train_euclidean_loss'])} | {fmt(t['val_euclidean_loss'])} |")
-    lines += ["", "(The paper, at 80,000 iterations: IS-Net 5.63, plain CNN 7.06 test loss.)", "",
-              "## NME (inter-ocular) on the validation split", "",
-              "| network | NME | failure rate (NME > 0.10) | AUC@0.10 |", "| --- | ---: | ---: | ---: |"]
+    lines += [
+        "",
+        "(The paper, at 80,000 iterations: IS-Net 5.63, plain CNN 7.06 test loss.)",
+        "",
+        "## NME (inter-ocular) on the validation split",
+        "",
+        "| network | NME | failure rate (NME > 0.10) | AUC@0.10 |",
+        "| --- | ---: | ---: | ---: |",
+    ]
     for net, name in zip(NETS, ("IS-Net", "plain CNN")):
         t = table[net]
-        lines.append(f"| {name} | {fmt(t['val_nme_iod'], 100)} % | {fmt(t['val_fr_010'], 100, 2)} % | "
-                     f"{fmt(t['val_auc_010'], 1, 4)} |")
-    lines += ["", "## Mean error per point / box width, and failure rate (> 5 %)", "",
-              "| point | IS-Net error | IS-Net failures | plain CNN error | plain CNN failures | Sun et al. level 1 | "
-              "Sun et al. cascade |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        lines.append(
+            f"| {name} | {fmt(t['val_nme_iod'], 100)} % | {fmt(t['val_fr_010'], 100, 2)} % | "
+            f"{fmt(t['val_auc_010'], 1, 4)} |"
+        )
+    lines += [
+        "",
+        "## Mean error per point / box width, and failure rate (> 5 %)",
+        "",
+        "| point | IS-Net error | IS-Net failures | plain CNN error | plain CNN failures | Sun et al. level 1 | "
+        "Sun et al. cascade |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
     sun1 = (2.21, 2.28, 2.99, 2.84, 2.89)
     sun3 = (1.34, 1.30, 1.70, 1.81, 1.84)
     for k, point in enumerate(CUHK5.points):
         i, c = table["isnet"], table["cnn"]
-        lines.append(f"| {point} | {fmt(i['box_error_per_point'][k], 100, 2)} % | "
-                     f"{fmt(i['box_fail05_per_point'][k], 100, 1)} % | {fmt(c['box_error_per_point'][k], 100, 2)} % | "
-                     f"{fmt(c['box_fail05_per_point'][k], 100, 1)} % | {sun1[k]:.2f} % | {sun3[k]:.2f} % |")
-    lines += ["", "## Time per face (one process, both networks interleaved on the same inputs, 1 thread)", "",
-              "| network | batch 1 (ms/face) | batch 64 (ms/face) |", "| --- | ---: | ---: |"]
+        lines.append(
+            f"| {point} | {fmt(i['box_error_per_point'][k], 100, 2)} % | "
+            f"{fmt(i['box_fail05_per_point'][k], 100, 1)} % | {fmt(c['box_error_per_point'][k], 100, 2)} % | "
+            f"{fmt(c['box_fail05_per_point'][k], 100, 1)} % | {sun1[k]:.2f} % | {sun3[k]:.2f} % |"
+        )
+    lines += [
+        "",
+        "## Time per face (one process, both networks interleaved on the same inputs, 1 thread)",
+        "",
+        "| network | batch 1 (ms/face) | batch 64 (ms/face) |",
+        "| --- | ---: | ---: |",
+    ]
     for net, name in zip(NETS, ("IS-Net", "plain CNN")):
-        lines.append(f"| {name} | {timing[f'{net}_batch1_ms_per_face']:.4f} | "
-                     f"{timing[f'{net}_batch64_ms_per_face']:.4f} |")
-    lines += ["", "## Figures", "", "Fig. 2, loss against iteration (seed 0):", "", "![curves](fig2_curves.png)", "",
-              "Fig. 3, validation faces: ground truth (green circles), IS-Net (red x), plain CNN (cyan +):", "",
-              "![faces](fig3_faces.png)", ""]
+        lines.append(
+            f"| {name} | {timing[f'{net}_batch1_ms_per_face']:.4f} | {timing[f'{net}_batch64_ms_per_face']:.4f} |"
+        )
+    lines += [
+        "",
+        "## Figures",
+        "",
+        "Fig. 2, loss against iteration (seed 0):",
+        "",
+        "![curves](fig2_curves.png)",
+        "",
+        "Fig. 3, validation faces: ground truth (green circles), IS-Net (red x), plain CNN (cyan +):",
+        "",
+        "![faces](fig3_faces.png)",
+        "",
+    ]
     (DOCS / "RESULTS.md").write_text("\n".join(lines))
 
 
@@ -264,8 +318,12 @@ def main() -> None:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--beta", type=float, nargs="+", default=None)
     p.add_argument("--parallel", type=int, default=2)
-    p.add_argument("--train-args", nargs=argparse.REMAINDER, default=[],
-                   help="further isnet train options for both networks (last on the line)")
+    p.add_argument(
+        "--train-args",
+        nargs=argparse.REMAINDER,
+        default=[],
+        help="further isnet train options for both networks (last on the line)",
+    )
     a = p.parse_args()
     from isnet.model import ISNetConfig
 
@@ -279,11 +337,24 @@ def main() -> None:
     plot_faces(a)
     cmd = "python " + " ".join(["scripts/make_results.py", *sys.argv[1:]])
     write_markdown(a, table, timing, beta, cmd)
-    per_run = {f"{net}_s{seed}": {split: {k: v for k, v in r[split].items() if k != "skipped"} for split in r}
-               for (net, seed), r in rows.items()}
-    (DOCS / "results.json").write_text(json.dumps({"command": cmd, "beta": beta, "iterations": a.iterations,
-                                                   "seeds": a.seeds, "table": table, "timing": timing,
-                                                   "runs": per_run}, indent=2))
+    per_run = {
+        f"{net}_s{seed}": {split: {k: v for k, v in r[split].items() if k != "skipped"} for split in r}
+        for (net, seed), r in rows.items()
+    }
+    (DOCS / "results.json").write_text(
+        json.dumps(
+            {
+                "command": cmd,
+                "beta": beta,
+                "iterations": a.iterations,
+                "seeds": a.seeds,
+                "table": table,
+                "timing": timing,
+                "runs": per_run,
+            },
+            indent=2,
+        )
+    )
     print((DOCS / "RESULTS.md").read_text())
 
 
