@@ -414,6 +414,7 @@ def main(args: argparse.Namespace) -> dict:
         )
     )
     net.train()
+    t_loop = time.perf_counter()
     for it in bar:
         rng = np.random.default_rng([args.seed, it, 0])
         index = batch_indices(len(train), args.batch_size, args.seed, it)
@@ -455,6 +456,11 @@ def main(args: argparse.Namespace) -> dict:
                 args=run_args,
             )
     bar.close()
+    loop_seconds = time.perf_counter() - t_loop
+    throughput = {
+        "loop_seconds": loop_seconds,
+        "samples_per_s": (stop - start) * args.batch_size / max(loop_seconds, 1e-9),
+    }
     if world > 1:
         torch.distributed.barrier()  # the others wait for rank 0's checkpoint before anyone leaves
     if stop < args.iterations or rank > 0:
@@ -464,6 +470,7 @@ def main(args: argparse.Namespace) -> dict:
             "iteration": stop,
             "history": history,
             "seconds": time.perf_counter() - t_start,
+            **throughput,
         }
 
     model.cpu().eval()
@@ -478,6 +485,7 @@ def main(args: argparse.Namespace) -> dict:
         skipped=skipped.items,
         seconds=time.perf_counter() - t_start,
         iterations=args.iterations,
+        **throughput,
     )
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     metrics["history"] = history
