@@ -109,19 +109,26 @@ def view_inputs(model: ISNet, crops: CropSet, index: np.ndarray) -> tuple[torch.
     return warp_batch(src, mats, cfg.input_size), mats
 
 
-@torch.no_grad()
+def input_device(model) -> torch.device:
+    """Where a model wants its input: its parameters' device; the CPU for models without
+    parameters (the onnxruntime backend)."""
+    first = next(model.parameters(), None) if isinstance(model, torch.nn.Module) else None
+    return first.device if first is not None else torch.device("cpu")
+
+
+@torch.inference_mode()
 def predict_crops(model: ISNet, crops: CropSet, batch_size: int = 256) -> np.ndarray:
     """Landmarks ``(N, K, 2)`` in image pixels for every face of a crop set."""
     model.eval()
     size = model.config.input_size
-    device = next(model.parameters()).device
+    device = input_device(model)
     out = []
     for start in range(0, len(crops), batch_size):
         index = np.arange(start, min(start + batch_size, len(crops)))
         views, mats = view_inputs(model, crops, index)
         pts = model(views.to(device)).cpu().numpy().astype(np.float64) * size
         back = invert_affine(compose(mats, crops.to_source[index]))
-        out.append(np.stack([apply_affine(m, p) for m, p in zip(back, pts)]))
+        out.append(np.einsum("bij,bkj->bki", back[:, :, :2], pts) + back[:, None, :, 2])
     return np.concatenate(out)
 
 

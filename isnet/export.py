@@ -12,7 +12,6 @@ import argparse
 import io
 import time
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -90,10 +89,6 @@ class OnnxISNet:
 
     def eval(self) -> OnnxISNet:
         return self
-
-    def parameters(self) -> Iterator[torch.Tensor]:
-        # predict_crops reads the input device off the first parameter; the session takes CPU arrays.
-        yield torch.empty(0)
 
     def run(self, views: np.ndarray) -> np.ndarray:
         """``(B, 1, S, S)`` float32 views to ``(B, K, 2)`` outputs."""
