@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from isnet.data import FORMATS, CropSet, Skipped, apply_affine, cached_crops, read_list
-from isnet.model import ISNet
+from isnet.model import CheckpointError, ISNet
 from isnet.schemes import Scheme, get_scheme
 from isnet.transforms import SOURCE_MARGIN, compose, invert_affine, source_size, view_matrices, warp_batch
 
@@ -186,6 +186,11 @@ def main(args: argparse.Namespace) -> dict:
     scheme = get_scheme(model.config.scheme)
     skipped = Skipped()
     samples = read_list(args.list, args.format, args.root, args.pts_scheme, args.skip_bad, skipped)
+    if samples and samples[0].landmarks.shape[0] != scheme.n_points:
+        raise CheckpointError(
+            f"{args.weights}: the model predicts the {scheme.n_points} points of scheme {scheme.name!r}, "
+            f"but {args.list} has {samples[0].landmarks.shape[0]} points per face"
+        )
     crops = cached_crops(
         samples,
         source_size(model.config.input_size),

@@ -153,3 +153,15 @@ def test_wrong_files_give_clear_errors(tmp_path):
     torch.save(ckpt, tmp_path / "mismatch.pt")
     with pytest.raises(CheckpointError, match="weights do not fit the architecture"):
         isnet.load(tmp_path / "mismatch.pt")
+
+
+def test_a_model_of_another_scheme_is_refused_clearly(tmp_path):
+    from isnet import evaluate
+    from isnet.data import demo_list
+
+    save_checkpoint(tmp_path / "m68.pt", ISNet(ISNetConfig(scheme="ibug68")))
+    args = evaluate.get_args_parser().parse_args(
+        ["--weights", str(tmp_path / "m68.pt"), "--list", str(demo_list("val")), "--quiet"]
+    )
+    with pytest.raises(CheckpointError, match="predicts the 68 points of scheme 'ibug68', but .* has 5 points"):
+        evaluate.main(args)
