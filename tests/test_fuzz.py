@@ -130,3 +130,51 @@ def test_crops_from_empty_tiny_and_enormous_images(tmp_path, shape):
         assert "l.txt:1" in str(e)
         return
     assert crops.images.shape == (1, 16, 16)
+
+
+@pytest.fixture(scope="module")
+def landmark_detector():
+    from isnet.detect import DEFAULT_MODEL, LandmarkDetector
+
+    if not DEFAULT_MODEL.is_file():
+        pytest.skip("the shipped model isnet/weights/isnet_cuhk5.pt is missing")
+    return LandmarkDetector()
+
+
+arrays = st.one_of(
+    st.tuples(st.integers(0, 40), st.integers(0, 40), st.sampled_from([None, 1, 2, 3, 4, 5])).flatmap(
+        lambda s: st.sampled_from([np.uint8, np.uint16, np.float32, np.int32, np.bool_]).map(
+            lambda dt: np.zeros(s[:2] if s[2] is None else s, dtype=dt) + np.array(7).astype(dt)
+        )
+    ),
+    st.just(np.zeros((5,), np.uint8)),
+    st.just(np.zeros((2, 2, 2, 3), np.uint8)),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(image=arrays, box=st.tuples(finite, finite, st.floats(-10, 1e6), st.floats(-10, 1e6)))
+def test_predict_path_on_random_images_and_boxes(landmark_detector, image, box):
+    from isnet.detect import ImageError
+
+    try:
+        faces = landmark_detector.predict(image, [list(box)])
+    except (ImageError, ValueError) as e:
+        assert str(e)
+        return
+    assert len(faces) == 1 and np.isfinite(faces[0].landmarks).all()
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=3000))
+def test_detect_on_random_files(landmark_detector, tmp_path, data):
+    from isnet.detect import ImageError
+
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(data)
+    try:
+        faces = landmark_detector.detect(path)
+    except ImageError as e:
+        assert "photo.jpg" in str(e)
+        return
+    assert isinstance(faces, list)
