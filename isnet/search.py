@@ -295,20 +295,44 @@ class ResponseSurfaceSampler(optuna.samplers.BaseSampler):
         return self._independent.sample_independent(study, trial, param_name, param_distribution)
 
     def _wait_for_earlier(self, study, number: int) -> list:
+        """Wait until every trial this proposal depends on is finished; return the complete ones.
+
+        It depends on the surface trials numbered before it and on every fixed-beta trial
+        (the random experiments, and retries of killed trials, whatever their number). A
+        retry still waiting to be taken can only run once this trial gives way, so then
+        this trial is deferred (it fails, harmlessly) and the worker takes the retry first.
+        """
         deadline = time.monotonic() + self.wait_seconds
         while True:
-            # A trial whose worker was killed stays RUNNING until someone notices its
-            # heartbeat stopped; waiting here must notice it too, or it would wait forever.
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                optuna.storages.fail_stale_trials(study)
+            fail_stale(study)
             trials = study.get_trials(deepcopy=False)
-            pending = [t for t in trials if t.number < number and t.state in (TrialState.RUNNING, TrialState.WAITING)]
+            if any(t.state == TrialState.WAITING for t in trials):
+                raise SurfaceDeferred("a retried experiment is waiting to be run first")
+            pending = [
+                t
+                for t in trials
+                if t.state == TrialState.RUNNING
+                and t.number != number
+                and (t.number < number or "fixed_params" in t.system_attrs)
+            ]
             if not pending:
                 return [t for t in trials if t.state == TrialState.COMPLETE]
             if time.monotonic() > deadline:
                 raise TimeoutError(f"trials {[t.number for t in pending]} did not finish in {self.wait_seconds} s")
             time.sleep(self.poll_seconds)
+
+
+class SurfaceDeferred(RuntimeError):
+    """A surface proposal gave way to a retried experiment; the worker asks again."""
+
+
+def fail_stale(study: optuna.Study) -> None:
+    """Fail (and so retry) the trials of workers whose heartbeat stopped."""
+    # Optuna does this only when a worker starts a trial; a worker that waits must do it too,
+    # or it would wait forever for a trial whose worker was killed.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
 
 
 def search_state(complete: list, dim: int, phi: float | None = None) -> dict:
@@ -502,7 +526,24 @@ def run_worker(args: argparse.Namespace, dim: int, objective=None) -> None:
         return train_at(beta)
 
     while not _finished(study, args, dim):
-        study.optimize(run, n_trials=1)
+        _wait_for_running_experiments(study)
+        study.optimize(run, n_trials=1, catch=(SurfaceDeferred,))
+
+
+def _wait_for_running_experiments(study: optuna.Study, poll_seconds: float = 1.0) -> None:
+    """Before a new trial: wait while fixed-beta trials (random experiments, retries) still run.
+
+    A new trial would otherwise be a surface trial fitted without them; waiting trials need
+    no wait, since Optuna hands them out before it creates a new trial.
+    """
+    while True:
+        fail_stale(study)
+        trials = study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING))
+        if any(t.state == TrialState.WAITING for t in trials):
+            return
+        if not any("fixed_params" in t.system_attrs for t in trials):
+            return
+        time.sleep(poll_seconds)
 
 
 def main(args: argparse.Namespace) -> dict:
