@@ -74,8 +74,25 @@ def test_pts_reader_on_random_text(tmp_path, body):
     assert pts.ndim == 2 and pts.shape[1] == 2 and np.isfinite(pts).all()
 
 
+def _real_jpeg() -> bytes:
+    from isnet.data import demo_list
+
+    return read_sun_list(demo_list("val"))[0].image.read_bytes()
+
+
+REAL_JPEG = _real_jpeg()
+
+
 @FUZZ
-@given(data=st.binary(max_size=2000))
+@given(
+    data=st.one_of(
+        st.binary(max_size=2000),
+        st.integers(0, len(REAL_JPEG)).map(lambda n: REAL_JPEG[:n]),  # truncated real images
+        st.tuples(st.integers(0, len(REAL_JPEG) - 1), st.binary(min_size=1, max_size=8)).map(
+            lambda t: REAL_JPEG[: t[0]] + t[1] + REAL_JPEG[t[0] + len(t[1]) :]  # corrupted bytes inside
+        ),
+    )
+)
 def test_image_loader_on_random_bytes(tmp_path, data):
     path = tmp_path / "x.jpg"
     path.write_bytes(data)
