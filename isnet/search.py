@@ -339,9 +339,12 @@ def search_state(complete: list, dim: int, phi: float | None = None) -> dict:
     """Points, losses, surface-trial misses and convergence from the complete trials."""
     names = param_names(dim)
     complete = sorted(complete, key=lambda t: t.number)
-    points = np.array([[t.params[n] for n in names] for t in complete]).reshape(-1, dim)
-    losses = np.array([t.value for t in complete])
     surface = [t for t in complete if "rs_predicted" in t.system_attrs]
+    # The fit sees the points in an order of their own, not the trials' numbers, which
+    # retries of killed trials change: the same points give the very same surface.
+    fitted = sorted(complete, key=lambda t: ([t.params[n] for n in names], t.value))
+    points = np.array([[t.params[n] for n in names] for t in fitted]).reshape(-1, dim)
+    losses = np.array([t.value for t in fitted])
     misses = 0
     converged = False
     for t in surface:

@@ -1,6 +1,6 @@
 """Run the kill-and-resume tests with many kills and collect their figures.
 
-Usage: python scripts/fault_drill.py [KILLS]   (default 20)
+Usage: python scripts/fault_drill.py [KILLS [WINDOW]]   (default 20 kills, each 3 to 9 s after a start)
 Writes docs/reliability.json: per drill, the kills, restarts, trials retried, and whether the
 result matched the uninterrupted run. The assertions are the tests' own (tests/test_faults.py).
 """
@@ -16,20 +16,26 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def main(kills: int) -> None:
+def main(kills: int, window: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.jsonl"
-        env = {**os.environ, "ISNET_KILLS": str(kills), "ISNET_FAULT_REPORT": str(report)}
+        env = {**os.environ, "ISNET_KILLS": str(kills), "ISNET_FAULT_REPORT": str(report), "ISNET_KILL_WINDOW": window}
         t0 = time.time()
         done = subprocess.run(
             [sys.executable, "-m", "pytest", "-q", "tests/test_faults.py", "-k", "killed"], cwd=ROOT, env=env
         )
         rows = [json.loads(line) for line in report.read_text().splitlines()] if report.exists() else []
-    out = {"kills_requested": kills, "pytest_exit_code": done.returncode, "seconds": time.time() - t0, "drills": rows}
+    out = {
+        "kills_requested": kills,
+        "kill_window_seconds": window,
+        "pytest_exit_code": done.returncode,
+        "seconds": time.time() - t0,
+        "drills": rows,
+    }
     (ROOT / "docs" / "reliability.json").write_text(json.dumps(out, indent=2))
     print(json.dumps(out, indent=2))
     sys.exit(done.returncode)
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 20)
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 20, sys.argv[2] if len(sys.argv) > 2 else "3 9")
