@@ -691,23 +691,27 @@ def plot_search(summary: dict, out: Path) -> None:
     fig.tight_layout()
     fig.savefig(out / "loss_per_trial.png")
     plt.close(fig)
-    fit = summary.get("fits", {}).get("paper")
+    form = summary.get("form", "paper")
+    fit = summary.get("fits", {}).get(form)
     if fit and "coef" in fit:
         dim = len(rows[0]["beta"])
-        s = Surface(
-            surface_terms(dim, fit["degree"], "paper"), np.array(fit["coef"]), np.zeros(0), "paper", fit["degree"]
-        )
+        s = Surface(surface_terms(dim, fit["degree"], form), np.array(fit["coef"]), np.zeros(0), form, fit["degree"])
         fig, axes = plt.subplots(1, dim, figsize=(3.2 * dim, 3), dpi=100, squeeze=False)
         b0 = np.array(fit["minimiser"])
+        points = np.array([r["beta"] for r in rows])
         for i, ax in enumerate(axes[0]):
-            others = b0.sum() - b0[i]
-            t = np.linspace(0, 1 - others, 100)
-            pts = np.tile(b0, (100, 1))
+            t = np.linspace(0.0, 1.0, 201)
+            pts = np.tile(b0, (len(t), 1))
             pts[:, i] = t
-            ax.plot(t, s(pts))
-            ax.axvline(b0[i], color="k", lw=0.5)
+            feasible = pts.sum(axis=1) <= 1.0 + 1e-12
+            ax.plot(t[feasible], s(pts[feasible]), color="tab:blue", label="fit, feasible")
+            ax.plot(t[~feasible], s(pts[~feasible]), "--", color="tab:blue", alpha=0.5, label="fit, sum > 1")
+            ax.plot(points[:, i], [r["loss"] for r in rows], ".", color="k", ms=4, label="trials (all betas)")
+            ax.axvline(b0[i], color="tab:red", lw=0.8)
             ax.set_xlabel(f"b{i + 2} (others at the minimiser)")
-        axes[0][0].set_ylabel("fitted loss")
+        axes[0][0].set_ylabel("validation loss")
+        axes[0][0].legend(fontsize=7)
+        fig.suptitle(f"{form} fit, degree {fit['degree']}: slices through the minimiser", fontsize=9)
         fig.tight_layout()
         fig.savefig(out / "surface_slices.png")
         plt.close(fig)
