@@ -25,7 +25,7 @@ import torch
 
 from isnet.data import build_crops, read_sun_list
 from isnet.data import demo_list as _demo_list
-from isnet.detect import DEFAULT_MODEL, LandmarkDetector, YuNet, ltrb_to_xywh, to_bgr_grey
+from isnet.detect import LandmarkDetector, YuNet, ltrb_to_xywh, to_bgr_grey, weights_path
 from isnet.evaluate import view_inputs
 from isnet.model import count_macs, count_parameters, load
 from isnet.transforms import SOURCE_MARGIN, source_size
@@ -103,9 +103,7 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> dict:
-    weights = Path(args.weights) if args.weights else DEFAULT_MODEL
-    if args.weights is None and not weights.is_file():
-        raise FileNotFoundError(f"the default model {weights} is not installed; pass --weights")
+    weights = weights_path(args.weights)
     model = load(weights)
     load_before = load_average()
     t_start = time.perf_counter()

@@ -47,6 +47,18 @@ VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpe
 BACKENDS = ("torch", "onnx")
 
 
+def weights_path(weights: str | Path | None) -> Path:
+    """The checkpoint to use: ``weights``, or the shipped default model when ``None``."""
+    if weights is not None:
+        return Path(weights)
+    if not DEFAULT_MODEL.is_file():
+        raise FileNotFoundError(
+            f"the default model {DEFAULT_MODEL} is not installed; pass a checkpoint (model.pt of "
+            "`isnet train`) as weights= in Python or --weights on the command line"
+        )
+    return DEFAULT_MODEL
+
+
 class ImageError(ValueError):
     """An input that cannot be used as an image; the message says what it was."""
 
@@ -410,14 +422,7 @@ class LandmarkDetector:
         if isinstance(weights, ISNet):
             self.model = weights.eval()
         else:
-            if weights is None:
-                weights = DEFAULT_MODEL
-                if not weights.is_file():
-                    raise FileNotFoundError(
-                        f"the default model {weights} is not installed; pass a checkpoint (model.pt of "
-                        "`isnet train`) as weights= in Python or --weights on the command line"
-                    )
-            self.model = load(weights)
+            self.model = load(weights_path(weights))
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         self.backend = backend

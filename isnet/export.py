@@ -122,11 +122,9 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> dict:
-    from isnet.detect import DEFAULT_MODEL
+    from isnet.detect import weights_path
 
-    weights = Path(args.weights) if args.weights else DEFAULT_MODEL
-    if args.weights is None and not weights.is_file():
-        raise FileNotFoundError(f"the default model {weights} is not installed; pass --weights")
+    weights = weights_path(args.weights)
     model = load(weights)
     out = Path(args.onnx)
     out.parent.mkdir(parents=True, exist_ok=True)

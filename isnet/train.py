@@ -297,22 +297,33 @@ def write_curves(history: list[dict], out: Path) -> None:
         w.writerow(["iteration", "train_loss", "val_loss"])
         for row in history:
             w.writerow([row["iteration"], f"{row['train_loss']:.6f}", f"{row['val_loss']:.6f}"])
+    plot_loss_curves({"": history}, out / "curves.png")
+
+
+def plot_loss_curves(curves: dict[str, list[dict]], path: Path) -> None:
+    """Training (dashed) and validation (solid) loss against iteration, one colour per run.
+
+    Args:
+        curves: run label -> rows with ``iteration``, ``train_loss`` and ``val_loss``.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5, 3.5), dpi=100)
-    its = [r["iteration"] for r in history]
-    ax.plot(its, [r["train_loss"] for r in history], label="training")
-    ax.plot(its, [r["val_loss"] for r in history], label="validation")
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    for (label, rows), colour in zip(curves.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"]):
+        its = [int(r["iteration"]) for r in rows]
+        name = f"{label} " if label else ""
+        ax.plot(its, [float(r["train_loss"]) for r in rows], "--", color=colour, label=f"{name}training")
+        ax.plot(its, [float(r["val_loss"]) for r in rows], "-", color=colour, label=f"{name}validation")
     ax.set_xlabel("iteration")
     ax.set_ylabel("Euclidean loss (39-px box)")
     ax.set_yscale("log")
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(out / "curves.png")
+    fig.savefig(path)
     plt.close(fig)
 
 

@@ -155,27 +155,13 @@ def aggregate(rows: dict, seeds: list[int]) -> dict:
 
 
 def plot_curves(a) -> None:
-    import matplotlib
+    from isnet.train import plot_loss_curves
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
-    for net, colour in zip(NETS, ("tab:red", "tab:blue")):
+    curves = {}
+    for net, name in zip(NETS, ("IS-Net", "plain CNN")):
         with open(Path(a.runs) / f"{net}_s{a.seeds[0]}" / "curves.csv") as f:
-            r = list(csv.DictReader(f))
-        its = [int(x["iteration"]) for x in r]
-        label = "IS-Net" if net == "isnet" else "plain CNN"
-        ax.plot(its, [float(x["train_loss"]) for x in r], "--", color=colour, label=f"{label} training")
-        ax.plot(its, [float(x["val_loss"]) for x in r], "-", color=colour, label=f"{label} validation")
-    ax.set_xlabel("iteration")
-    ax.set_ylabel("Euclidean loss (39-px box)")
-    ax.set_yscale("log")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(DOCS / "fig2_curves.png")
-    plt.close(fig)
+            curves[name] = list(csv.DictReader(f))
+    plot_loss_curves(curves, DOCS / "fig2_curves.png")
 
 
 def plot_faces(a, n: int = 8) -> None:
