@@ -287,6 +287,7 @@ class ResponseSurfaceSampler(optuna.samplers.BaseSampler):
         storage = study._storage  # the documented way samplers record per-trial facts
         storage.set_trial_system_attr(trial._trial_id, "rs_predicted", float(predicted))
         storage.set_trial_system_attr(trial._trial_id, "rs_degree", int(degree))
+        storage.set_trial_system_attr(trial._trial_id, "rs_form", self.form)
         storage.set_trial_system_attr(trial._trial_id, "rs_coef", [float(c) for c in surface.coef])
         storage.set_trial_system_attr(trial._trial_id, "rs_rmse", surface.rmse)
         return dict(zip(param_names(self.dim), (float(b) for b in beta)))
@@ -362,7 +363,9 @@ def make_storage(url: str, heartbeat: int = 30) -> RDBStorage:
     # the callback re-enqueues that trial's beta so no experiment is lost.
     with warnings.catch_warnings():  # heartbeats are marked experimental, and have been since Optuna 2.8
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        retry = RetryHeartbeatStaleTrialCallback(max_retry=3)
+        # No cap: only a killed worker's trial is retried (an exception in training fails
+        # the trial for good), and each retry continues that trial's own checkpoint.
+        retry = RetryHeartbeatStaleTrialCallback(max_retry=None)
         return RDBStorage(
             url,
             heartbeat_interval=30,
@@ -599,6 +602,7 @@ def summarise_study(study: optuna.Study, args, dim: int) -> dict:
             "loss": t.value,
             "predicted": t.system_attrs.get("rs_predicted"),
             "degree": t.system_attrs.get("rs_degree"),
+            "form": t.system_attrs.get("rs_form"),
             "seconds": (t.datetime_complete - t.datetime_start).total_seconds(),
         }
         for t in trials

@@ -139,6 +139,13 @@ def trial_set(args) -> list[tuple]:
     return sorted((tuple(np.round(r["beta"], 8)), round(r["loss"], 8)) for r in rows)
 
 
+def running_trials(args) -> int:
+    from optuna.trial import TrialState
+
+    study = search.create_or_load(args, 3)
+    return len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+
+
 def _worker(out):
     search.run_worker(search_args(out), 3, slow_bowl)
 
@@ -157,7 +164,11 @@ def test_killed_search_workers_lose_and_repeat_nothing(tmp_path):
     for _ in range(max(3, KILLS)):
         p = ctx.Process(target=_worker, args=(tmp_path / "b",))
         p.start()
-        time.sleep(rng.uniform(2.0, 4.0))
+        # Kill mid-trial: once the worker has a trial running, at a random moment of it.
+        deadline = time.monotonic() + 120
+        while p.is_alive() and time.monotonic() < deadline and not running_trials(killed):
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.0, 0.3))
         if p.is_alive():
             os.kill(p.pid, signal.SIGKILL)
             kills += 1
