@@ -495,11 +495,17 @@ def create_or_load(args: argparse.Namespace, dim: int) -> optuna.Study:
     storage = make_storage(url, args.heartbeat)
     if args.sampler == "surface":
         sampler = ResponseSurfaceSampler(dim, args.degree, args.max_degree, args.phi, args.form)
-    elif args.sampler == "tpe":
-        sampler = optuna.samplers.TPESampler(seed=args.search_seed, n_startup_trials=min(args.random_trials, 10))
     else:
-        sampler = optuna.samplers.RandomSampler(seed=args.search_seed)
+        sampler = None  # seeded below, once the trials already in the study are known
     study = optuna.create_study(study_name=args.study, storage=storage, sampler=sampler, load_if_exists=True)
+    if sampler is None:
+        # A worker that joins or restarts a study must not replay the draws of the first
+        # worker: seed by the trials already there.
+        seed = args.search_seed + len(study.get_trials(deepcopy=False))
+        if args.sampler == "tpe":
+            study.sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(args.random_trials, 10))
+        else:
+            study.sampler = optuna.samplers.RandomSampler(seed=seed)
     if args.sampler == "surface" and not study.user_attrs.get("random_enqueued"):
         for b in random_feasible(args.random_trials, dim, args.search_seed):
             study.enqueue_trial(dict(zip(param_names(dim), (float(x) for x in b))))
