@@ -164,7 +164,7 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         "isnet evaluate", add_help=add_help, description="Evaluate a model on an annotated list."
     )
-    p.add_argument("--weights", required=True, help="checkpoint file")
+    p.add_argument("--weights", default=None, help="checkpoint file (default: the shipped model)")
     p.add_argument("--list", required=True, help="annotation list (or folder, for --format pts)")
     p.add_argument("--format", default="sun", choices=FORMATS)
     p.add_argument("--root", default=None, help="folder image paths are relative to (default: the list's)")
@@ -182,6 +182,9 @@ def main(args: argparse.Namespace) -> dict:
     from isnet.model import load
 
     t0 = time.perf_counter()
+    from isnet.detect import weights_path
+
+    args.weights = str(weights_path(args.weights))
     model = load(args.weights)
     scheme = get_scheme(model.config.scheme)
     skipped = Skipped()
