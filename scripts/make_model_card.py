@@ -1,0 +1,55 @@
+"""Install a trained model as the shipped default and write its card (config, metrics, provenance).
+
+Usage: python scripts/make_model_card.py RUN_DIR --data ../shared/data/cuhk_facepoint --command "isnet train ..."
+Copies RUN_DIR/model.pt to isnet/weights/isnet_cuhk5.pt and writes isnet/weights/isnet_cuhk5.json with the
+validation metrics (re-measured by isnet evaluate), the embedded demo's metrics (the golden numbers of
+tests/test_shipped_model.py) and the training history's end.
+"""
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+from isnet import evaluate
+from isnet.data import demo_list
+from isnet.detect import DEFAULT_MODEL
+from isnet.model import count_macs, count_parameters, load, load_checkpoint
+
+
+def measure(list_path: Path) -> dict:
+    m = evaluate.main(evaluate.get_args_parser().parse_args(["--list", str(list_path), "--quiet"]))
+    return {k: v for k, v in m.items() if k not in ("skipped", "weights", "list", "seconds")}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("run", type=Path)
+    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--command", required=True, help="the training command, for the card")
+    a = p.parse_args()
+    shutil.copyfile(a.run / "model.pt", DEFAULT_MODEL)
+    model = load(DEFAULT_MODEL)
+    run_metrics = json.loads((a.run / "metrics.json").read_text())
+    history = load_checkpoint(a.run / "checkpoint.pt")["history"]
+    card = {
+        "config": model.config.to_dict(),
+        "parameters": count_parameters(model),
+        "macs_per_face": count_macs(model),
+        "training": {
+            "command": a.command,
+            "train_list": "trainImageList.txt (10,000 faces)",
+            "iterations": run_metrics["iterations"],
+            "wall_seconds": run_metrics["seconds"],
+            "final_history": history[-1],
+        },
+        "validation": measure(a.data / "testImageList.txt"),
+        "demo_val": measure(demo_list("val")),
+        "reproduce": "isnet evaluate --list ../shared/data/cuhk_facepoint/testImageList.txt",
+    }
+    DEFAULT_MODEL.with_suffix(".json").write_text(json.dumps(card, indent=2))
+    print(json.dumps(card["validation"], indent=2))
+
+
+if __name__ == "__main__":
+    main()
