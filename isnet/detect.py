@@ -374,8 +374,13 @@ def crop_set(greys: Sequence[np.ndarray], boxes: Sequence[np.ndarray], input_siz
     crops, mats, corners, wh = [], [], [], []
     for grey, image_boxes in zip(greys, boxes):
         for box in np.asarray(image_boxes, dtype=np.float64).reshape(-1, 4):
-            if not (np.all(np.isfinite(box)) and box[2] > box[0] and box[3] > box[1]):
-                raise ValueError(f"unusable box (l, t, r, b) = {box.tolist()}: needs finite values, w > 0, h > 0")
+            # Under a pixel, the box's corners in float32 crop coordinates coincide and the
+            # landmarks come out NaN; such a box is more likely normalised (0..1) than a face.
+            if not (np.all(np.isfinite(box)) and box[2] - box[0] >= 1 and box[3] - box[1] >= 1):
+                raise ValueError(
+                    f"unusable box (l, t, r, b) = {box.tolist()}: needs finite values and a width and "
+                    "height of at least 1 pixel (boxes are in pixels, not fractions of the image)"
+                )
             crop, mat = crop_face(grey, box, size, SOURCE_MARGIN)
             crops.append(crop)
             mats.append(mat)

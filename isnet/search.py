@@ -366,13 +366,38 @@ def make_storage(url: str, heartbeat: int = 30) -> RDBStorage:
         # No cap: only a killed worker's trial is retried (an exception in training fails
         # the trial for good), and each retry continues that trial's own checkpoint.
         retry = RetryHeartbeatStaleTrialCallback(max_retry=None)
-        return RDBStorage(
+        storage = RDBStorage(
             url,
             heartbeat_interval=30,
             grace_period=90,
             heartbeat_stale_trial_callback=retry,
             engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None,
         )
+    if url.startswith("sqlite"):
+        _serialise_sqlite_transactions(storage.engine)
+    return storage
+
+
+def _serialise_sqlite_transactions(engine) -> None:
+    """Make every SQLite transaction take the write lock at BEGIN.
+
+    Optuna claims an enqueued trial by reading its state and then writing RUNNING, relying
+    on SELECT ... FOR UPDATE, which SQLite ignores: two workers could both claim one trial
+    and the slower one then crashed on "Cannot tell a COMPLETE trial" (optuna/optuna#4002).
+    BEGIN IMMEDIATE is SQLAlchemy's documented recipe for SQLite's missing row locks; the
+    cost, serialised reads, is nothing next to a training.
+    """
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _no_implicit_begin(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None  # let the "begin" hook below issue BEGIN
+
+    @event.listens_for(engine, "begin")
+    def _begin_immediate(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    engine.dispose()  # connections opened while the storage set itself up lack the hooks
 
 
 # ---------------------------------------------------------------- the command

@@ -195,3 +195,11 @@ def test_detect_on_random_files(landmark_detector, tmp_path, data):
         assert "photo.jpg" in str(e)
         return
     assert isinstance(faces, list)
+
+
+def test_box_under_a_pixel_is_refused_not_nan(landmark_detector):
+    # Found by the fuzzer: a 2e-16 px box gave NaN landmarks instead of an error.
+    with pytest.raises(ValueError, match="at least 1 pixel"):
+        landmark_detector.predict(np.full((1, 1), 7, np.uint8), [[0.0, 0.0, 2.220446049250313e-16, 2.2e-16]])
+    with pytest.raises(ValueError, match="not fractions"):
+        landmark_detector.predict(np.full((50, 50), 7, np.uint8), [[0.1, 0.2, 0.5, 0.5]])

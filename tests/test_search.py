@@ -141,6 +141,34 @@ def test_two_workers_give_the_same_trials_as_one(tmp_path):
     assert completed(one) == completed(two)
 
 
+
+def _claim_enqueued(url: str) -> None:
+    import optuna
+
+    study = optuna.load_study(study_name="race", storage=search.make_storage(url))
+    for _ in range(12):
+        study.optimize(lambda t: t.suggest_float("x", 0.0, 1.0), n_trials=1)
+
+
+def test_workers_never_claim_the_same_enqueued_trial(tmp_path):
+    # On SQLite, Optuna's claim of a waiting trial was not atomic (optuna/optuna#4002): two
+    # workers ran one trial and the later one crashed telling it. Before the fix this setup
+    # crashed a worker in each of 3 of 3 runs.
+    import optuna
+
+    url = f"sqlite:///{tmp_path / 'race.db'}"
+    study = optuna.create_study(study_name="race", storage=search.make_storage(url))
+    for i in range(36):
+        study.enqueue_trial({"x": i / 36})
+    procs = [mp.get_context("spawn").Process(target=_claim_enqueued, args=(url,)) for _ in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0, 0, 0]
+    xs = sorted(t.params["x"] for t in study.get_trials(states=(optuna.trial.TrialState.COMPLETE,)))
+    assert xs == [i / 36 for i in range(36)]
+
 def test_search_cli_on_the_demo(tmp_path):
     args = search.get_args_parser().parse_args(
         [
