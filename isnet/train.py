@@ -237,6 +237,13 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     g.add_argument("--out", default="runs/train", help="output folder")
     g.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     g.add_argument(
+        "--init",
+        default=None,
+        metavar="WEIGHTS",
+        help="fine-tune: start from this model file's weights (e.g. isnet/weights/isnet_cuhk5.pt); its "
+        "config sets the architecture, so the model options above are not used",
+    )
+    g.add_argument(
         "--stop-after",
         type=int,
         default=0,
@@ -356,6 +363,10 @@ def main(args: argparse.Namespace) -> dict:
         ckpt = load_checkpoint(ckpt_path)
         model = model_from_checkpoint(ckpt, str(ckpt_path))
         config = model.config
+    elif args.init:
+        ckpt = None
+        model = model_from_checkpoint(load_checkpoint(args.init), args.init)
+        config = model.config
     else:
         ckpt = None
         config = config_from_args(args)
@@ -384,7 +395,7 @@ def main(args: argparse.Namespace) -> dict:
         optimizer.load_state_dict(ckpt["optimizer"])
         history = list(ckpt["history"])
         start = int(ckpt["iteration"])
-    else:
+    elif not args.init:
         # Start the regression at the mean face, so early gradients shape features
         # instead of moving the output bias.
         everyone = np.arange(len(train))

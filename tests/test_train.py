@@ -9,6 +9,7 @@ import torch
 import isnet
 from isnet import cli, evaluate, train
 from isnet.data import demo_list
+from isnet.model import CheckpointError
 
 
 def train_args(tmp_path, *extra: str):
@@ -50,6 +51,24 @@ def test_streamed_and_cached_inputs_train_identically(tmp_path):
     for other in (cached, again, streamed):
         a, b = isnet.load(memory["model"]).state_dict(), isnet.load(other["model"]).state_dict()
         assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_init_fine_tunes_from_a_model_file(tmp_path):
+    first = train.main(
+        train_args(tmp_path / "a", "--iterations", "4", "--val-every", "4", "--channels", "8", "16", "24", "32")
+    )
+    start = isnet.load(first["model"])
+    # With a zero learning rate the fine-tuned model must be the file it started from,
+    # architecture (taken from the file, not from the default options) included.
+    tuned = train.main(
+        train_args(tmp_path / "b", "--iterations", "2", "--val-every", "2", "--lr", "0", "--init", first["model"])
+    )
+    end = isnet.load(tuned["model"])
+    assert end.config == start.config and end.config.channels == (8, 16, 24, 32)
+    assert all(torch.equal(v, end.state_dict()[k]) for k, v in start.state_dict().items())
+    assert tuned["euclidean_loss"] == pytest.approx(first["euclidean_loss"], rel=1e-6)
+    with pytest.raises(CheckpointError, match="nothing.pt: no such weights file"):
+        train.main(train_args(tmp_path / "c", "--iterations", "2", "--init", str(tmp_path / "nothing.pt")))
 
 
 def test_refuses_to_overwrite_a_run_and_to_resume_nothing(tmp_path):
