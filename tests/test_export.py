@@ -63,7 +63,15 @@ def test_benchmark_command_measures_everything(tmp_path, weights, capsys):
     r = json.loads(out.read_text())
     assert r["model"]["flops_per_face"] == 2 * r["model"]["macs_per_face"] > 0
     assert {(x["backend"], x["batch"]) for x in r["network"]} == {("torch", 1), ("torch", 4), ("onnx", 1), ("onnx", 4)}
-    assert len(r["landmark_step"]) == 4 and len(r["end_to_end"]) == 2 and len(r["detection"]) == 2
+    assert len(r["landmark_step"]) == 4 and len(r["detection"]) == 2
+    # each backend end to end, with detection at full size and shrunk to half (320 px)
+    assert sorted((x["backend"], x["max_side"] or 0) for x in r["end_to_end"]) == [
+        ("onnx", 0),
+        ("onnx", 320),
+        ("torch", 0),
+        ("torch", 320),
+    ]
+    assert "onnx_1_threads_max_side_320" in r["goals"]["photo_ms"]["measured"]
     assert r["photo"]["faces_found"] >= 1 and r["photo"]["shape"] == [480, 640, 3]
     assert all(x["median_ms"] > 0 for x in r["network"] + r["end_to_end"])
     assert set(r["goals"]) == {"one_face_ms_1_thread", "faces_per_s_batched_2_threads", "photo_ms"}
