@@ -1,6 +1,7 @@
 """Install a trained model as the shipped default and write its card (config, metrics, provenance).
 
 Usage: python scripts/make_model_card.py RUN_DIR --data ../shared/data/cuhk_facepoint --command "isnet train ..."
+    [--init-card OLD_CARD.json --init-commit SHA]   # a run fine-tuned with isnet train --init
 Copies RUN_DIR/model.pt to isnet/weights/isnet_cuhk5.pt and writes isnet/weights/isnet_cuhk5.json with the
 validation metrics (re-measured by isnet evaluate), the embedded demo's metrics (the golden numbers of
 tests/test_shipped_model.py) and the training history's end.
@@ -27,7 +28,16 @@ def main() -> None:
     p.add_argument("run", type=Path)
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--command", required=True, help="the training command, for the card")
+    p.add_argument(
+        "--init-card",
+        type=Path,
+        default=None,
+        help="card of the model the run was fine-tuned from (isnet train --init), kept in the new card",
+    )
+    p.add_argument("--init-commit", default=None, help="git commit where that model was the shipped file")
     a = p.parse_args()
+    # Read the parent's card before the copy below replaces it.
+    parent = json.loads(a.init_card.read_text()) if a.init_card else None
     shutil.copyfile(a.run / "model.pt", DEFAULT_MODEL)
     model = load(DEFAULT_MODEL)
     run_metrics = json.loads((a.run / "metrics.json").read_text())
@@ -47,6 +57,16 @@ def main() -> None:
         "demo_val": measure(demo_list("val")),
         "reproduce": "isnet evaluate --list ../shared/data/cuhk_facepoint/testImageList.txt",
     }
+    if parent is not None:
+        card["training"]["initialised_from"] = {
+            "weights": f"{DEFAULT_MODEL.name} at commit {a.init_commit}",
+            "training": parent["training"],
+            "validation": {k: parent["validation"][k] for k in ("euclidean_loss", "nme_iod", "box_error_per_point")},
+        }
+        card["training"]["total_iterations"] = (
+            parent["training"].get("total_iterations", parent["training"]["iterations"])
+            + card["training"]["iterations"]
+        )
     DEFAULT_MODEL.with_suffix(".json").write_text(json.dumps(card, indent=2))
     print(json.dumps(card["validation"], indent=2))
 
