@@ -133,8 +133,8 @@ def detector(args: argparse.Namespace) -> None:
             subprocess.run(cmd, cwd=ROOT, check=True)
 
 
-def _yunet_nme(run_dir: Path) -> float | None:
-    path = run_dir / "detection.json"
+def _yunet_nme(path: Path) -> float | None:
+    """NME on mapped YuNet boxes from a scripts/yunet_report.py output, if there is one."""
     if not path.exists():
         return None
     return json.loads(path.read_text())["on_matched_faces"]["model_on_mapped_yunet_boxes"]["nme_iod"]
@@ -145,13 +145,19 @@ def table(args: argparse.Namespace) -> None:
     for name, what, extra in CHANGES:
         m = _metrics(Path(args.runs) / name / "metrics.json")
         if m is not None:
-            one_change.append(_row(name, what, " ".join(extra), m) | {"nme_yunet": _yunet_nme(Path(args.runs) / name)})
+            one_change.append(
+                _row(name, what, " ".join(extra), m)
+                | {"nme_yunet": _yunet_nme(Path(args.runs) / name / "detection.json")}
+            )
     longer = []
     for name, what, where in LONGER:
         path = ROOT / where if (ROOT / where).exists() else Path(args.runs) / where
         m = _metrics(path)
         if m is not None:
-            longer.append(_row(name, what, "", m) | {"nme_yunet": None})
+            # A kept card has its detection report beside it; a run has detection.json inside.
+            kept = path.parent == ROOT / "docs" / "models"
+            nme = _yunet_nme(path.with_name(path.stem + "_detection.json") if kept else path.parent / "detection.json")
+            longer.append(_row(name, what, "", m) | {"nme_yunet": nme})
     (DOCS / "ablation.json").write_text(json.dumps({"one_change": one_change, "longer": longer}, indent=2) + "\n")
     head = [
         "| change | iterations | val loss | NME % | FR@0.10 % | LE % | RE % | N % | LM % | RM % | mean % "
