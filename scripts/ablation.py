@@ -82,6 +82,11 @@ LONGER = [
         "that model fine-tuned 25,000 more iterations with wing loss, lr 2e-4",
         "ft2_wing_25k/metrics.json",
     ),
+    (
+        "wide_wing_15k",
+        "from scratch: channels 32-64-96-128 and wing loss, 15,000 iterations (not shipped)",
+        "wide_wing_15k/metrics.json",
+    ),
 ]
 
 CASCADE = {

@@ -1,7 +1,7 @@
 """Install a trained model as the shipped default and write its card (config, metrics, provenance).
 
 Usage: python scripts/make_model_card.py RUN_DIR --data ../shared/data/cuhk_facepoint --command "isnet train ..."
-    [--init-card OLD_CARD.json --init-commit SHA]   # a run fine-tuned with isnet train --init
+    [--init-card PARENT_CARD.json --init-weights "WHERE"]   # a run fine-tuned with isnet train --init
 Copies RUN_DIR/model.pt to isnet/weights/isnet_cuhk5.pt and writes isnet/weights/isnet_cuhk5.json with the
 validation metrics (re-measured by isnet evaluate), the embedded demo's metrics (the golden numbers of
 tests/test_shipped_model.py) and the training history's end.
@@ -34,7 +34,7 @@ def main() -> None:
         default=None,
         help="card of the model the run was fine-tuned from (isnet train --init), kept in the new card",
     )
-    p.add_argument("--init-commit", default=None, help="git commit where that model was the shipped file")
+    p.add_argument("--init-weights", default=None, help="where that model's weights are kept (a path, a commit)")
     a = p.parse_args()
     # Read the parent's card before the copy below replaces it.
     parent = json.loads(a.init_card.read_text()) if a.init_card else None
@@ -59,7 +59,7 @@ def main() -> None:
     }
     if parent is not None:
         card["training"]["initialised_from"] = {
-            "weights": f"{DEFAULT_MODEL.name} at commit {a.init_commit}",
+            "weights": a.init_weights,
             "training": parent["training"],
             "validation": {k: parent["validation"][k] for k in ("euclidean_loss", "nme_iod", "box_error_per_point")},
         }

@@ -143,15 +143,18 @@ def test_image_kinds_give_the_same_landmarks(detector, samples):
     }
     for name, image in kinds.items():
         np.testing.assert_allclose(detector.predict(image, box)[0].landmarks, ref, atol=0.5, err_msg=name)
-    # Through the detector too: a grey input shows YuNet a grey picture, so its box
-    # (and the landmarks) may move slightly; allow 2 % of the box width.
+    # Through the detector too: a grey input shows YuNet a grey picture, so its box (and
+    # the landmarks) may move a little. The boxes must overlap closely, and every point stay
+    # under the 5 % box-width failure threshold of Sun et al.'s protocol.
     ref_faces = detector.detect(bgr)
     width = s.box[2] - s.box[0]
     for name in ("grey", "BGRA", "16-bit BGR"):
         faces = detector.detect(kinds[name])
         assert len(faces) == len(ref_faces), name
-        err = np.linalg.norm(faces[0].landmarks - ref_faces[0].landmarks, axis=1).max()
-        assert err < 0.02 * width, (name, err)
+        ltrb = xywh_to_ltrb(np.array([faces[0].box, ref_faces[0].box]))
+        assert iou(ltrb[:1], ltrb[1])[0] > 0.9, name
+        err = np.linalg.norm(faces[0].landmarks - s.landmarks, axis=1).max()
+        assert err < 0.05 * width, (name, err)
 
 
 @pytest.mark.parametrize(
