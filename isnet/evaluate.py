@@ -179,11 +179,10 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> dict:
+    from isnet.detect import weights_path
     from isnet.model import load
 
     t0 = time.perf_counter()
-    from isnet.detect import weights_path
-
     args.weights = str(weights_path(args.weights))
     model = load(args.weights)
     scheme = get_scheme(model.config.scheme)

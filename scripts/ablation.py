@@ -112,14 +112,13 @@ def _row(name: str, what: str, arguments: str, m: dict) -> dict:
         "nme_iod": m["nme_iod"],
         "fr_010": m["fr_010"],
         "box_error_per_point": m["box_error_per_point"],
+        "box_error_mean": m["box_error_mean"],
     }
 
 
 def _line(r: dict, base: dict | None) -> str:
-    mean = 100 * sum(r["box_error_per_point"]) / len(r["box_error_per_point"])
-    delta = ""
-    if base is not None and r is not base:
-        delta = f"{mean - 100 * sum(base['box_error_per_point']) / len(base['box_error_per_point']):+.3f}"
+    mean = 100 * r["box_error_mean"]
+    delta = "" if base is None or r is base else f"{mean - 100 * base['box_error_mean']:+.3f}"
     per = " | ".join(f"{100 * e:.3f}" for e in r["box_error_per_point"])
     yunet = "" if r.get("nme_yunet") is None else f"{100 * r['nme_yunet']:.3f}"
     return (

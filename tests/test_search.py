@@ -141,7 +141,6 @@ def test_two_workers_give_the_same_trials_as_one(tmp_path):
     assert completed(one) == completed(two)
 
 
-
 def _claim_enqueued(url: str) -> None:
     import optuna
 
@@ -168,6 +167,7 @@ def test_workers_never_claim_the_same_enqueued_trial(tmp_path):
     assert [p.exitcode for p in procs] == [0, 0, 0]
     xs = sorted(t.params["x"] for t in study.get_trials(states=(optuna.trial.TrialState.COMPLETE,)))
     assert xs == [i / 36 for i in range(36)]
+
 
 def test_search_cli_on_the_demo(tmp_path):
     args = search.get_args_parser().parse_args(
