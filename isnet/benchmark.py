@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 import torch
 
+from isnet import options
 from isnet.data import build_crops, read_sun_list
 from isnet.data import demo_list as _demo_list
 from isnet.detect import LandmarkDetector, YuNet, ltrb_to_xywh, to_bgr_grey, weights_path
@@ -86,7 +87,7 @@ def load_average() -> list[float] | None:
 
 
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = options.ArgumentParser(
         "isnet benchmark",
         add_help=add_help,
         description="Time the landmark network (batch 1 and 64, torch and onnxruntime), the detector "
@@ -94,11 +95,13 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     )
     p.add_argument("--weights", default=None, help="checkpoint (default: the model shipped in isnet/weights/)")
     p.add_argument("--image", default=None, help="photo for detection and end-to-end times (default: a demo face)")
-    p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
-    p.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 64])
-    p.add_argument("--backends", nargs="+", default=["torch", "onnx"], choices=("torch", "onnx"))
-    p.add_argument("--seconds", type=float, default=1.0, help="minimum time per measurement")
-    p.add_argument("--json", default=None, metavar="OUT", help="write the results here")
+    p.add_argument("--threads", type=options.POSITIVE, nargs="+", default=[1, 2], help="thread counts to time")
+    p.add_argument("--batch-sizes", type=options.POSITIVE, nargs="+", default=[1, 64], help="batch sizes to time")
+    p.add_argument(
+        "--backends", nargs="+", default=["torch", "onnx"], choices=("torch", "onnx"), help="network backends to time"
+    )
+    p.add_argument("--seconds", type=options.POSITIVE_FLOAT, default=1.0, help="minimum time per measurement")
+    p.add_argument("--json", type=options.new_file, default=None, metavar="OUT", help="write the results here")
     return p
 
 
@@ -211,7 +214,6 @@ def main(args: argparse.Namespace) -> dict:
     }
     print(format_results(out))
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
     return out
 

@@ -350,14 +350,19 @@ def load_grey(path: str | os.PathLike, source: str = "") -> np.ndarray:
 
 
 def check_in_image(sample: Sample, shape: tuple[int, int]) -> None:
-    """Raise :class:`AnnotationError` if the box or a landmark lies outside the image."""
+    """Raise :class:`AnnotationError` if the box misses the image or a landmark lies outside it.
+
+    A box that reaches past the image edge is fine (a face at the border: the crop pads).
+    """
     h, w = shape[:2]
     file, _, line = sample.source.rpartition(":")
     file, line = (file, int(line)) if line.isdigit() else (sample.source, None)
     # Pixel centres are integers, so the image spans [-0.5, size - 0.5].
     left, top, right, bottom = sample.box
-    if left < -0.5 or top < -0.5 or right > w - 0.5 or bottom > h - 0.5:
-        raise AnnotationError(file, line, f"box {sample.box.tolist()} outside the {w}x{h} image {sample.image}")
+    if right <= -0.5 or bottom <= -0.5 or left >= w - 0.5 or top >= h - 0.5:
+        raise AnnotationError(
+            file, line, f"box {sample.box.tolist()} lies wholly outside the {w}x{h} image {sample.image}"
+        )
     x, y = sample.landmarks[:, 0], sample.landmarks[:, 1]
     outside = (x < -0.5) | (y < -0.5) | (x > w - 0.5) | (y > h - 0.5)
     if outside.any():

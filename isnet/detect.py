@@ -24,7 +24,7 @@ import json
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -33,6 +33,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from isnet import options
 from isnet.data import IMAGE_SUFFIXES, CropSet, apply_affine
 from isnet.evaluate import predict_crops
 from isnet.model import ISNet, load
@@ -45,6 +46,8 @@ YUNET_MODEL = WEIGHTS_DIR / "face_detection_yunet_2026may.onnx"
 YUNET_BOX_MAP = WEIGHTS_DIR / "yunet_box_map.json"
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
 BACKENDS = ("torch", "onnx")
+# Detection on a smaller image than this finds nothing: YuNet's smallest anchor is 10 pixels at stride 8.
+MIN_DETECTION_SIDE = 32
 
 
 def weights_path(weights: str | Path | None) -> Path:
@@ -520,17 +523,19 @@ class Input:
     video: bool
 
 
-def list_inputs(paths: Sequence[str], errors: list[str]) -> list[Input]:
+def list_inputs(paths: Sequence[str], errors: list[str], skipped: list[Path] | None = None) -> list[Input]:
     """Files named on the command line, folders searched recursively for images and videos.
 
-    Paths that do not exist are reported in ``errors`` and left out.
+    Paths that do not exist are reported in ``errors`` and left out; files in folders whose
+    suffix is neither an image's nor a video's go to ``skipped``.
     """
     out = []
     for p in map(Path, paths):
         if p.is_dir():
-            found = sorted(
-                f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES + VIDEO_SUFFIXES
-            )
+            files = sorted(f for f in p.rglob("*") if f.is_file())
+            found = [f for f in files if f.suffix.lower() in IMAGE_SUFFIXES + VIDEO_SUFFIXES]
+            if skipped is not None:
+                skipped += [f for f in files if f.suffix.lower() not in IMAGE_SUFFIXES + VIDEO_SUFFIXES]
             out += [Input(f, Path(p.name) / f.relative_to(p), f.suffix.lower() in VIDEO_SUFFIXES) for f in found]
         elif p.is_file():
             out.append(Input(p, Path(p.name), p.suffix.lower() in VIDEO_SUFFIXES))
@@ -539,20 +544,35 @@ def list_inputs(paths: Sequence[str], errors: list[str]) -> list[Input]:
     return out
 
 
+# BGR colour of each of the five points, in the scheme's order; the README names them.
+POINT_COLOURS = ((255, 0, 0), (0, 0, 255), (0, 255, 0), (255, 0, 255), (0, 255, 255))
+BOX_COLOUR = (0, 255, 0)
+
+
 def draw_faces(image: np.ndarray, faces: list[Face]) -> np.ndarray:
-    """A copy of a BGR image with boxes, scores and landmarks drawn on it."""
+    """A copy of a BGR image with boxes, scores and landmarks drawn on it.
+
+    Line width, dot size and label size follow each face's size, so a small face in a large
+    photo stays readable and a large face is not buried; the score label stays inside the image.
+    """
     out = image.copy()
-    thick = max(1, round(max(image.shape[:2]) / 400))
-    colours = [(255, 0, 0), (0, 0, 255), (0, 255, 0), (255, 0, 255), (0, 255, 255)]
+    h, w = image.shape[:2]
     for f in faces:
-        x, y, w, h = f.box
-        cv2.rectangle(out, (round(x), round(y)), (round(x + w), round(y + h)), (0, 255, 0), thick)
+        x, y, bw, bh = (float(v) for v in f.box)
+        side = max(1.0, min(bw, bh))
+        thick = max(1, round(side / 80))
+        radius = max(1, round(side / 40))
+        cv2.rectangle(out, (round(x), round(y)), (round(x + bw), round(y + bh)), BOX_COLOUR, thick)
         if f.score is not None:
-            cv2.putText(
-                out, f"{f.score:.2f}", (round(x), round(y) - 3), cv2.FONT_HERSHEY_SIMPLEX, 0.4 * thick, (0, 255, 0), 1
-            )
+            text, font, scale = f"{f.score:.2f}", cv2.FONT_HERSHEY_SIMPLEX, max(0.3, side / 250)
+            (tw, th), base = cv2.getTextSize(text, font, scale, thick)
+            # Above the box when there is room, else just inside its top edge; never past the image.
+            tx = int(np.clip(round(x), 0, max(0, w - tw)))
+            ty = round(y) - 3 if round(y) - 3 - th >= 0 else round(y) + th + 3
+            ty = int(np.clip(ty, th, max(th, h - base)))
+            cv2.putText(out, text, (tx, ty), font, scale, BOX_COLOUR, thick, cv2.LINE_AA)
         for k, (px, py) in enumerate(f.landmarks):
-            cv2.circle(out, (round(px), round(py)), 2 * thick, colours[k % len(colours)], -1)
+            cv2.circle(out, (round(px), round(py)), radius, POINT_COLOURS[k % len(POINT_COLOURS)], -1, cv2.LINE_AA)
     return out
 
 
@@ -609,7 +629,47 @@ def _chunks(it, n: int) -> Iterator[list]:
         yield chunk
 
 
-def process_video(det: LandmarkDetector, item: Input, writer: RecordWriter, args: argparse.Namespace) -> None:
+@dataclass
+class Tally:
+    """What ``isnet predict`` did with its inputs, for the summary on standard error."""
+
+    images: int = 0
+    frames: int = 0
+    videos: int = 0
+    faces: int = 0
+    no_face: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line: inputs read, faces found, images without a face, inputs not processed, files skipped."""
+        parts = [
+            f"{_count(self.images, 'image')} and {_count(self.videos, 'video')} read, {_count(self.faces, 'face')}"
+        ]
+        if self.no_face:
+            parts.append(f"no face in {_count(len(self.no_face), 'image')} ({_names(self.no_face)})")
+        if self.errors:
+            parts.append(f"{_count(len(self.errors), 'input')} not processed (listed above)")
+        if self.skipped:
+            parts.append(
+                f"{_count(len(self.skipped), 'file')} skipped as not images or videos ({_names(self.skipped)})"
+            )
+        return "; ".join(parts)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _names(paths: list[str], shown: int = 5) -> str:
+    names = ", ".join(paths[:shown])
+    return names + (f" and {len(paths) - shown} more" if len(paths) > shown else "")
+
+
+def process_video(det: LandmarkDetector, item: Input, writer: RecordWriter, args: argparse.Namespace, tally: Tally):
     """Write the records of every frame of a video (and an annotated copy with ``--draw``)."""
     frames, total, fps = _video_frames(item.path)
     video_out = None
@@ -620,6 +680,7 @@ def process_video(det: LandmarkDetector, item: Input, writer: RecordWriter, args
             for faces, frame in zip(det.detect_batch(chunk), chunk):
                 for f in faces:
                     writer.write(str(item.path), n, f)
+                tally.faces += len(faces)
                 if args.draw:
                     if video_out is None:
                         dest = (Path(args.draw) / item.rel).with_suffix(".mp4")
@@ -635,18 +696,20 @@ def process_video(det: LandmarkDetector, item: Input, writer: RecordWriter, args
             video_out.release()
     if n == 0:
         raise ImageError(f"{item.path}: opened as a video but no frame could be read")
+    tally.videos += 1
+    tally.frames += n
 
 
 def process_images(
-    det: LandmarkDetector, items: list[Input], writer: RecordWriter, args: argparse.Namespace, errors: list[str]
+    det: LandmarkDetector, items: list[Input], writer: RecordWriter, args: argparse.Namespace, tally: Tally
 ) -> None:
-    """Write the records of a batch of images; unreadable ones go to ``errors``."""
+    """Write the records of a batch of images; unreadable ones go to ``tally.errors``."""
     good, arrays = [], []
     for item in items:
         try:
             image = as_uint8(item.path)
         except ImageError as e:
-            errors.append(str(e))
+            tally.errors.append(str(e))
             _warn(str(e))
             continue
         good.append(item)
@@ -654,6 +717,10 @@ def process_images(
     for item, image, faces in zip(good, arrays, det.detect_batch(arrays) if arrays else []):
         for f in faces:
             writer.write(str(item.path), None, f)
+        tally.images += 1
+        tally.faces += len(faces)
+        if not faces:
+            tally.no_face.append(str(item.path))
         if args.draw:
             dest = Path(args.draw) / item.rel
             if dest.suffix.lower() not in (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"):
@@ -671,47 +738,60 @@ def _warn(message: str) -> None:
 
 
 class PredictError(ValueError):
-    """Some inputs could not be read; the others were processed."""
+    """Some inputs could not be read (the others were processed), or there was nothing to read."""
 
 
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = options.ArgumentParser(
         "isnet predict",
         add_help=add_help,
         description="Find faces and their five landmarks in images, folders (recursive) and videos. "
-        "One record per face on stdout: file, frame (null for images), box [x, y, w, h], score, landmarks.",
+        "One record per face on stdout: file, frame (null for images), box [x, y, w, h], score, landmarks. "
+        "A summary line on stderr counts the images read, the faces found, the images without a face "
+        "(named), the inputs that could not be processed and the files skipped as not images or videos.",
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="image, video or folder")
-    p.add_argument("--weights", default=None, help=f"landmark model (default: {DEFAULT_MODEL.name} shipped in isnet)")
-    p.add_argument("--format", default="jsonl", choices=("jsonl", "csv"), help="record format (default jsonl)")
-    p.add_argument("--output", "-o", default=None, help="write records here instead of stdout")
+    p.add_argument("--weights", default=None, help=f"landmark model (None: {DEFAULT_MODEL.name} shipped in isnet)")
+    p.add_argument("--format", default="jsonl", choices=("jsonl", "csv"), help="record format")
+    p.add_argument(
+        "--output", "-o", type=options.new_file, default=None, help="write records here (None: standard output)"
+    )
     p.add_argument("--draw", default=None, metavar="DIR", help="write annotated images (and videos) here")
     p.add_argument("--backend", default="torch", choices=BACKENDS, help="run the network in torch or onnxruntime")
-    p.add_argument("--score-threshold", type=float, default=0.6, help="YuNet's minimum detection score")
+    p.add_argument("--score-threshold", type=options.FRACTION, default=0.6, help="YuNet's minimum detection score")
     p.add_argument(
-        "--max-side", type=int, default=1280, help="detect on images shrunk to this longer side (0: never shrink)"
+        "--max-side",
+        type=options.IntRange(MIN_DETECTION_SIDE, special=(0,), meaning="0: never shrink"),
+        default=1280,
+        help="detect on images shrunk to this longer side (0: never shrink)",
     )
-    p.add_argument("--batch-images", type=int, default=16, help="images or frames per landmark batch")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads (default: the libraries' own)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--batch-images", type=options.POSITIVE, default=16, help="images or frames per landmark batch")
+    p.add_argument("--threads", type=options.THREADS, default=0, help="CPU threads (0: the libraries' default)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars and no summary line")
     return p
 
 
 def main(args: argparse.Namespace) -> dict:
     """Run ``isnet predict``; raises :class:`PredictError` at the end if any input was unusable."""
-    if args.threads is not None:
-        cv2.setNumThreads(args.threads)
+    threads = options.threads_or_none(args.threads)
+    if threads is not None:
+        cv2.setNumThreads(threads)
+    tally = Tally()
+    skipped: list[Path] = []
+    items = list_inputs(args.paths, tally.errors, skipped)
+    tally.skipped = [str(p) for p in skipped]
+    for e in tally.errors:
+        _warn(str(e))
+    if not items:
+        found = f"; {_count(len(skipped), 'file')} skipped ({_names(tally.skipped)})" if skipped else ""
+        raise PredictError(f"no images or videos found in {' '.join(args.paths)}{found}")
     det = LandmarkDetector(
         args.weights,
         YuNet(score_threshold=args.score_threshold, max_side=args.max_side or None),
         backend=args.backend,
-        threads=args.threads,
+        threads=threads,
     )
-    errors: list[str] = []
-    items = list_inputs(args.paths, errors)
-    for e in errors:
-        _warn(str(e))
-    n_inputs = len(items) + len(errors)
+    n_inputs = len(items) + len(tally.errors)
     stream = open(args.output, "w", newline="") if args.output else sys.stdout
     try:
         writer = RecordWriter(stream, args.format, det.scheme.points)
@@ -719,13 +799,13 @@ def main(args: argparse.Namespace) -> dict:
         show = not args.quiet and (len(images) > 1 or any(Path(p).is_dir() for p in args.paths))
         with tqdm(total=len(images), desc="images", unit="image", leave=False, disable=not show) as bar:
             for chunk in _chunks(images, args.batch_images):
-                process_images(det, chunk, writer, args, errors)
+                process_images(det, chunk, writer, args, tally)
                 bar.update(len(chunk))
         for item in (i for i in items if i.video):
             try:
-                process_video(det, item, writer, args)
+                process_video(det, item, writer, args, tally)
             except ImageError as e:
-                errors.append(str(e))
+                tally.errors.append(str(e))
                 _warn(str(e))
     except BrokenPipeError:
         if args.output:
@@ -733,10 +813,12 @@ def main(args: argparse.Namespace) -> dict:
         # The reader stopped early (isnet predict ... | head): not an error. Point stdout
         # at /dev/null so Python's final flush does not fail on the closed pipe again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return {"inputs": n_inputs, "errors": errors}
+        return {"inputs": n_inputs, **tally.to_dict()}
     finally:
         if args.output:
             stream.close()
-    if errors:
-        raise PredictError(f"{len(errors)} of {n_inputs} inputs could not be used (listed above)")
-    return {"inputs": n_inputs, "errors": errors}
+    if not args.quiet:
+        _warn(tally.summary())
+    if tally.errors:
+        raise PredictError(f"{len(tally.errors)} of {n_inputs} inputs could not be used (listed above)")
+    return {"inputs": n_inputs, **tally.to_dict()}

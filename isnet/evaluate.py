@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from isnet import options
 from isnet.data import FORMATS, CropSet, Skipped, apply_affine, cached_crops, read_list
 from isnet.model import CheckpointError, ISNet
 from isnet.schemes import Scheme, get_scheme
@@ -161,20 +162,20 @@ def plot_ced(errors: dict[str, np.ndarray], path: str | Path, threshold: float =
 
 
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = options.ArgumentParser(
         "isnet evaluate", add_help=add_help, description="Evaluate a model on an annotated list."
     )
     p.add_argument("--weights", default=None, help="checkpoint file (default: the shipped model)")
     p.add_argument("--list", required=True, help="annotation list (or folder, for --format pts)")
-    p.add_argument("--format", default="sun", choices=FORMATS)
+    p.add_argument("--format", default="sun", choices=FORMATS, help="annotation format of the list")
     p.add_argument("--root", default=None, help="folder image paths are relative to (default: the list's)")
-    p.add_argument("--pts-scheme", default="ibug68", help="scheme of .pts files")
-    p.add_argument("--json", default=None, help="write the metrics here")
-    p.add_argument("--ced", default=None, help="write the CED plot (PNG) here")
+    p.add_argument("--pts-scheme", default="ibug68", help="landmark scheme of .pts files")
+    p.add_argument("--json", type=options.new_file, default=None, help="write the metrics here")
+    p.add_argument("--ced", type=options.new_file, default=None, help="write the CED plot (PNG) here")
     p.add_argument("--skip-bad", action="store_true", help="skip unusable lines instead of stopping")
     p.add_argument("--cache-dir", default=None, help="cache face crops here")
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--batch-size", type=options.POSITIVE, default=256, help="faces per network call")
+    p.add_argument("--quiet", action="store_true", help="print nothing, not even the metrics")
     return p
 
 
@@ -216,7 +217,6 @@ def main(args: argparse.Namespace) -> dict:
             for item in skipped.items:
                 print(f"  {item}", file=sys.stderr)
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(metrics, indent=2))
     if args.ced:
         plot_ced({Path(args.weights).stem: nme(pred, gt, interocular(gt, scheme))}, args.ced)

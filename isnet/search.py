@@ -21,6 +21,7 @@ import hashlib
 import itertools
 import json
 import math
+import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -33,7 +34,11 @@ from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 from scipy.optimize import minimize
 
+from isnet import options
+
 FORMS = ("paper", "quadratic")
+# Heartbeats a worker may miss before its trial counts as abandoned and is retried.
+STALE_HEARTBEATS = 3
 
 
 # ---------------------------------------------------------------- response surface
@@ -359,6 +364,11 @@ def search_state(complete: list, dim: int, phi: float | None = None) -> dict:
 
 
 def make_storage(url: str, heartbeat: int = 30) -> RDBStorage:
+    """Optuna storage at ``url`` whose workers beat every ``heartbeat`` seconds.
+
+    A running trial whose worker has been silent for ``STALE_HEARTBEATS`` heartbeats is
+    failed by the next worker that looks, and retried.
+    """
     # Heartbeats let a restarted or parallel worker fail the trial of a killed one;
     # the callback re-enqueues that trial's beta so no experiment is lost.
     with warnings.catch_warnings():  # heartbeats are marked experimental, and have been since Optuna 2.8
@@ -368,8 +378,8 @@ def make_storage(url: str, heartbeat: int = 30) -> RDBStorage:
         retry = RetryHeartbeatStaleTrialCallback(max_retry=None)
         storage = RDBStorage(
             url,
-            heartbeat_interval=30,
-            grace_period=90,
+            heartbeat_interval=heartbeat,
+            grace_period=STALE_HEARTBEATS * heartbeat,
             heartbeat_stale_trial_callback=retry,
             engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None,
         )
@@ -406,13 +416,14 @@ def _serialise_sqlite_transactions(engine) -> None:
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     from isnet import train
 
-    p = argparse.ArgumentParser(
+    p = options.ArgumentParser(
         "isnet search",
         add_help=add_help,
         parents=[train.get_args_parser(add_help=False)],
         conflict_handler="resolve",
         description="Search the synthesis weights beta (the paper's Table 1). Training "
-        "options are those of isnet train and apply to every trial.",
+        "options are those of isnet train and apply to every trial. Run the same command "
+        "again to continue a stopped or interrupted search.",
     )
     g = p.add_argument_group("search")
     g.add_argument(
@@ -421,22 +432,24 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         choices=("surface", "tpe", "random"),
         help="surface: the paper's method; tpe, random: Optuna's, for comparison",
     )
-    g.add_argument("--trials", type=int, default=20, help="trial budget (trainings), including random ones")
-    g.add_argument("--random-trials", type=int, default=15, help="random experiments before the first fit")
-    g.add_argument("--phi", type=float, default=0.05, help="stop when |predicted - measured| < phi")
-    g.add_argument("--degree", type=int, default=2, help="first polynomial degree")
-    g.add_argument("--max-degree", type=int, default=4, help="degree cap")
-    g.add_argument("--form", default="paper", choices=FORMS)
+    g.add_argument(
+        "--trials", type=options.POSITIVE, default=20, help="trial budget (trainings), including random ones"
+    )
+    g.add_argument("--random-trials", type=options.POSITIVE, default=15, help="random experiments before the first fit")
+    g.add_argument("--phi", type=options.NON_NEGATIVE, default=0.05, help="stop when |predicted - measured| < phi")
+    g.add_argument("--degree", type=options.POSITIVE, default=2, help="first polynomial degree")
+    g.add_argument("--max-degree", type=options.POSITIVE, default=4, help="degree cap")
+    g.add_argument("--form", default="paper", choices=FORMS, help="polynomial form of the surface")
     g.add_argument("--storage", default=None, help="Optuna storage URL (default: sqlite in --out)")
     g.add_argument("--study", default="isnet-beta", help="study name")
-    g.add_argument("--workers", type=int, default=1, help="worker processes on this machine")
+    g.add_argument("--workers", type=options.POSITIVE, default=1, help="worker processes on this machine")
     g.add_argument(
         "--heartbeat",
-        type=int,
+        type=options.POSITIVE,
         default=30,
-        help="seconds between a worker's heartbeats; a trial silent for 3 of them is retried",
+        help=f"seconds between a worker's heartbeats; a trial silent for {STALE_HEARTBEATS} of them is retried",
     )
-    g.add_argument("--search-seed", type=int, default=0, help="seed of the random experiments")
+    g.add_argument("--search-seed", type=options.SEED, default=0, help="seed of the random experiments")
     p.set_defaults(out="runs/search", iterations=10000, val_every=1000, ckpt_every=1000)
     return p
 
@@ -545,14 +558,23 @@ def _finished(study: optuna.Study, args, dim: int) -> bool:
     return args.sampler == "surface" and search_state(trials, dim, args.phi)["converged"]
 
 
+class SearchInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a worker; its trial waits in the study to be taken up again."""
+
+
 def run_worker(args: argparse.Namespace, dim: int, objective=None) -> None:
     """One worker: take trials until the budget is spent or the surface has converged.
+
+    On Ctrl-C the running trial is put back in the study with the same beta (its training
+    has checkpointed itself) and :class:`SearchInterrupted` is raised; running the search
+    again continues it.
 
     Args:
         objective: ``beta list -> loss``; default: train IS-Net with ``args``.
     """
     study = create_or_load(args, dim)
     train_at = objective or training_objective(args)
+    interrupted: list[str] = []
 
     def run(trial: optuna.Trial) -> float:
         beta = suggest_beta(trial, args.sampler, dim)
@@ -560,11 +582,31 @@ def run_worker(args: argparse.Namespace, dim: int, objective=None) -> None:
         if _finished(study, args, dim):
             raise optuna.TrialPruned("search finished while this trial waited")
         trial.set_user_attr("phi", args.phi)
-        return train_at(beta)
+        try:
+            return train_at(beta)
+        except KeyboardInterrupt as e:
+            # Optuna would fail the trial for good and log a traceback: put its beta back instead,
+            # exactly as a killed worker's trial is retried.
+            RetryHeartbeatStaleTrialCallback(max_retry=None)(study, study._storage.get_trial(trial._trial_id))
+            interrupted.append(
+                f"trial {trial.number} (beta {[round(b, 4) for b in beta]}) put back" + (f": {e}" if str(e) else "")
+            )
+            raise optuna.TrialPruned("interrupted") from None
 
     while not _finished(study, args, dim):
         _wait_for_running_experiments(study)
         study.optimize(run, n_trials=1, catch=(SurfaceDeferred,))
+        if interrupted:
+            raise SearchInterrupted(f"{interrupted[0]}; run the same command again to continue the search")
+
+
+def _worker_process(args: argparse.Namespace, dim: int) -> None:
+    """Target of a worker process: Ctrl-C ends it with code 130 and one line, not a traceback."""
+    try:
+        run_worker(args, dim)
+    except KeyboardInterrupt as e:
+        print(f"isnet search worker: interrupted; {e}", file=sys.stderr)
+        sys.exit(130)
 
 
 def _wait_for_running_experiments(study: optuna.Study, poll_seconds: float = 1.0) -> None:
@@ -600,11 +642,19 @@ def main(args: argparse.Namespace) -> dict:
     create_or_load(args, dim)  # one process creates the study and enqueues the random experiments
     if args.workers > 1:
         ctx = mp.get_context("spawn")
-        procs = [ctx.Process(target=run_worker, args=(args, dim)) for _ in range(args.workers)]
+        procs = [ctx.Process(target=_worker_process, args=(args, dim)) for _ in range(args.workers)]
         for p in procs:
             p.start()
-        for p in procs:
-            p.join()
+        try:
+            for p in procs:
+                p.join()
+        except KeyboardInterrupt:
+            # The workers got the same Ctrl-C: let them put their trials back before leaving.
+            for p in procs:
+                p.join()
+            raise SearchInterrupted("run the same command again to continue the search") from None
+        if any(p.exitcode == 130 for p in procs):
+            raise SearchInterrupted("a worker was interrupted; run the same command again to continue the search")
         if any(p.exitcode for p in procs):
             raise RuntimeError(f"search worker exit codes {[p.exitcode for p in procs]}")
     else:

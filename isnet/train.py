@@ -13,7 +13,9 @@ import csv
 import json
 import math
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -21,6 +23,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from isnet import options
 from isnet.data import FORMATS, CropSet, Skipped, cached_crops, demo_list, read_list, streamed_crops
 from isnet.evaluate import LOSS_BOX_PIXELS, euclidean_loss, ground_truth, predict_crops, summarise
 from isnet.model import ISNet, ISNetConfig, load_checkpoint, model_from_checkpoint, save_checkpoint
@@ -41,6 +44,36 @@ LOSSES = ("euclidean", "wing")
 
 class TrainingDiverged(FloatingPointError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped the training after a whole iteration, whose checkpoint the message names."""
+
+
+class InterruptRequest:
+    """Within ``with``: the first SIGINT (Ctrl-C) only sets ``requested``, so the training can stop
+    between two iterations and checkpoint that state; a second one interrupts at once.
+
+    Signal handlers belong to the main thread; elsewhere (a thread of the caller's) this does nothing.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous = None
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self) -> InterruptRequest:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
 
 
 def euclidean(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -177,19 +210,14 @@ def augment_from_args(args: argparse.Namespace) -> Augment | None:
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     d = ISNetConfig()
     a = Augment()
-    p = argparse.ArgumentParser(
-        "isnet train",
-        add_help=add_help,
-        description="Train IS-Net on annotated faces.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    p = options.ArgumentParser("isnet train", add_help=add_help, description="Train IS-Net on annotated faces.")
     g = p.add_argument_group("data")
-    g.add_argument("--train-list", default=None, help="training annotations (default with --demo: the demo's)")
-    g.add_argument("--val-list", default=None, help="validation annotations")
+    g.add_argument("--train-list", default=None, help="training annotations (with --demo: the demo's)")
+    g.add_argument("--val-list", default=None, help="validation annotations (with --demo: the demo's)")
     g.add_argument("--demo", action="store_true", help="use the embedded demo subset")
-    g.add_argument("--format", default="sun", choices=FORMATS)
+    g.add_argument("--format", default="sun", choices=FORMATS, help="annotation format of the lists")
     g.add_argument("--root", default=None, help="image folder of the lists (default: each list's folder)")
-    g.add_argument("--pts-scheme", default="ibug68")
+    g.add_argument("--pts-scheme", default="ibug68", help="landmark scheme of .pts files (--format pts)")
     g.add_argument("--skip-bad", action="store_true", help="skip unusable lines, report them, go on")
     g.add_argument("--cache-dir", default=None, help="cache face crops here (built once per list)")
     g.add_argument(
@@ -199,40 +227,56 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     )
     g.add_argument(
         "--loader-workers",
-        type=int,
+        type=options.COUNT,
         default=0,
         help="data-loader processes reading (or, with --stream, decoding) batches ahead",
     )
     g = p.add_argument_group("model")
     g.add_argument("--arch", default="isnet", choices=("isnet", "cnn"), help="cnn: the plain CNN (beta = 0,..,0,1)")
-    g.add_argument("--beta", type=float, nargs="+", default=None, help=f"weights of blocks 2..S (default {d.beta})")
+    g.add_argument(
+        "--beta", type=options.FRACTION, nargs="+", default=None, help=f"weights of blocks 2..S (None: {d.beta})"
+    )
     g.add_argument("--learn-beta", action="store_true", help="train beta by projected gradient descent")
-    g.add_argument("--input-size", type=int, default=d.input_size)
-    g.add_argument("--channels", type=int, nargs="+", default=list(d.channels))
-    g.add_argument("--kernels", type=int, nargs="+", default=list(d.kernels))
-    g.add_argument("--hidden", type=int, default=d.hidden)
-    g.add_argument("--synthesis", default=d.synthesis, choices=("concat", "pooled"))
-    g.add_argument("--margin", type=float, default=d.margin, help="view margin around the box")
+    g.add_argument("--input-size", type=options.IntRange(8), default=d.input_size, help="side of the network's input")
+    g.add_argument(
+        "--channels", type=options.POSITIVE, nargs="+", default=list(d.channels), help="channels of each block"
+    )
+    g.add_argument(
+        "--kernels", type=options.POSITIVE, nargs="+", default=list(d.kernels), help="kernel size of each block"
+    )
+    g.add_argument("--hidden", type=options.POSITIVE, default=d.hidden, help="units of the hidden layer of the head")
+    g.add_argument(
+        "--synthesis", default=d.synthesis, choices=("concat", "pooled"), help="how the blocks' maps are combined"
+    )
+    g.add_argument("--margin", type=options.FRACTION, default=d.margin, help="view margin around the box")
     g = p.add_argument_group("optimisation")
-    g.add_argument("--iterations", type=int, default=10000)
-    g.add_argument("--batch-size", type=int, default=64)
-    g.add_argument("--optimizer", default="adam", choices=("adam", "adamw", "sgd"))
-    g.add_argument("--lr", type=float, default=1e-3)
-    g.add_argument("--momentum", type=float, default=0.9, help="for sgd")
-    g.add_argument("--weight-decay", type=float, default=0.0)
-    g.add_argument("--schedule", default="cosine", choices=("cosine", "step", "constant"))
-    g.add_argument("--warmup", type=int, default=200)
-    g.add_argument("--loss", default="euclidean", choices=LOSSES)
-    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--iterations", type=options.POSITIVE, default=10000, help="training iterations (batches)")
+    g.add_argument("--batch-size", type=options.POSITIVE, default=64, help="faces per iteration")
+    g.add_argument("--optimizer", default="adam", choices=("adam", "adamw", "sgd"), help="optimiser")
+    g.add_argument("--lr", type=options.POSITIVE_FLOAT, default=1e-3, help="peak learning rate")
+    g.add_argument("--momentum", type=options.FloatRange(0.0, 1.0), default=0.9, help="momentum, for sgd")
+    g.add_argument("--weight-decay", type=options.NON_NEGATIVE, default=0.0, help="weight decay")
+    g.add_argument(
+        "--schedule", default="cosine", choices=("cosine", "step", "constant"), help="learning rate after warm-up"
+    )
+    g.add_argument("--warmup", type=options.COUNT, default=200, help="iterations of linear learning-rate warm-up")
+    g.add_argument("--loss", default="euclidean", choices=LOSSES, help="training loss")
+    g.add_argument("--seed", type=options.SEED, default=0, help="seed of initialisation, batches and augmentation")
     g = p.add_argument_group("augmentation")
-    g.add_argument("--no-augment", action="store_true")
-    g.add_argument("--rotate", type=float, default=a.rotate, help="degrees")
-    g.add_argument("--translate", type=float, default=a.translate)
-    g.add_argument("--box-shift", type=float, default=a.box_shift)
-    g.add_argument("--box-scale", type=float, default=a.box_scale)
-    g.add_argument("--flip", type=float, default=a.flip)
-    g.add_argument("--contrast", type=float, default=a.contrast)
-    g.add_argument("--brightness", type=float, default=a.brightness)
+    g.add_argument("--no-augment", action="store_true", help="train on plain views")
+    g.add_argument("--rotate", type=options.NON_NEGATIVE, default=a.rotate, help="largest rotation, degrees")
+    g.add_argument(
+        "--translate", type=options.NON_NEGATIVE, default=a.translate, help="largest shift, fraction of the view"
+    )
+    g.add_argument(
+        "--box-shift", type=options.NON_NEGATIVE, default=a.box_shift, help="box-centre noise, fraction of the box"
+    )
+    g.add_argument("--box-scale", type=options.NON_NEGATIVE, default=a.box_scale, help="box-size noise, relative")
+    g.add_argument("--flip", type=options.FRACTION, default=a.flip, help="probability of a mirrored face")
+    g.add_argument("--contrast", type=options.NON_NEGATIVE, default=a.contrast, help="contrast noise, relative")
+    g.add_argument(
+        "--brightness", type=options.NON_NEGATIVE, default=a.brightness, help="brightness noise, fraction of full scale"
+    )
     g = p.add_argument_group("run")
     g.add_argument("--out", default="runs/train", help="output folder")
     g.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
@@ -245,16 +289,16 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     )
     g.add_argument(
         "--stop-after",
-        type=int,
+        type=options.COUNT,
         default=0,
         help="checkpoint and stop after this many iterations of this invocation (0: run to the end); "
         "continue later with --resume",
     )
-    g.add_argument("--val-every", type=int, default=500)
-    g.add_argument("--ckpt-every", type=int, default=500)
-    g.add_argument("--device", default="auto", help="auto (GPU if present), cpu or cuda")
-    g.add_argument("--threads", type=int, default=0, help="CPU threads (0: PyTorch's default)")
-    g.add_argument("--quiet", action="store_true", help="no progress bar or table")
+    g.add_argument("--val-every", type=options.POSITIVE, default=500, help="iterations between validations")
+    g.add_argument("--ckpt-every", type=options.POSITIVE, default=500, help="iterations between checkpoints")
+    g.add_argument("--device", type=options.device, default="auto", help="auto (GPU if present), cpu or cuda")
+    g.add_argument("--threads", type=options.THREADS, default=0, help="CPU threads (0: PyTorch's default)")
+    g.add_argument("--quiet", action="store_true", help="no progress bar, table or summary")
     return p
 
 
@@ -437,46 +481,62 @@ def main(args: argparse.Namespace) -> dict:
     )
     net.train()
     t_loop = time.perf_counter()
-    for it in bar:
-        rng = np.random.default_rng([args.seed, it, 0])
-        index = batch_indices(len(train), args.batch_size, args.seed, it)
-        views, target = make_batch(train, index, config, augment, rng, part, next(loader))
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(args, it)
-        loss = loss_fn(net(views.to(device)) * unit, target.to(device) * unit)
-        shown = loss.detach()
-        if world > 1:  # every process must see the same loss, or a NaN on one would hang the others
-            torch.distributed.all_reduce(shown)
-            shown /= world
-        if not torch.isfinite(shown):
-            kept = f"last good checkpoint {ckpt_path}" if ckpt_path.exists() else "no checkpoint was written yet"
-            raise TrainingDiverged(f"loss became {shown.item()} at iteration {it + 1}; {kept}")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if config.learn_beta:
-            model.project_beta_()
-        window.append(shown.item())
-        done = it + 1
-        if rank == 0 and (done % args.val_every == 0 or done == args.iterations):
-            history.append(
-                {"iteration": done, "train_loss": float(np.mean(window)), "val_loss": validation_loss(model, val)}
-            )
-            window = []
-            bar.set_postfix(loss=f"{history[-1]['train_loss']:.3f}", val=f"{history[-1]['val_loss']:.3f}")
-            net.train()
-        elif done % 20 == 0:
-            bar.set_postfix(loss=f"{np.mean(window):.3f}")
-        if rank == 0 and (done % args.ckpt_every == 0 or done == stop):
-            save_checkpoint(
-                ckpt_path,
-                model,
-                optimizer=optimizer.state_dict(),
-                iteration=done,
-                history=history,
-                window=window,
-                args=run_args,
-            )
+
+    def checkpoint(done: int) -> None:
+        save_checkpoint(
+            ckpt_path,
+            model,
+            optimizer=optimizer.state_dict(),
+            iteration=done,
+            history=history,
+            window=window,
+            args=run_args,
+        )
+
+    with InterruptRequest() as interrupt:
+        for it in bar:
+            rng = np.random.default_rng([args.seed, it, 0])
+            index = batch_indices(len(train), args.batch_size, args.seed, it)
+            views, target = make_batch(train, index, config, augment, rng, part, next(loader))
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(args, it)
+            loss = loss_fn(net(views.to(device)) * unit, target.to(device) * unit)
+            # Loss and stop request travel together: every process must see the same of both, or a
+            # NaN or a Ctrl-C on one process would hang the others at the next all-reduce.
+            status = torch.stack([loss.detach(), torch.tensor(float(interrupt.requested), device=loss.device)])
+            if world > 1:
+                torch.distributed.all_reduce(status)
+            shown, stop_requested = status[0] / world, bool(status[1] > 0)
+            if not torch.isfinite(shown):
+                kept = f"last good checkpoint {ckpt_path}" if ckpt_path.exists() else "no checkpoint was written yet"
+                raise TrainingDiverged(f"loss became {shown.item()} at iteration {it + 1}; {kept}")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if config.learn_beta:
+                model.project_beta_()
+            window.append(shown.item())
+            done = it + 1
+            if rank == 0 and (done % args.val_every == 0 or done == args.iterations):
+                history.append(
+                    {"iteration": done, "train_loss": float(np.mean(window)), "val_loss": validation_loss(model, val)}
+                )
+                window = []
+                bar.set_postfix(loss=f"{history[-1]['train_loss']:.3f}", val=f"{history[-1]['val_loss']:.3f}")
+                net.train()
+            elif done % 20 == 0:
+                bar.set_postfix(loss=f"{np.mean(window):.3f}")
+            if rank == 0 and (done % args.ckpt_every == 0 or done == stop or stop_requested):
+                checkpoint(done)
+            if stop_requested:
+                bar.close()
+                if world > 1:
+                    torch.distributed.barrier()
+                _finish_distributed(world)
+                raise TrainingInterrupted(
+                    f"checkpoint of iteration {done} of {args.iterations} written to {ckpt_path}; "
+                    "continue with --resume"
+                )
     bar.close()
     loop_seconds = time.perf_counter() - t_loop
     throughput = {
@@ -516,4 +576,6 @@ def main(args: argparse.Namespace) -> dict:
         from isnet.evaluate import format_table
 
         print(format_table(metrics))
+        curves = f", curves {out / 'curves.csv'} and {out / 'curves.png'}" if history else ""
+        print(f"wrote model {model_path}, metrics {out / 'metrics.json'}{curves}, checkpoint {ckpt_path}")
     return metrics

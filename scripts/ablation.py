@@ -1,10 +1,10 @@
 """What each training change buys: one change at a time from a common baseline.
 
-Usage:
-    python scripts/ablation.py run --data ../shared/data/cuhk_facepoint --runs /work/runs/ablation \\
+Usage ($DATA: the CUHK folder, e.g. ../shared/data/cuhk_facepoint; $RUNS: run outputs):
+    python scripts/ablation.py run --data $DATA --runs $RUNS/ablation \\
         --iterations 5000 --only baseline wing        # one lane; start a second lane with other names
-    python scripts/ablation.py detector --runs /work/runs/ablation  # each model on YuNet's boxes
-    python scripts/ablation.py table --runs /work/runs/ablation     # docs/ablation.json + docs/ABLATION.md
+    python scripts/ablation.py detector --data $DATA --runs $RUNS/ablation  # each model on YuNet's boxes
+    python scripts/ablation.py table --runs $RUNS/ablation     # docs/ablation.json + docs/ABLATION.md
 
 Every run is ``isnet train`` with the shipped model's architecture (searched beta, 39-pixel
 input), seed 0, one CPU thread, and one change. A finished run (``metrics.json``) is
@@ -182,6 +182,9 @@ def table(args: argparse.Namespace) -> None:
 
 INTRO = """# What each change bought
 
+In the commands, `$DATA` is the CUHK folder (e.g. `../shared/data/cuhk_facepoint`), `$RUNS` a
+folder for run outputs and `$CACHE` a folder for the crop cache.
+
 Validation split: the 3,466 faces of `testImageList.txt`, with the dataset's own boxes and
 one network pass. Errors are per point, mean distance / box width (Sun et al.'s measure):
 LE, RE left and right eye, N nose, LM, RM mouth corners; "mean" is the mean of the five.
@@ -190,12 +193,12 @@ trained the model. NME is normalised by the inter-ocular distance.
 
 Regenerate this file and `docs/ablation.json` from finished runs:
 
-    python scripts/ablation.py table --runs /work/runs/ablation
+    python scripts/ablation.py table --runs $RUNS/ablation
 
 The one-change runs:
 
-    python scripts/ablation.py run --data ../shared/data/cuhk_facepoint --runs /work/runs/ablation \\
-        --cache-dir /work/cache --iterations 5000 [--only NAME ...]
+    python scripts/ablation.py run --data $DATA --runs $RUNS/ablation --cache-dir $CACHE \\
+        --iterations 5000 [--only NAME ...]
 
 """
 
@@ -211,16 +214,21 @@ column runs each model on mapped YuNet boxes (`python scripts/ablation.py detect
 3,463 matched faces): the changes that help on the dataset's boxes do not all help there
 (wing loss and dropping box jitter are worse on YuNet's boxes at 5,000 iterations).
 
-The longer trainings (one thread each, on the shared 2-core CPU; the first is in
-docs/models/isnet_cuhk5_searched_20k.json, the others' commands are in the shipped card
-isnet/weights/isnet_cuhk5.json and docs/models/isnet_cuhk5_ft_wing_15k.json):
+The longer trainings (one thread each, on the shared 2-core CPU; their commands are in the
+cards docs/models/isnet_cuhk5_searched_20k.json, docs/models/isnet_cuhk5_ft_wing_15k.json
+and the shipped isnet/weights/isnet_cuhk5.json). The first makes the 20,000-iteration model
+the fine-tunings start from (the shipped model before the ablation; the same weights are in
+git: `git show 6941f94:isnet/weights/isnet_cuhk5.pt > $RUNS/full_searched_20k/model.pt`):
 
-    isnet train --train-list DATA/trainImageList.txt --val-list DATA/testImageList.txt \\
-        --cache-dir /work/cache --threads 1 --init isnet/weights/isnet_cuhk5.pt (the 20,000-iteration \\
-        model) --loss wing --lr 3e-4 --iterations 15000 --out /work/runs/ft_wing_15k
-    isnet train ... --init /work/runs/ft_wing_15k/model.pt --loss wing --lr 2e-4 --iterations 25000 \\
-        --out /work/runs/ft2_wing_25k          # shipped
-    isnet train ... --channels 32 64 96 128 --loss wing --iterations 15000 --out /work/runs/wide_wing_15k
+    isnet train --train-list $DATA/trainImageList.txt --val-list $DATA/testImageList.txt \\
+        --iterations 20000 --out $RUNS/full_searched_20k --cache-dir $CACHE --threads 1 \\
+        --val-every 1000 --ckpt-every 1000 --beta 0.4067 0.3654 0.1669
+    isnet train --train-list $DATA/trainImageList.txt --val-list $DATA/testImageList.txt \\
+        --cache-dir $CACHE --threads 1 --init $RUNS/full_searched_20k/model.pt \\
+        --loss wing --lr 3e-4 --iterations 15000 --out $RUNS/ft_wing_15k
+    isnet train ... --init $RUNS/ft_wing_15k/model.pt --loss wing --lr 2e-4 --iterations 25000 \\
+        --out $RUNS/ft2_wing_25k          # shipped
+    isnet train ... --channels 32 64 96 128 --loss wing --iterations 15000 --out $RUNS/wide_wing_15k
 
 Choosing among these by the validation split makes it a model-selection set as well as
 the reported one; the dataset has no third split.
@@ -231,7 +239,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("action", choices=("run", "detector", "table"))
     p.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "cuhk_facepoint"))
-    p.add_argument("--runs", default="/work/runs/ablation")
+    p.add_argument("--runs", required=True, help="folder of the runs, one subfolder per change")
     p.add_argument("--cache-dir", default=None)
     p.add_argument("--iterations", type=int, default=5000)
     p.add_argument("--only", nargs="*", default=None, help="names of CHANGES to run (default: all)")

@@ -1,7 +1,7 @@
 """Compare ways of choosing beta at the same trial budget (issue: the paper's search vs the field's).
 
-Usage:
-    python scripts/compare_beta_search.py --data ../shared/data/cuhk_facepoint --runs /work/runs \\
+Usage ($DATA: the CUHK folder, e.g. ../shared/data/cuhk_facepoint; $RUNS: run outputs):
+    python scripts/compare_beta_search.py --data $DATA --runs $RUNS \\
         --iterations 1000 --trials 14 --random-trials 10 --threads 1
 
 Runs (or resumes; every method is resumable) and compares:

@@ -1,7 +1,7 @@
 """Reproduce the paper's comparison (Table 3, Fig. 2, Fig. 3) and write docs/RESULTS.md.
 
-Usage:
-    python scripts/make_results.py --data ../shared/data/cuhk_facepoint --runs /work/runs/compare \\
+Usage ($DATA: the CUHK folder, e.g. ../shared/data/cuhk_facepoint; $RUNS: run outputs):
+    python scripts/make_results.py --data $DATA --runs $RUNS/compare \\
         --iterations 5000 --seeds 0 1 2 --parallel 2
 
 Trains IS-Net (the shipped default beta unless --beta is given) and the plain CNN with
@@ -221,7 +221,9 @@ def write_markdown(a, table: dict, timing: dict, beta: list[float], cmd: str) ->
         f"deviation over {n} seeds. Losses are Caffe's Euclidean loss in pixels of the face box resized to 39 x 39 "
         "(the paper's units); training loss is measured on the training faces without augmentation.",
         "",
-        "Regenerate everything on this page (resumes or skips finished trainings):",
+        "Regenerate everything on this page (resumes or skips finished trainings; `$DATA` is the CUHK folder, "
+        "e.g. `../shared/data/cuhk_facepoint`, `$RUNS` a folder for run outputs and `$CACHE` one for the crop "
+        "cache):",
         "",
         "```bash",
         cmd,

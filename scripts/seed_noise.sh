@@ -1,12 +1,13 @@
 #!/bin/bash
 # Seed noise of the beta comparison (docs/beta_search.md): 1,000-iteration trainings at the
 # surface's and TPE's best betas with seeds 1 and 2 (seed 0 is the search's own trial).
-# Usage: scripts/seed_noise.sh [RUNS [CACHE]]   (default runs/noise, cache)
+# Usage: [DATA=folder] scripts/seed_noise.sh [RUNS [CACHE]]
+#   (defaults: DATA ../shared/data/cuhk_facepoint, RUNS runs/noise, CACHE cache)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-runs/noise}
 CACHE=${2:-cache}
-D=../shared/data/cuhk_facepoint
+D=${DATA:-../shared/data/cuhk_facepoint}
 for seed in 1 2; do
   for name in rs:0.40666293192087444,0.365385393026559,0.1668659045876018 tpe:0.3531,0.2296,0.3496; do
     tag=${name%%:*}; beta=$(echo "${name#*:}" | tr ',' ' ')

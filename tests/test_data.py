@@ -145,7 +145,7 @@ def test_missing_and_corrupt_images(face_dir):
 @pytest.mark.parametrize(
     ("values", "message"),
     [
-        ("84 161 92 300 106 107 146 112 125 142 105 157 139 161", "box .* outside the 250x250 image"),
+        ("260 300 92 169 270 107 280 112 275 142 270 157 280 161", "box .* wholly outside the 250x250 image"),
         ("84 161 92 169 106 107 146 112 125 142 105 157 260 161", r"landmark 4 at \(260, 161\) outside"),
         ("84 161 92 169 -3 107 146 112 125 142 105 157 139 161", r"landmark 0 at \(-3, 107\) outside"),
     ],
@@ -182,3 +182,19 @@ def test_grey_image_loading_of_the_demo():
     image = load_grey(samples[0].image)
     assert image.dtype == np.uint8 and image.ndim == 2
     assert cv2.imread(str(samples[0].image)).shape[:2] == image.shape
+
+
+def test_a_box_past_the_image_edge_is_a_valid_face(face_dir):
+    lst = write(face_dir / "l.txt", "img.jpg 84 161 92 300 106 107 146 112 125 142 105 157 139 161\n")
+    crops = build_crops(read_sun_list(lst), 32, 0.5, progress=False)
+    assert len(crops) == 1 and crops.images.shape == (1, 32, 32)
+
+
+def test_mtfl_face_at_the_border_gets_a_padded_crop(face_dir):
+    # Eyes near the left edge: the box drawn from the points starts left of the image, as the
+    # evaluate command met on real MTFL faces; the face is still usable.
+    lst = write(face_dir / "m.txt", "img.jpg 4 40 20 6 38 110 110 130 150 150\n")
+    (sample,) = read_mtfl_list(lst)
+    assert sample.box[0] < -0.5
+    crops = build_crops([sample], 32, 0.5, progress=False)
+    assert len(crops) == 1
