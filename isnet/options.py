@@ -14,11 +14,13 @@ from pathlib import Path
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows each option's default, except for on/off flags (off unless given)."""
+    """Shows each option's default, lists as they are typed, except for on/off flags (off unless given)."""
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         if action.nargs == 0:
             return action.help
+        if isinstance(action.default, (list, tuple)):
+            return f"{action.help} (default: {' '.join(map(str, action.default))})"
         return super()._get_help_string(action)
 
 

