@@ -253,7 +253,9 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     g.add_argument("--iterations", type=options.POSITIVE, default=10000, help="training iterations (batches)")
     g.add_argument("--batch-size", type=options.POSITIVE, default=64, help="faces per iteration")
     g.add_argument("--optimizer", default="adam", choices=("adam", "adamw", "sgd"), help="optimiser")
-    g.add_argument("--lr", type=options.POSITIVE_FLOAT, default=1e-3, help="peak learning rate")
+    g.add_argument(
+        "--lr", type=options.NON_NEGATIVE, default=1e-3, help="peak learning rate (0: weights stay as they start)"
+    )
     g.add_argument("--momentum", type=options.FloatRange(0.0, 1.0), default=0.9, help="momentum, for sgd")
     g.add_argument("--weight-decay", type=options.NON_NEGATIVE, default=0.0, help="weight decay")
     g.add_argument(
