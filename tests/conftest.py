@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from hypothesis import settings
 
-from isnet import train
-from isnet.detect import DEFAULT_MODEL
+from isnet.assets import DEFAULT_MODEL
+from isnet.training import TrainConfig, train
 
 # The suite must not turn red on a case nobody has seen yet, so the fuzz tests replay a fixed
 # sequence of examples. HYPOTHESIS_PROFILE=explore draws fresh ones, to hunt for new bugs.
@@ -45,8 +45,11 @@ def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
         return DEFAULT_MODEL
     out = tmp_path_factory.getbasetemp() / "isnet_quick_model"
     if not (out / "model.pt").exists():
-        args = ["--demo", "--out", str(out), "--quiet", "--threads", "1", "--iterations", "200", "--warmup", "20"]
-        train.main(train.get_args_parser().parse_args([*args, "--val-every", "200", "--ckpt-every", "200"]))
+        train(
+            TrainConfig(
+                demo=True, out=str(out), quiet=True, threads=1, iterations=200, warmup=20, val_every=200, ckpt_every=200
+            )
+        )
     return out / "model.pt"
 
 
@@ -68,3 +71,8 @@ class SlowBowl:
     def __call__(self, beta) -> float:
         time.sleep(self.seconds)
         return bowl(beta)
+
+
+def train_config(out: Path, **changes) -> TrainConfig:
+    """A quick, quiet, single-thread training on the demo faces, written to ``out``."""
+    return TrainConfig(demo=True, out=str(out), quiet=True, threads=1, warmup=10, **changes)

@@ -14,8 +14,9 @@ import torch
 from conftest import bowl
 
 import isnet
-from isnet import cli, options, search, train
-from isnet.data import demo_list
+from isnet import cli, options, search, training
+from isnet.assets import demo_list
+from isnet.training import TrainConfig, train
 
 # The arguments each command needs before its options are even looked at.
 REQUIRED = {
@@ -30,8 +31,8 @@ REQUIRED = {
 
 
 def actions(command: str) -> list[argparse.Action]:
-    make_parser = cli.COMMANDS[command][0]
-    return [a for a in make_parser()._actions if not isinstance(a, argparse._HelpAction)]
+    parser = cli.COMMANDS[command][0].get_args_parser()
+    return [a for a in parser._actions if not isinstance(a, argparse._HelpAction)]
 
 
 def out_of_range(kind) -> list[str]:
@@ -112,7 +113,7 @@ def test_cuda_without_cuda_is_refused(capsys):
 
 def test_a_failed_export_leaves_no_file(tmp_path, capsys, monkeypatch):
     out = tmp_path / "x.onnx"
-    monkeypatch.setattr("isnet.export.parity", lambda model, graph: 1.0)
+    monkeypatch.setattr("isnet.commands.export.parity", lambda model, graph: 1.0)
     assert cli.main(["export", "--onnx", str(out)]) == 2
     assert "nothing written" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
@@ -120,8 +121,7 @@ def test_a_failed_export_leaves_no_file(tmp_path, capsys, monkeypatch):
 
 @pytest.mark.parametrize("command", list(cli.COMMANDS))
 def test_every_option_has_help_and_shows_its_default(command):
-    make_parser = cli.COMMANDS[command][0]
-    text = " ".join(make_parser().format_help().split())
+    text = " ".join(cli.COMMANDS[command][0].get_args_parser().format_help().split())
     for a in actions(command):
         assert a.help, f"isnet {command} {a.option_strings or a.dest}: no help"
         if a.option_strings and a.nargs != 0 and a.default is not None:
@@ -182,19 +182,20 @@ def test_evaluate_quiet_prints_nothing(tmp_path, capfd, weights):
 
 def interrupt_at(monkeypatch, iteration: int) -> None:
     """Send this process a real SIGINT while training iteration ``iteration`` (0-based) runs."""
-    real = train.learning_rate
+    real = training.learning_rate
 
-    def rate(args, it):
+    def rate(config, it):
         if it == iteration:
             os.kill(os.getpid(), signal.SIGINT)
-        return real(args, it)
+        return real(config, it)
 
-    monkeypatch.setattr(train, "learning_rate", rate)
+    monkeypatch.setattr(training, "learning_rate", rate)
 
 
 def test_ctrl_c_in_training_checkpoints_the_current_iteration(tmp_path, monkeypatch, capsys):
     argv = ["--demo", "--quiet", "--threads", "1", "--iterations", "30", "--val-every", "10", "--batch-size", "16"]
-    straight = train.main(train.get_args_parser().parse_args([*argv, "--out", str(tmp_path / "a")]))
+    common = {"iterations": 30, "val_every": 10, "batch_size": 16, "threads": 1, "quiet": True}
+    straight = train(TrainConfig(demo=True, out=str(tmp_path / "a"), **common))
     interrupt_at(monkeypatch, 16)
     code = cli.main(["train", *argv, "--out", str(tmp_path / "b"), "--ckpt-every", "500"])
     assert code == 130
@@ -203,7 +204,7 @@ def test_ctrl_c_in_training_checkpoints_the_current_iteration(tmp_path, monkeypa
     assert f"checkpoint of iteration 17 of 30 written to {ckpt}; continue with --resume" in err
     assert isnet.model.load_checkpoint(ckpt)["iteration"] == 17
     monkeypatch.undo()
-    resumed = train.main(train.get_args_parser().parse_args([*argv, "--out", str(tmp_path / "b"), "--resume"]))
+    resumed = train(TrainConfig(demo=True, out=str(tmp_path / "b"), resume=True, **common))
     a, b = isnet.load(straight["model"]).state_dict(), isnet.load(resumed["model"]).state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert straight["history"] == resumed["history"]
@@ -223,9 +224,7 @@ def interrupting_bowl(at_call: int):
 
 def test_ctrl_c_in_a_search_puts_the_trial_back(tmp_path):
     def args(out):
-        return search.get_args_parser().parse_args(
-            ["--demo", "--out", str(out), "--random-trials", "8", "--trials", "11", "--phi", "0", "--quiet"]
-        )
+        return search.SearchConfig(TrainConfig(demo=True, out=str(out), quiet=True), random_trials=8, trials=11, phi=0)
 
     def trials(a):
         rows = search.summarise_study(search.create_or_load(a, 3), a, 3)["trials"]

@@ -2,11 +2,11 @@ import cv2
 import numpy as np
 import pytest
 
+from isnet.assets import demo_list
 from isnet.data import (
     AnnotationError,
     Skipped,
     build_crops,
-    demo_list,
     load_grey,
     read_list,
     read_mtfl_list,

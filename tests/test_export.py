@@ -9,11 +9,12 @@ import pytest
 
 import isnet
 from isnet import cli
+from isnet.api import LandmarkDetector
+from isnet.assets import demo_list as _demo_list
+from isnet.boxes import ltrb_to_xywh
 from isnet.data import build_crops, read_sun_list
-from isnet.data import demo_list as _demo_list
-from isnet.detect import LandmarkDetector, ltrb_to_xywh
-from isnet.evaluate import view_inputs
 from isnet.export import PARITY_TOLERANCE, OnnxISNet, parity
+from isnet.inference import view_inputs
 from isnet.transforms import SOURCE_MARGIN, source_size
 
 pytest.importorskip("onnxruntime", reason="the onnx extra is not installed (pip install -e '.[onnx]')")

@@ -13,8 +13,9 @@ import torch
 from conftest import SlowBowl
 
 import isnet
-from isnet import search, train
+from isnet import search
 from isnet.model import load_checkpoint
+from isnet.training import TrainConfig, train
 
 # scripts/fault_drill.py raises the kill count and collects the figures for docs/RELIABILITY.md.
 KILLS = int(os.environ.get("ISNET_KILLS", "4"))
@@ -96,7 +97,19 @@ def run_with_kills(out, kill_at: list[int]) -> dict:
 @pytest.mark.slow
 def test_training_killed_many_times_ends_with_the_same_weights(tmp_path):
     # The uninterrupted run in this process: the same options and one thread give the same weights.
-    train.main(train.get_args_parser().parse_args([*TRAIN, "--out", str(tmp_path / "straight")]))
+    train(
+        TrainConfig(
+            demo=True,
+            iterations=ITERATIONS,
+            val_every=5,
+            ckpt_every=CKPT_EVERY,
+            batch_size=16,
+            threads=1,
+            warmup=5,
+            quiet=True,
+            out=str(tmp_path / "straight"),
+        )
+    )
     stats = run_with_kills(tmp_path / "killed", kill_points(KILLS, KILL_SEED))
     assert stats["kills"] == KILLS
     a = isnet.load(tmp_path / "straight" / "model.pt").state_dict()
@@ -126,23 +139,9 @@ def test_a_torn_checkpoint_write_leaves_the_old_one(tmp_path, monkeypatch):
 slow_bowl = SlowBowl(0.4)
 
 
-def search_args(out):
-    return search.get_args_parser().parse_args(
-        [
-            "--demo",
-            "--out",
-            str(out),
-            "--random-trials",
-            "8",
-            "--trials",
-            "11",
-            "--phi",
-            "0",
-            "--heartbeat",
-            "1",
-            "--quiet",
-        ]
-    )
+def search_args(out) -> search.SearchConfig:
+    training = TrainConfig(demo=True, out=str(out), quiet=True)
+    return search.SearchConfig(training, random_trials=8, trials=11, phi=0.0, heartbeat=1)
 
 
 def trial_set(args) -> list[tuple]:
@@ -213,7 +212,7 @@ def test_a_dead_workers_trial_is_retried_within_three_heartbeats(tmp_path):
     assert storage.get_heartbeat_interval() == heartbeat
     assert storage.grace_period == search.STALE_HEARTBEATS * heartbeat
 
-    args = search_args(tmp_path)  # --heartbeat 1
+    args = search_args(tmp_path)  # heartbeat 1
     study = search.create_or_load(args, 3)
     p = mp.get_context("spawn").Process(target=search.run_worker, args=(args, 3, SlowBowl(60.0)))
     p.start()

@@ -9,7 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from isnet.api import LandmarkDetector
+from isnet.assets import DEFAULT_MODEL, demo_list
 from isnet.data import AnnotationError, Skipped, build_crops, load_grey, read_mtfl_list, read_pts, read_sun_list
+from isnet.imageio import ImageError
 from isnet.transforms import crop_face
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -75,8 +78,6 @@ def test_pts_reader_on_random_text(tmp_path, body):
 
 
 def _real_jpeg() -> bytes:
-    from isnet.data import demo_list
-
     return read_sun_list(demo_list("val"))[0].image.read_bytes()
 
 
@@ -151,8 +152,6 @@ def test_crops_from_empty_tiny_and_enormous_images(tmp_path, shape):
 
 @pytest.fixture(scope="module")
 def landmark_detector():
-    from isnet.detect import DEFAULT_MODEL, LandmarkDetector
-
     if not DEFAULT_MODEL.is_file():
         pytest.skip("the shipped model isnet/weights/isnet_cuhk5.pt is missing")
     return LandmarkDetector()
@@ -172,8 +171,6 @@ arrays = st.one_of(
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(image=arrays, box=st.tuples(finite, finite, st.floats(-10, 1e6), st.floats(-10, 1e6)))
 def test_predict_path_on_random_images_and_boxes(landmark_detector, image, box):
-    from isnet.detect import ImageError
-
     try:
         faces = landmark_detector.predict(image, [list(box)])
     except (ImageError, ValueError) as e:
@@ -185,8 +182,6 @@ def test_predict_path_on_random_images_and_boxes(landmark_detector, image, box):
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.binary(max_size=3000))
 def test_detect_on_random_files(landmark_detector, tmp_path, data):
-    from isnet.detect import ImageError
-
     path = tmp_path / "photo.jpg"
     path.write_bytes(data)
     try:

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from isnet.evaluate import auc, box_errors, ced, euclidean_loss, failure_rate, interocular, nme, summarise
+from isnet.losses import euclidean_loss
+from isnet.metrics import auc, box_errors, ced, failure_rate, interocular, nme, summarise
 from isnet.schemes import CUHK5
 
 GT = np.array([[[10.0, 10.0], [30.0, 10.0], [20.0, 20.0], [12.0, 30.0], [28.0, 30.0]]])

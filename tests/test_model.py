@@ -4,6 +4,8 @@ import pytest
 import torch
 
 import isnet
+from isnet.assets import demo_list
+from isnet.evaluation import evaluate_list
 from isnet.model import (
     CheckpointError,
     ISNet,
@@ -156,12 +158,6 @@ def test_wrong_files_give_clear_errors(tmp_path):
 
 
 def test_a_model_of_another_scheme_is_refused_clearly(tmp_path):
-    from isnet import evaluate
-    from isnet.data import demo_list
-
     save_checkpoint(tmp_path / "m68.pt", ISNet(ISNetConfig(scheme="ibug68")))
-    args = evaluate.get_args_parser().parse_args(
-        ["--weights", str(tmp_path / "m68.pt"), "--list", str(demo_list("val")), "--quiet"]
-    )
     with pytest.raises(CheckpointError, match="predicts the 68 points of scheme 'ibug68', but .* has 5 points"):
-        evaluate.main(args)
+        evaluate_list(demo_list("val"), tmp_path / "m68.pt")

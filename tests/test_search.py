@@ -1,10 +1,12 @@
 import multiprocessing as mp
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from conftest import SlowBowl, bowl
 
 from isnet import search
+from isnet.training import TrainConfig
 
 PAPER_COEF = np.array([36.6191, -15.9662, 14.6877, -1.6210, -2.9474, -13.9947, 8.2006])
 
@@ -82,10 +84,9 @@ def test_minimiser_beats_dense_sampling_on_random_nonconvex_quadratics():
 slow_bowl = SlowBowl(0.05)
 
 
-def search_args(tmp_path, *extra):
-    return search.get_args_parser().parse_args(
-        ["--demo", "--out", str(tmp_path), "--random-trials", "8", "--trials", "12", "--phi", "1e-6", "--quiet", *extra]
-    )
+def search_args(out, **changes) -> search.SearchConfig:
+    changes = {"random_trials": 8, "trials": 12, "phi": 1e-6, **changes}
+    return search.SearchConfig(TrainConfig(demo=True, out=str(out), quiet=True), **changes)
 
 
 def completed(args):
@@ -107,21 +108,21 @@ def test_surface_search_finds_a_known_minimum(tmp_path):
 
 
 def test_stopped_search_resumes_without_losing_or_repeating(tmp_path):
-    straight = search_args(tmp_path / "a", "--phi", "0")  # phi 0 never converges: runs the budget
+    straight = search_args(tmp_path / "a", phi=0.0)  # phi 0 never converges: runs the budget
     search.run_worker(straight, 3, bowl)
-    first = search_args(tmp_path / "b", "--phi", "0", "--trials", "5")
+    first = search_args(tmp_path / "b", phi=0.0, trials=5)
     search.run_worker(first, 3, bowl)
     assert len(completed(first)) == 5
-    search.run_worker(search_args(tmp_path / "b", "--phi", "0"), 3, bowl)
-    assert completed(straight) == completed(search_args(tmp_path / "b", "--phi", "0"))
+    search.run_worker(search_args(tmp_path / "b", phi=0.0), 3, bowl)
+    assert completed(straight) == completed(search_args(tmp_path / "b", phi=0.0))
     assert len(completed(straight)) == 12
 
 
 @pytest.mark.slow
 def test_two_workers_give_the_same_trials_as_one(tmp_path):
-    one = search_args(tmp_path / "one", "--phi", "0")
+    one = search_args(tmp_path / "one", phi=0.0)
     search.run_worker(one, 3, slow_bowl)
-    two = search_args(tmp_path / "two", "--phi", "0")
+    two = search_args(tmp_path / "two", phi=0.0)
     search.create_or_load(two, 3)
     ctx = mp.get_context("spawn")
     procs = [ctx.Process(target=search.run_worker, args=(two, 3, slow_bowl)) for _ in range(2)]
@@ -162,32 +163,11 @@ def test_workers_never_claim_the_same_enqueued_trial(tmp_path):
 
 
 def test_search_cli_on_the_demo(tmp_path):
-    args = search.get_args_parser().parse_args(
-        [
-            "--demo",
-            "--out",
-            str(tmp_path),
-            "--iterations",
-            "4",
-            "--val-every",
-            "4",
-            "--ckpt-every",
-            "4",
-            "--random-trials",
-            "4",
-            "--trials",
-            "5",
-            "--degree",
-            "1",
-            "--threads",
-            "1",
-            "--quiet",
-        ]
-    )
-    summary = search.main(args)
+    training = TrainConfig(demo=True, out=str(tmp_path), iterations=4, val_every=4, ckpt_every=4, threads=1, quiet=True)
+    config = search.SearchConfig(training, random_trials=4, trials=5, degree=1)
+    summary = search.search(config)
     assert summary["n_trials"] == 5
     assert summary["trials"][4]["predicted"] is not None
-    args.random_trials = 3
     with pytest.raises(ValueError, match="cannot determine the 4 coefficients"):
-        search.main(args)
+        search.search(replace(config, random_trials=3))
     assert (tmp_path / "summary.json").exists() and (tmp_path / "loss_per_trial.png").exists()

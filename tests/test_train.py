@@ -1,25 +1,24 @@
 import json
 import subprocess
 import sys
+from dataclasses import fields
 
 import numpy as np
 import pytest
 import torch
+from conftest import train_config
 
 import isnet
-from isnet import cli, evaluate, train
-from isnet.data import demo_list
+from isnet import cli, training
+from isnet.assets import demo_list
+from isnet.commands import train as train_command
+from isnet.evaluation import evaluate_list
 from isnet.model import CheckpointError
-
-
-def train_args(tmp_path, *extra: str):
-    return train.get_args_parser().parse_args(
-        ["--demo", "--out", str(tmp_path), "--quiet", "--threads", "1", "--warmup", "10", *extra]
-    )
+from isnet.training import TrainConfig, train
 
 
 def test_short_training_lowers_the_loss(tmp_path):
-    result = train.main(train_args(tmp_path / "run", "--iterations", "90", "--val-every", "30", "--ckpt-every", "30"))
+    result = train(train_config(tmp_path / "run", iterations=90, val_every=30, ckpt_every=30))
     hist = result["history"]
     assert [h["iteration"] for h in hist] == [30, 60, 90]
     assert hist[-1]["train_loss"] < 0.6 * hist[0]["train_loss"]
@@ -30,11 +29,11 @@ def test_short_training_lowers_the_loss(tmp_path):
 
 
 def test_resume_gives_identical_weights(tmp_path):
-    common = ["--iterations", "24", "--val-every", "8", "--ckpt-every", "8", "--batch-size", "16"]
-    straight = train.main(train_args(tmp_path / "a", *common))
-    part = train.main(train_args(tmp_path / "b", *common, "--stop-after", "12"))
+    common = {"iterations": 24, "val_every": 8, "ckpt_every": 8, "batch_size": 16}
+    straight = train(train_config(tmp_path / "a", **common))
+    part = train(train_config(tmp_path / "b", **common, stop_after=12))
     assert part["iteration"] == 12 and not (tmp_path / "b" / "model.pt").exists()
-    resumed = train.main(train_args(tmp_path / "b", *common, "--resume"))
+    resumed = train(train_config(tmp_path / "b", **common, resume=True))
     a, b = isnet.load(tmp_path / "a" / "model.pt"), isnet.load(tmp_path / "b" / "model.pt")
     for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values()):
         assert torch.equal(pa, pb), name
@@ -42,11 +41,11 @@ def test_resume_gives_identical_weights(tmp_path):
 
 
 def test_streamed_and_cached_inputs_train_identically(tmp_path):
-    common = ["--iterations", "6", "--val-every", "6", "--batch-size", "8"]
-    memory = train.main(train_args(tmp_path / "m", *common))
-    cached = train.main(train_args(tmp_path / "c", *common, "--cache-dir", str(tmp_path / "cache")))
-    again = train.main(train_args(tmp_path / "a", *common, "--cache-dir", str(tmp_path / "cache")))
-    streamed = train.main(train_args(tmp_path / "s", *common, "--stream", "--loader-workers", "2"))
+    common = {"iterations": 6, "val_every": 6, "batch_size": 8}
+    memory = train(train_config(tmp_path / "m", **common))
+    cached = train(train_config(tmp_path / "c", **common, cache_dir=str(tmp_path / "cache")))
+    again = train(train_config(tmp_path / "a", **common, cache_dir=str(tmp_path / "cache")))
+    streamed = train(train_config(tmp_path / "s", **common, stream=True, loader_workers=2))
     assert len(list((tmp_path / "cache").iterdir())) == 2  # one memory-mapped cache per list, reused
     for other in (cached, again, streamed):
         a, b = isnet.load(memory["model"]).state_dict(), isnet.load(other["model"]).state_dict()
@@ -54,49 +53,38 @@ def test_streamed_and_cached_inputs_train_identically(tmp_path):
 
 
 def test_init_fine_tunes_from_a_model_file(tmp_path):
-    first = train.main(
-        train_args(tmp_path / "a", "--iterations", "4", "--val-every", "4", "--channels", "8", "16", "24", "32")
-    )
+    first = train(train_config(tmp_path / "a", iterations=4, val_every=4, channels=(8, 16, 24, 32)))
     start = isnet.load(first["model"])
     # With a zero learning rate the fine-tuned model must be the file it started from,
     # architecture (taken from the file, not from the default options) included.
-    tuned = train.main(
-        train_args(tmp_path / "b", "--iterations", "2", "--val-every", "2", "--lr", "0", "--init", first["model"])
-    )
+    tuned = train(train_config(tmp_path / "b", iterations=2, val_every=2, lr=0.0, init=first["model"]))
     end = isnet.load(tuned["model"])
     assert end.config == start.config and end.config.channels == (8, 16, 24, 32)
     assert all(torch.equal(v, end.state_dict()[k]) for k, v in start.state_dict().items())
     assert tuned["euclidean_loss"] == pytest.approx(first["euclidean_loss"], rel=1e-6)
     with pytest.raises(CheckpointError, match="nothing.pt: no such weights file"):
-        train.main(train_args(tmp_path / "c", "--iterations", "2", "--init", str(tmp_path / "nothing.pt")))
+        train(train_config(tmp_path / "c", iterations=2, init=str(tmp_path / "nothing.pt")))
 
 
 def test_refuses_to_overwrite_a_run_and_to_resume_nothing(tmp_path):
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
-        train.main(train_args(tmp_path, "--iterations", "2", "--resume"))
-    train.main(train_args(tmp_path, "--iterations", "2", "--val-every", "2"))
+        train(train_config(tmp_path, iterations=2, resume=True))
+    train(train_config(tmp_path, iterations=2, val_every=2))
     with pytest.raises(FileExistsError, match="pass --resume"):
-        train.main(train_args(tmp_path, "--iterations", "2"))
+        train(train_config(tmp_path, iterations=2))
 
 
 def test_plain_cnn_and_loss_options(tmp_path):
-    r = train.main(
-        train_args(
+    r = train(
+        train_config(
             tmp_path / "c",
-            "--arch",
-            "cnn",
-            "--iterations",
-            "4",
-            "--val-every",
-            "4",
-            "--loss",
-            "wing",
-            "--synthesis",
-            "pooled",
-            "--optimizer",
-            "sgd",
-            "--lr",
-            "1e-4",
+            arch="cnn",
+            iterations=4,
+            val_every=4,
+            loss="wing",
+            synthesis="pooled",
+            optimizer="sgd",
+            lr=1e-4,
         )
     )
     model = isnet.load(r["model"])
@@ -104,21 +92,10 @@ def test_plain_cnn_and_loss_options(tmp_path):
 
 
 def test_evaluate_reproduces_training_metrics(tmp_path):
-    r = train.main(train_args(tmp_path / "r", "--iterations", "6", "--val-every", "6"))
-    args = evaluate.get_args_parser().parse_args(
-        [
-            "--weights",
-            r["model"],
-            "--list",
-            str(demo_list("val")),
-            "--json",
-            str(tmp_path / "m.json"),
-            "--ced",
-            str(tmp_path / "ced.png"),
-            "--quiet",
-        ]
-    )
-    m = evaluate.main(args)
+    r = train(train_config(tmp_path / "r", iterations=6, val_every=6))
+    m = evaluate_list(demo_list("val"), r["model"]).metrics
+    argv = ["evaluate", "--weights", r["model"], "--list", str(demo_list("val")), "--quiet"]
+    assert cli.main([*argv, "--json", str(tmp_path / "m.json"), "--ced", str(tmp_path / "ced.png")]) == 0
     assert m["euclidean_loss"] == pytest.approx(r["euclidean_loss"], rel=1e-6)
     assert m["nme_iod"] == pytest.approx(r["nme_iod"], rel=1e-6)
     saved = json.loads((tmp_path / "m.json").read_text())
@@ -128,15 +105,15 @@ def test_evaluate_reproduces_training_metrics(tmp_path):
 
 def test_nan_loss_stops_with_the_iteration_and_keeps_the_checkpoint(tmp_path, monkeypatch):
     calls = {"n": 0}
-    real = train.euclidean
+    real = training.euclidean
 
     def poisoned(pred, target):
         calls["n"] += 1
         return real(pred, target) * (float("nan") if calls["n"] == 7 else 1.0)
 
-    monkeypatch.setattr(train, "euclidean", poisoned)
-    with pytest.raises(train.TrainingDiverged, match="at iteration 7; last good checkpoint"):
-        train.main(train_args(tmp_path, "--iterations", "10", "--val-every", "5", "--ckpt-every", "5"))
+    monkeypatch.setitem(training.LOSS_FUNCTIONS, "euclidean", poisoned)
+    with pytest.raises(training.TrainingDiverged, match="at iteration 7; last good checkpoint"):
+        train(train_config(tmp_path, iterations=10, val_every=5, ckpt_every=5))
     ckpt = isnet.model.load_checkpoint(tmp_path / "checkpoint.pt")
     assert ckpt["iteration"] == 5
 
@@ -156,6 +133,23 @@ def test_console_script_help():
 
 def test_batches_cover_each_epoch_once():
     n, b = 50, 10
-    seen = np.concatenate([train.batch_indices(n, b, 0, it) for it in range(5)])
+    seen = np.concatenate([training.batch_indices(n, b, 0, it) for it in range(5)])
     assert sorted(seen.tolist()) == list(range(n))
-    assert not np.array_equal(train.batch_indices(n, b, 0, 5), train.batch_indices(n, b, 0, 0))
+    assert not np.array_equal(training.batch_indices(n, b, 0, 5), training.batch_indices(n, b, 0, 0))
+
+
+def test_every_training_option_is_a_config_field_and_decided_about():
+    # A search trial's identity is an allow-list: each new field must be put on one side.
+    names = {f.name for f in fields(TrainConfig)}
+    assert set(training.RESULT_FIELDS) | set(training.RUN_FIELDS) == names
+    assert not set(training.RESULT_FIELDS) & set(training.RUN_FIELDS)
+    parsed = train_command.get_args_parser().parse_args(["--demo"])
+    assert TrainConfig.from_options(parsed) == TrainConfig(demo=True)
+    assert names <= set(vars(parsed))
+
+
+def test_the_training_config_travels_in_the_checkpoint(tmp_path):
+    config = train_config(tmp_path, iterations=2, val_every=2, batch_size=8)
+    train(config)
+    saved = isnet.model.load_checkpoint(tmp_path / "model.pt")["train_config"]
+    assert TrainConfig(**saved) == config

@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 import torch
 
-from isnet.data import apply_affine
 from isnet.schemes import CUHK5
 from isnet.transforms import (
     Augment,
+    apply_affine,
     compose,
     crop_face,
     flip_landmarks,

@@ -106,6 +106,16 @@ def crop_face(image: np.ndarray, box: np.ndarray, size: int, margin: float) -> t
     return crop, matrix
 
 
+def apply_affine(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Apply a ``(2, 3)`` affine map to ``(..., 2)`` points."""
+    return points @ matrix[:, :2].T + matrix[:, 2]
+
+
+def apply_affines(matrices: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Apply ``(N, 2, 3)`` affine maps, one per face, to ``(N, K, 2)`` points."""
+    return np.einsum("bij,bkj->bki", matrices[:, :, :2], points) + matrices[:, None, :, 2]
+
+
 def to3x3(matrix: np.ndarray) -> np.ndarray:
     """``(..., 2, 3)`` affine maps as ``(..., 3, 3)`` homogeneous matrices."""
     out = np.zeros(matrix.shape[:-2] + (3, 3))

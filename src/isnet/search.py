@@ -16,15 +16,15 @@ earlier trial to finish first, so one worker or several give the same trials.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import itertools
 import json
 import math
+import multiprocessing as mp
 import sys
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +34,8 @@ from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 from scipy.optimize import minimize
 
-from isnet import options
+from isnet.plots import plt
+from isnet.training import RESULT_FIELDS, TrainConfig, train_or_continue
 
 FORMS = ("paper", "quadratic")
 # Heartbeats a worker may miss before its trial counts as abandoned and is retried.
@@ -413,78 +414,51 @@ def _serialise_sqlite_transactions(engine) -> None:
 # ---------------------------------------------------------------- the command
 
 
-def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
-    from isnet import train
+@dataclass
+class SearchConfig:
+    """A beta search: how to search, and the training every trial runs (its ``beta`` aside).
 
-    p = options.ArgumentParser(
-        "isnet search",
-        add_help=add_help,
-        parents=[train.get_args_parser(add_help=False)],
-        conflict_handler="resolve",
-        description="Search the synthesis weights beta (the paper's Table 1). Training "
-        "options are those of isnet train and apply to every trial. Run the same command "
-        "again to continue a stopped or interrupted search.",
-    )
-    g = p.add_argument_group("search")
-    g.add_argument(
-        "--sampler",
-        default="surface",
-        choices=("surface", "tpe", "random"),
-        help="surface: the paper's method; tpe, random: Optuna's, for comparison",
-    )
-    g.add_argument(
-        "--trials", type=options.POSITIVE, default=20, help="trial budget (trainings), including random ones"
-    )
-    g.add_argument("--random-trials", type=options.POSITIVE, default=15, help="random experiments before the first fit")
-    g.add_argument("--phi", type=options.NON_NEGATIVE, default=0.05, help="stop when |predicted - measured| < phi")
-    g.add_argument("--degree", type=options.POSITIVE, default=2, help="first polynomial degree")
-    g.add_argument("--max-degree", type=options.POSITIVE, default=4, help="degree cap")
-    g.add_argument("--form", default="paper", choices=FORMS, help="polynomial form of the surface")
-    g.add_argument("--storage", default=None, help="Optuna storage URL (default: sqlite in --out)")
-    g.add_argument("--study", default="isnet-beta", help="study name")
-    g.add_argument("--workers", type=options.POSITIVE, default=1, help="worker processes on this machine")
-    g.add_argument(
-        "--heartbeat",
-        type=options.POSITIVE,
-        default=30,
-        help=f"seconds between a worker's heartbeats; a trial silent for {STALE_HEARTBEATS} of them is retried",
-    )
-    g.add_argument("--search-seed", type=options.SEED, default=0, help="seed of the random experiments")
-    p.set_defaults(out="runs/search", iterations=10000, val_every=1000, ckpt_every=1000)
-    return p
+    ``training.out`` is the search's folder: the study (SQLite by default), the summary and
+    ``trials/<key>/``, one training run per trial.
+    """
 
+    training: TrainConfig = field(default_factory=TrainConfig)
+    sampler: str = "surface"
+    trials: int = 20
+    random_trials: int = 15
+    phi: float = 0.05
+    degree: int = 2
+    max_degree: int = 4
+    form: str = "paper"
+    storage: str | None = None
+    study: str = "isnet-beta"
+    workers: int = 1
+    heartbeat: int = 30
+    search_seed: int = 0
 
-_NOT_TRAINING = {
-    "out",
-    "resume",
-    "workers",
-    "storage",
-    "study",
-    "quiet",
-    "trials",
-    "random_trials",
-    "phi",
-    "degree",
-    "max_degree",
-    "form",
-    "sampler",
-    "search_seed",
-    "command",
-    "stop_after",
-    "heartbeat",
-    "cache_dir",
-    "stream",
-    "loader_workers",
-    "threads",
-    "device",
-}
+    @classmethod
+    def from_options(cls, options: object) -> SearchConfig:
+        """The config of an object carrying the search's and the training's fields (the parsed command line)."""
+        own = {
+            f.name: getattr(options, f.name) for f in fields(cls) if f.name != "training" and hasattr(options, f.name)
+        }
+        return cls(training=TrainConfig.from_options(options), **own)
+
+    @property
+    def out(self) -> Path:
+        return Path(self.training.out)
+
+    @property
+    def dim(self) -> int:
+        """Number of betas: blocks 2..S."""
+        return len(self.training.channels) - 1
 
 
-def _trial_dir(args, beta: list[float]) -> Path:
-    """Folder of the training at ``beta``: keyed by beta and every training option."""
-    training = {k: v for k, v in sorted(vars(args).items()) if k not in _NOT_TRAINING}
+def _trial_dir(config: SearchConfig, beta: list[float]) -> Path:
+    """Folder of the training at ``beta``: keyed by beta and the training's result fields."""
+    training = {k: getattr(config.training, k) for k in RESULT_FIELDS}
     key = hashlib.sha1(json.dumps([[round(b, 12) for b in beta], training], default=str).encode()).hexdigest()[:12]
-    return Path(args.out) / "trials" / key
+    return config.out / "trials" / key
 
 
 def suggest_beta(trial: optuna.Trial, sampler: str, dim: int) -> list[float]:
@@ -503,19 +477,13 @@ def suggest_beta(trial: optuna.Trial, sampler: str, dim: int) -> list[float]:
     return [float(b) for b in snap_feasible(np.array(beta))]
 
 
-def training_objective(args: argparse.Namespace):
-    """``beta -> validation loss`` of IS-Net trained with ``args`` at that beta."""
-    from isnet import train
+def training_objective(config: SearchConfig):
+    """``beta -> validation loss`` of IS-Net trained as ``config.training`` says, at that beta."""
 
     def objective(beta: list[float]) -> float:
-        out = _trial_dir(args, beta)
-        targs = argparse.Namespace(**vars(args))
-        targs.out, targs.beta, targs.arch, targs.quiet = str(out), beta, "isnet", True
         # A retried trial continues its killed predecessor's training instead of starting over.
-        targs.resume = (out / "checkpoint.pt").exists()
-        if (out / "metrics.json").exists():
-            return json.loads((out / "metrics.json").read_text())["euclidean_loss"]
-        return train.main(targs)["euclidean_loss"]
+        trial = replace(config.training, out=str(_trial_dir(config, beta)), beta=beta, arch="isnet", quiet=True)
+        return train_or_continue(trial)["euclidean_loss"]
 
     return objective
 
@@ -527,42 +495,42 @@ def snap_feasible(beta: np.ndarray) -> np.ndarray:
     return beta / s if s > 1.0 else beta
 
 
-def create_or_load(args: argparse.Namespace, dim: int) -> optuna.Study:
-    url = args.storage or f"sqlite:///{Path(args.out).resolve() / 'search.db'}"
-    Path(args.out).mkdir(parents=True, exist_ok=True)
-    storage = make_storage(url, args.heartbeat)
-    if args.sampler == "surface":
-        sampler = ResponseSurfaceSampler(dim, args.degree, args.max_degree, args.phi, args.form)
+def create_or_load(config: SearchConfig, dim: int) -> optuna.Study:
+    url = config.storage or f"sqlite:///{Path(config.out).resolve() / 'search.db'}"
+    Path(config.out).mkdir(parents=True, exist_ok=True)
+    storage = make_storage(url, config.heartbeat)
+    if config.sampler == "surface":
+        sampler = ResponseSurfaceSampler(dim, config.degree, config.max_degree, config.phi, config.form)
     else:
         sampler = None  # seeded below, once the trials already in the study are known
-    study = optuna.create_study(study_name=args.study, storage=storage, sampler=sampler, load_if_exists=True)
+    study = optuna.create_study(study_name=config.study, storage=storage, sampler=sampler, load_if_exists=True)
     if sampler is None:
         # A worker that joins or restarts a study must not replay the draws of the first
         # worker: seed by the trials already there.
-        seed = args.search_seed + len(study.get_trials(deepcopy=False))
-        if args.sampler == "tpe":
-            study.sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(args.random_trials, 10))
+        seed = config.search_seed + len(study.get_trials(deepcopy=False))
+        if config.sampler == "tpe":
+            study.sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(config.random_trials, 10))
         else:
             study.sampler = optuna.samplers.RandomSampler(seed=seed)
-    if args.sampler == "surface" and not study.user_attrs.get("random_enqueued"):
-        for b in random_feasible(args.random_trials, dim, args.search_seed):
+    if config.sampler == "surface" and not study.user_attrs.get("random_enqueued"):
+        for b in random_feasible(config.random_trials, dim, config.search_seed):
             study.enqueue_trial(dict(zip(param_names(dim), (float(x) for x in b))))
         study.set_user_attr("random_enqueued", True)
     return study
 
 
-def _finished(study: optuna.Study, args, dim: int) -> bool:
+def _finished(study: optuna.Study, config: SearchConfig, dim: int) -> bool:
     trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    if len(trials) >= args.trials:
+    if len(trials) >= config.trials:
         return True
-    return args.sampler == "surface" and search_state(trials, dim, args.phi)["converged"]
+    return config.sampler == "surface" and search_state(trials, dim, config.phi)["converged"]
 
 
 class SearchInterrupted(KeyboardInterrupt):
     """Ctrl-C stopped a worker; its trial waits in the study to be taken up again."""
 
 
-def run_worker(args: argparse.Namespace, dim: int, objective=None) -> None:
+def run_worker(config: SearchConfig, dim: int, objective=None) -> None:
     """One worker: take trials until the budget is spent or the surface has converged.
 
     On Ctrl-C the running trial is put back in the study with the same beta (its training
@@ -570,18 +538,18 @@ def run_worker(args: argparse.Namespace, dim: int, objective=None) -> None:
     again continues it.
 
     Args:
-        objective: ``beta list -> loss``; default: train IS-Net with ``args``.
+        objective: ``beta list -> loss``; default: train IS-Net as ``config.training`` says.
     """
-    study = create_or_load(args, dim)
-    train_at = objective or training_objective(args)
+    study = create_or_load(config, dim)
+    train_at = objective or training_objective(config)
     interrupted: list[str] = []
 
     def run(trial: optuna.Trial) -> float:
-        beta = suggest_beta(trial, args.sampler, dim)
+        beta = suggest_beta(trial, config.sampler, dim)
         # A worker that waited for earlier trials may find the search already over.
-        if _finished(study, args, dim):
+        if _finished(study, config, dim):
             raise optuna.TrialPruned("search finished while this trial waited")
-        trial.set_user_attr("phi", args.phi)
+        trial.set_user_attr("phi", config.phi)
         try:
             return train_at(beta)
         except KeyboardInterrupt as e:
@@ -596,17 +564,17 @@ def run_worker(args: argparse.Namespace, dim: int, objective=None) -> None:
             )
             raise optuna.TrialPruned("interrupted") from None
 
-    while not _finished(study, args, dim):
+    while not _finished(study, config, dim):
         _wait_for_running_experiments(study)
         study.optimize(run, n_trials=1, catch=(SurfaceDeferred,))
         if interrupted:
             raise SearchInterrupted(f"{interrupted[0]}; run the same command again to continue the search")
 
 
-def _worker_process(args: argparse.Namespace, dim: int) -> None:
+def _worker_process(config: SearchConfig, dim: int) -> None:
     """Target of a worker process: Ctrl-C ends it with code 130 and one line, not a traceback."""
     try:
-        run_worker(args, dim)
+        run_worker(config, dim)
     except KeyboardInterrupt as e:
         print(f"isnet search worker: interrupted; {e}", file=sys.stderr)
         sys.exit(130)
@@ -628,24 +596,25 @@ def _wait_for_running_experiments(study: optuna.Study, poll_seconds: float = 1.0
         time.sleep(poll_seconds)
 
 
-def main(args: argparse.Namespace) -> dict:
-    import multiprocessing as mp
+def search(config: SearchConfig) -> dict:
+    """Run the search to its end (budget spent or surface converged) and write its summary and plots.
 
-    from isnet.model import ISNetConfig
-
-    dim = len(args.channels) - 1
-    ISNetConfig(channels=tuple(args.channels), kernels=tuple(args.kernels))  # fail early on a bad shape
-    needed = len(surface_terms(dim, args.degree, args.form))
-    if args.sampler == "surface" and args.random_trials < needed:
+    Returns:
+        The summary (see :func:`summarise_study`), also in ``summary.json``.
+    """
+    dim = config.dim
+    config.training.model_config()  # fail early on a bad shape
+    needed = len(surface_terms(dim, config.degree, config.form))
+    if config.sampler == "surface" and config.random_trials < needed:
         raise ValueError(
-            f"--random-trials {args.random_trials} cannot determine the {needed} coefficients of the "
-            f"first fit ({args.form}, degree {args.degree}); give at least {needed}"
+            f"--random-trials {config.random_trials} cannot determine the {needed} coefficients of the "
+            f"first fit ({config.form}, degree {config.degree}); give at least {needed}"
         )
     t0 = time.perf_counter()
-    create_or_load(args, dim)  # one process creates the study and enqueues the random experiments
-    if args.workers > 1:
+    create_or_load(config, dim)  # one process creates the study and enqueues the random experiments
+    if config.workers > 1:
         ctx = mp.get_context("spawn")
-        procs = [ctx.Process(target=_worker_process, args=(args, dim)) for _ in range(args.workers)]
+        procs = [ctx.Process(target=_worker_process, args=(config, dim)) for _ in range(config.workers)]
         for p in procs:
             p.start()
         try:
@@ -661,18 +630,16 @@ def main(args: argparse.Namespace) -> dict:
         if any(p.exitcode for p in procs):
             raise RuntimeError(f"search worker exit codes {[p.exitcode for p in procs]}")
     else:
-        run_worker(args, dim)
-    summary = summarise_study(create_or_load(args, dim), args, dim)
+        run_worker(config, dim)
+    summary = summarise_study(create_or_load(config, dim), config, dim)
     summary["seconds_this_run"] = time.perf_counter() - t0
-    out = Path(args.out)
+    out = Path(config.out)
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     plot_search(summary, out)
-    if not args.quiet:
-        print(format_summary(summary))
     return summary
 
 
-def summarise_study(study: optuna.Study, args, dim: int) -> dict:
+def summarise_study(study: optuna.Study, config: SearchConfig, dim: int) -> dict:
     trials = sorted(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), key=lambda t: t.number)
     names = param_names(dim)
 
@@ -692,23 +659,23 @@ def summarise_study(study: optuna.Study, args, dim: int) -> dict:
         for t in trials
     ]
     summary = {
-        "sampler": args.sampler,
+        "sampler": config.sampler,
         "trials": rows,
         "n_trials": len(rows),
-        "iterations_per_trial": args.iterations,
-        "phi": args.phi,
-        "form": args.form,
+        "iterations_per_trial": config.training.iterations,
+        "phi": config.phi,
+        "form": config.form,
     }
     if rows:
         best = min(rows, key=lambda r: r["loss"])
         summary["best"] = best
-    if args.sampler == "surface" and len(rows) >= 2:
-        state = search_state(trials, dim, args.phi)
+    if config.sampler == "surface" and len(rows) >= 2:
+        state = search_state(trials, dim, config.phi)
         summary["converged"] = state["converged"]
         fits = {}
         n = len(state["points"])
         for form, degree in (
-            ("paper", fit_degree(n, dim, args.degree + state["misses"], args.max_degree, "paper")),
+            ("paper", fit_degree(n, dim, config.degree + state["misses"], config.max_degree, "paper")),
             ("quadratic", 2),
         ):
             try:
@@ -761,11 +728,6 @@ def format_summary(summary: dict) -> str:
 
 
 def plot_search(summary: dict, out: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     rows = summary["trials"]
     if not rows:
         return

@@ -16,16 +16,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 from tqdm import tqdm
 
+from isnet.boxes import box_from_landmarks
+from isnet.imageio import IMAGE_SUFFIXES, ImageError, read_grey
 from isnet.schemes import CUHK5, Scheme, get_scheme
-from isnet.transforms import crop_face, crop_matrix
+from isnet.transforms import apply_affine, crop_face, crop_matrix
 
 FORMATS = ("sun", "mtfl", "pts")
-DEMO_DIR = Path(__file__).resolve().parent / "demo"
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
 
 
 class AnnotationError(ValueError):
@@ -296,28 +295,6 @@ def reduce_to_cuhk5(points: np.ndarray, scheme: Scheme) -> np.ndarray:
     return np.stack([points[list(group)].mean(axis=0) for group in scheme.to_cuhk5])
 
 
-# Box of the CUHK lists as a function of the five points, fitted by least squares on
-# trainImageList.txt (scripts/fit_box_from_landmarks.py): centre = eye-mouth centre
-# + offset * eye-mouth size, side = scale * size. Used where a format has no box.
-_BOX_FROM_POINTS = {"dx": -0.0183, "dy": -0.0317, "scale": 1.7513}
-
-
-def box_from_landmarks(landmarks: np.ndarray, scheme: Scheme) -> np.ndarray:
-    """A CUHK-like face box ``(left, top, right, bottom)`` from five CUHK points.
-
-    The CUHK set's boxes come from a face detector; formats without a box get one
-    drawn the same way on average, from the spread of the five points.
-    """
-    if scheme.n_points != CUHK5.n_points:
-        raise ValueError("box_from_landmarks expects five CUHK points")
-    centre = landmarks.mean(axis=0)
-    spread = max(np.ptp(landmarks[:, 0]), np.ptp(landmarks[:, 1]), 1.0)
-    cx = centre[0] + _BOX_FROM_POINTS["dx"] * spread
-    cy = centre[1] + _BOX_FROM_POINTS["dy"] * spread
-    half = 0.5 * _BOX_FROM_POINTS["scale"] * spread
-    return np.array([cx - half, cy - half, cx + half, cy + half])
-
-
 def read_list(
     path: str | os.PathLike,
     fmt: str = "sun",
@@ -337,16 +314,16 @@ def read_list(
 
 
 def load_grey(path: str | os.PathLike, source: str = "") -> np.ndarray:
-    """Decode an image file to 8-bit grey ``(H, W)``, or raise :class:`AnnotationError`."""
+    """Decode an image file to 8-bit grey ``(H, W)`` (:func:`isnet.imageio.read_grey`), or raise
+    :class:`AnnotationError` naming ``source`` (the annotation's file and line)."""
     path = Path(path)
     where = source or str(path)
     if not path.exists():
         raise AnnotationError(where, None, f"image not found: {path}")
-    data = np.fromfile(path, dtype=np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE) if data.size else None
-    if image is None or image.size == 0:
-        raise AnnotationError(where, None, f"image cannot be decoded (corrupt or not an image): {path}")
-    return image
+    try:
+        return read_grey(path)
+    except ImageError:
+        raise AnnotationError(where, None, f"image cannot be decoded (corrupt or not an image): {path}") from None
 
 
 def check_in_image(sample: Sample, shape: tuple[int, int]) -> None:
@@ -436,11 +413,38 @@ def build_crops(
     return _crop_set(np.stack(crops), kept, np.stack(mats))
 
 
+def make_crop_set(
+    images: np.ndarray | StreamedCrops,
+    boxes: np.ndarray,
+    mats: np.ndarray,
+    landmarks: np.ndarray | None,
+    files: list[str],
+    n_points: int = 0,
+) -> CropSet:
+    """The :class:`CropSet` of faces already cut (or cut on demand): the one place its geometry is made.
+
+    Args:
+        images: ``(N, R, R)`` source crops.
+        boxes: ``(N, 4)`` boxes ``(l, t, r, b)`` in image pixels.
+        mats: ``(N, 2, 3)`` maps from image to source-crop pixels.
+        landmarks: ``(N, K, 2)`` annotated points in image pixels, or ``None`` when nothing is
+            known of them (faces to predict): then ``n_points`` zeros per face.
+        files: the image of each face, for reports.
+    """
+    n = len(boxes)
+    mats = np.asarray(mats, np.float64).reshape(n, 2, 3)
+    boxes = np.asarray(boxes, np.float64).reshape(n, 4)
+    if landmarks is None:
+        lm = np.zeros((n, n_points, 2), np.float32)
+    else:
+        lm = np.stack([apply_affine(m, p) for m, p in zip(mats, landmarks)]).astype(np.float32)
+    corners = np.array([apply_affine(m, b.reshape(2, 2)).reshape(4) for m, b in zip(mats, boxes)], np.float32)
+    return CropSet(images, lm, corners.reshape(n, 4), mats, boxes[:, 2:] - boxes[:, :2], files)
+
+
 def _crop_set(images, kept: list[Sample], mats: np.ndarray) -> CropSet:
-    lm = np.stack([apply_affine(m, s.landmarks) for m, s in zip(mats, kept)])
-    corners = np.stack([apply_affine(m, s.box.reshape(2, 2)).reshape(4) for m, s in zip(mats, kept)])
-    wh = np.stack([s.box[2:] - s.box[:2] for s in kept])
-    return CropSet(images, lm.astype(np.float32), corners.astype(np.float32), mats, wh, [str(s.image) for s in kept])
+    boxes = np.stack([s.box for s in kept])
+    return make_crop_set(images, boxes, mats, [s.landmarks for s in kept], [str(s.image) for s in kept])
 
 
 class StreamedCrops:
@@ -469,11 +473,6 @@ def streamed_crops(samples: list[Sample], size: int, margin: float) -> CropSet:
         raise AnnotationError("(list)", None, "no face to train on")
     mats = np.stack([crop_matrix(s.box, size, margin)[3] for s in samples])
     return _crop_set(StreamedCrops(samples, size, margin), samples, mats)
-
-
-def apply_affine(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Apply a ``(2, 3)`` affine map to ``(..., 2)`` points."""
-    return points @ matrix[:, :2].T + matrix[:, 2]
 
 
 _CACHE_VERSION = "2"
@@ -530,10 +529,3 @@ def cached_crops(
     except OSError:
         shutil.rmtree(tmp, ignore_errors=True)  # another process finished the same cache first
     return crops
-
-
-def demo_list(split: str) -> Path:
-    """Path of the embedded demo's list for ``split`` (``"train"`` or ``"val"``)."""
-    if split not in ("train", "val"):
-        raise ValueError(f"demo split must be 'train' or 'val', got {split!r}")
-    return DEMO_DIR / f"demo_{split}.txt"

@@ -1,4 +1,4 @@
-"""``isnet benchmark``: speed of the landmark network, the detector and the whole pipeline.
+"""Speed of the landmark network, the detector and the whole pipeline (``isnet benchmark``).
 
 Everything is timed in one process on the same inputs: real network views of the
 embedded demo's faces, and a 640 x 480 photo (by default an embedded demo face
@@ -9,13 +9,11 @@ other work on the machine) and the fastest.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import platform
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 
@@ -23,11 +21,13 @@ import cv2
 import numpy as np
 import torch
 
-from isnet import options
+from isnet.api import BACKENDS, LandmarkDetector
+from isnet.assets import demo_list, weights_path
+from isnet.boxes import ltrb_to_xywh
 from isnet.data import build_crops, read_sun_list
-from isnet.data import demo_list as _demo_list
-from isnet.detect import LandmarkDetector, YuNet, ltrb_to_xywh, to_bgr_grey, weights_path
-from isnet.evaluate import view_inputs
+from isnet.detectors import YuNet
+from isnet.imageio import to_bgr_grey
+from isnet.inference import view_inputs
 from isnet.model import count_macs, count_parameters, load
 from isnet.transforms import SOURCE_MARGIN, source_size
 
@@ -61,7 +61,7 @@ def per_item(timing: dict, n: int) -> dict:
 
 def demo_photo(size: tuple[int, int] = (640, 480)) -> np.ndarray:
     """A ``(480, 640, 3)`` photo with one face: a demo face scaled to the height, edges mirrored."""
-    sample = read_sun_list(_demo_list("val"))[0]
+    sample = read_sun_list(demo_list("val"))[0]
     bgr, _ = to_bgr_grey(sample.image)
     w, h = size
     face = cv2.resize(bgr, (h, h), interpolation=cv2.INTER_CUBIC)
@@ -86,81 +86,76 @@ def load_average() -> list[float] | None:
         return None
 
 
-def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
-    p = options.ArgumentParser(
-        "isnet benchmark",
-        add_help=add_help,
-        description="Time the landmark network (batch 1 and 64, torch and onnxruntime), the detector "
-        "and the whole pipeline on a 640x480 photo, on 1 and 2 threads.",
-    )
-    p.add_argument("--weights", default=None, help="checkpoint (default: the model shipped in isnet/weights/)")
-    p.add_argument("--image", default=None, help="photo for detection and end-to-end times (default: a demo face)")
-    p.add_argument("--threads", type=options.POSITIVE, nargs="+", default=[1, 2], help="thread counts to time")
-    p.add_argument("--batch-sizes", type=options.POSITIVE, nargs="+", default=[1, 64], help="batch sizes to time")
-    p.add_argument(
-        "--backends", nargs="+", default=["torch", "onnx"], choices=("torch", "onnx"), help="network backends to time"
-    )
-    p.add_argument("--seconds", type=options.POSITIVE_FLOAT, default=1.0, help="minimum time per measurement")
-    p.add_argument("--json", type=options.new_file, default=None, metavar="OUT", help="write the results here")
-    return p
+def benchmark(
+    weights: str | Path | None = None,
+    image: str | Path | None = None,
+    threads: Sequence[int] = (1, 2),
+    batch_sizes: Sequence[int] = (1, 64),
+    backends: Sequence[str] = BACKENDS,
+    seconds: float = 1.0,
+) -> dict:
+    """Time the network, the landmark step, YuNet and the whole photo, per thread count and backend.
 
-
-def main(args: argparse.Namespace) -> dict:
-    weights = weights_path(args.weights)
+    Args:
+        weights: the landmark model (default: the shipped one).
+        image: photo for detection and end-to-end times (default: :func:`demo_photo`).
+        seconds: minimum time per measurement.
+    """
+    weights = weights_path(weights)
     model = load(weights)
     load_before = load_average()
     t_start = time.perf_counter()
 
-    n_views = max(args.batch_sizes)
-    samples = read_sun_list(_demo_list("val"))
+    n_views = max(batch_sizes)
+    samples = read_sun_list(demo_list("val"))
     samples = (samples * (n_views // len(samples) + 1))[:n_views]
     crops = build_crops(samples, source_size(model.config.input_size), SOURCE_MARGIN, progress=False)
     views, _ = view_inputs(model, crops, np.arange(n_views))
 
-    photo_bgr, photo_grey = to_bgr_grey(args.image if args.image else demo_photo())
+    photo_bgr, photo_grey = to_bgr_grey(image if image else demo_photo())
     yunet = YuNet(max_side=None)
     boxes, _ = yunet(photo_bgr)
     if len(boxes) == 0:
         raise ValueError("YuNet finds no face in the benchmark photo; pass another --image")
     # The landmark step on the photo: crop, warp, network, back to image pixels, for
     # b copies of the detected face's (mapped) box.
-    photo_box = ltrb_to_xywh(yunet.box_map.apply(boxes[:1]))
+    photo_box = ltrb_to_xywh(yunet.training_boxes(boxes[:1]))
 
     results: dict = {"network": [], "landmark_step": [], "detection": [], "end_to_end": []}
     # Detection at full size, and at half size (isnet predict --max-side), the main speed knob:
     # YuNet's time grows with the pixel count, and faces under ~20 px are then lost.
     sides = (None, max(photo_bgr.shape[:2]) // 2)
-    for threads in args.threads:
-        torch.set_num_threads(threads)
-        cv2.setNumThreads(threads)
-        for backend in args.backends:
-            det = LandmarkDetector(model, yunet, backend=backend, threads=threads)
-            for b in args.batch_sizes:
-                row = {"backend": backend, "threads": threads, "batch": b}
+    for n_threads in threads:
+        torch.set_num_threads(n_threads)
+        cv2.setNumThreads(n_threads)
+        for backend in backends:
+            det = LandmarkDetector(model, yunet, backend=backend, threads=n_threads)
+            for b in batch_sizes:
+                row = {"backend": backend, "threads": n_threads, "batch": b}
                 net_call = (
                     partial(_run_torch, model, views[:b])
                     if backend == "torch"
                     else partial(det.net.run, views[:b].numpy())
                 )
-                results["network"].append(row | per_item(measure(net_call, args.seconds), b))
+                results["network"].append(row | per_item(measure(net_call, seconds), b))
                 step = partial(det.predict, photo_grey, np.repeat(photo_box, b, axis=0))
-                results["landmark_step"].append(row | per_item(measure(step, args.seconds), b))
+                results["landmark_step"].append(row | per_item(measure(step, seconds), b))
             for side in sides:
                 yunet.max_side = side
-                e2e = measure(partial(det.detect, photo_bgr), args.seconds)
-                row = {"backend": backend, "threads": threads, "max_side": side}
+                e2e = measure(partial(det.detect, photo_bgr), seconds)
+                row = {"backend": backend, "threads": n_threads, "max_side": side}
                 results["end_to_end"].append(row | per_item(e2e, 1))
         for side in sides:
             yunet.max_side = side
-            detection = measure(partial(yunet, photo_bgr), args.seconds)
-            results["detection"].append({"threads": threads, "max_side": side} | per_item(detection, 1))
+            detection = measure(partial(yunet, photo_bgr), seconds)
+            results["detection"].append({"threads": n_threads, "max_side": side} | per_item(detection, 1))
         yunet.max_side = None
 
     def pick(table: str, **key) -> list[dict]:
         return [r for r in results[table] if all(r.get(k) == v for k, v in key.items())]
 
     one = pick("network", threads=1, batch=1)
-    many = pick("network", threads=2, batch=max(args.batch_sizes))
+    many = pick("network", threads=2, batch=max(batch_sizes))
     photo_rows = results["end_to_end"]
     goals = {
         "one_face_ms_1_thread": {
@@ -189,7 +184,7 @@ def main(args: argparse.Namespace) -> dict:
         "weights": str(weights),
         "model": {"parameters": count_parameters(model), "macs_per_face": macs, "flops_per_face": 2 * macs},
         "photo": {
-            "source": args.image or "embedded demo face scaled to 480x480, edges mirrored to 640x480",
+            "source": image or "embedded demo face scaled to 480x480, edges mirrored to 640x480",
             "shape": list(photo_bgr.shape),
             "faces_found": int(len(boxes)),
         },
@@ -204,7 +199,7 @@ def main(args: argparse.Namespace) -> dict:
             "onnxruntime": _ort_version(),
             "opencv": cv2.__version__,
             "python": platform.python_version(),
-            "seconds_per_measurement": args.seconds,
+            "seconds_per_measurement": seconds,
             "timing": "median and fastest call after 3 warm-up calls; per face = call / batch",
             "network": "the model on ready (B, 1, 39, 39) views",
             "landmark_step": "LandmarkDetector.predict on the photo with B boxes: crop, warp, network, map back",
@@ -212,9 +207,6 @@ def main(args: argparse.Namespace) -> dict:
             "total_seconds": round(time.perf_counter() - t_start, 1),
         },
     }
-    print(format_results(out))
-    if args.json:
-        Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
     return out
 
 

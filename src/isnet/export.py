@@ -1,25 +1,21 @@
 """ONNX export of the landmark network and an onnxruntime backend for it.
 
 The exported graph is the network alone: ``views`` ``(B, 1, S, S)`` float32 grey views
-in [0, 1] (made by the crop pipeline, see :func:`isnet.evaluate.view_inputs`) to
+in [0, 1] (made by the crop pipeline, see :func:`isnet.inference.view_inputs`) to
 ``landmarks`` ``(B, K, 2)``, positions as fractions of the view's side. The batch
 dimension is dynamic.
 """
 
 from __future__ import annotations
 
-import argparse
 import io
-import os
-import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from isnet import options
-from isnet.model import ISNet, ISNetConfig, load
+from isnet.model import ISNet, ISNetConfig
 
 OPSET = 17
 # The opsets this graph exports to and runs at in onnxruntime (measured 7 to 23; 20 is the
@@ -70,7 +66,7 @@ def ort_session(graph: bytes | str | Path, threads: int | None = None):
 
 
 class OnnxISNet:
-    """Stands in for an :class:`~isnet.model.ISNet` in :func:`isnet.evaluate.predict_crops`,
+    """Stands in for an :class:`~isnet.model.ISNet` in :func:`isnet.inference.predict_crops`,
     running its exported graph in onnxruntime.
 
     Args:
@@ -112,37 +108,3 @@ def parity(model: ISNet, graph: bytes | str | Path, n: int = 64, seed: int = 0) 
         ref = model.eval()(torch.from_numpy(views)).numpy()
     out = OnnxISNet(None, 1, graph, model.config).run(views)
     return float(np.abs(out - ref).max())
-
-
-def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
-    p = options.ArgumentParser(
-        "isnet export",
-        add_help=add_help,
-        description="Export the landmark network to ONNX and check it against PyTorch in onnxruntime.",
-    )
-    p.add_argument("--onnx", type=options.new_file, required=True, metavar="FILE", help="where to write the ONNX graph")
-    p.add_argument("--weights", default=None, help="checkpoint (default: the model shipped in isnet/weights/)")
-    p.add_argument("--opset", type=options.IntRange(*OPSETS), default=OPSET, help="ONNX opset version")
-    return p
-
-
-def main(args: argparse.Namespace) -> dict:
-    """Export, check parity in onnxruntime, and only then put the graph at ``--onnx``."""
-    from isnet.detect import weights_path
-
-    weights = weights_path(args.weights)
-    model = load(weights)
-    out = Path(args.onnx)
-    t0 = time.perf_counter()
-    graph = onnx_bytes(model, args.opset)
-    diff = parity(model, graph)
-    if not diff < PARITY_TOLERANCE:
-        raise ValueError(
-            f"onnxruntime differs from PyTorch by {diff:.3g} (tolerance {PARITY_TOLERANCE:g}); nothing written"
-        )
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_bytes(graph)
-    os.replace(tmp, out)
-    result = {"onnx": str(out), "weights": str(weights), "max_abs_diff": diff, "seconds": time.perf_counter() - t0}
-    print(f"wrote {out} ({out.stat().st_size:,} bytes); onnxruntime vs PyTorch max abs difference {diff:.2e}")
-    return result

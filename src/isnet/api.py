@@ -1,0 +1,150 @@
+"""The public API: :class:`LandmarkDetector`, faces and their landmarks in whole images."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from isnet.assets import weights_path
+from isnet.detectors import Detector, as_detector
+from isnet.export import OnnxISNet
+from isnet.imageio import to_bgr_grey, to_grey
+from isnet.inference import crops_of_images, predict_crops
+from isnet.model import ISNet, load
+from isnet.schemes import get_scheme
+
+BACKENDS = ("torch", "onnx")
+
+
+@dataclass
+class Face:
+    """One face found in an image.
+
+    Attributes:
+        box: ``(4,)`` ``[x, y, w, h]``, as the detector (or the caller) gave it.
+        score: the detector's confidence; ``None`` for boxes given by the caller.
+        landmarks: ``(K, 2)`` ``(x, y)`` in image pixels, in the model's scheme's order.
+    """
+
+    box: np.ndarray
+    score: float | None
+    landmarks: np.ndarray
+
+    def to_dict(self, decimals: int = 2) -> dict:
+        """JSON-ready ``{"box", "score", "landmarks"}``, coordinates rounded to ``decimals``."""
+        return {
+            "box": [round(float(v), decimals) for v in self.box],
+            "score": None if self.score is None else round(float(self.score), 4),
+            "landmarks": [[round(float(x), decimals), round(float(y), decimals)] for x, y in self.landmarks],
+        }
+
+
+class LandmarkDetector:
+    """Faces and their landmarks in whole images.
+
+    Args:
+        weights: landmark model checkpoint; default ``isnet/weights/isnet_cuhk5.pt``.
+        detector: ``"yunet"`` (the shipped YuNet), a :class:`~isnet.detectors.Detector`, any
+            callable returning ``(boxes, scores)``, or ``None`` (only :meth:`predict` with your
+            own boxes).
+        backend: ``"torch"``, or ``"onnx"`` to run the network in onnxruntime (faster
+            on CPU, see ``docs/benchmark.json``; needs the ``onnx`` extra).
+        batch_size: faces per network call.
+        threads: CPU threads of the network; for ``"torch"`` this sets PyTorch's
+            process-wide count, for ``"onnx"`` the session's. ``None``: leave as is.
+
+    Example:
+        >>> det = isnet.LandmarkDetector()
+        >>> for face in det.detect("photo.jpg"):
+        ...     print(face.box, face.landmarks)
+    """
+
+    def __init__(
+        self,
+        weights: str | Path | ISNet | None = None,
+        detector: str | Detector | Callable | None = "yunet",
+        backend: str = "torch",
+        batch_size: int = 256,
+        threads: int | None = None,
+    ):
+        if isinstance(weights, ISNet):
+            self.model = weights.eval()
+        else:
+            self.model = load(weights_path(weights))
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        self.backend = backend
+        if backend == "onnx":
+            self.net: ISNet | OnnxISNet = OnnxISNet(self.model, threads)
+        else:
+            if threads is not None:
+                torch.set_num_threads(threads)
+            self.net = self.model
+        self.detector = as_detector(detector)
+        self.batch_size = batch_size
+        self.scheme = get_scheme(self.model.config.scheme)
+
+    def detect(self, image: np.ndarray | str | Path) -> list[Face]:
+        """Find the faces of one image and their landmarks (see :func:`isnet.imageio.as_uint8` for inputs)."""
+        return self.detect_batch([image])[0]
+
+    def detect_batch(self, images: Sequence[np.ndarray | str | Path]) -> list[list[Face]]:
+        """:meth:`detect` for several images, one network pass over all their faces."""
+        if self.detector is None:
+            raise ValueError("this LandmarkDetector has no face detector: pass boxes to predict()")
+        greys, boxes, scores = [], [], []
+        for i, image in enumerate(images):
+            bgr, grey = to_bgr_grey(image, f"image {i}")
+            b, s = self.detector(bgr)
+            greys.append(grey)
+            boxes.append(np.asarray(b, dtype=np.float64).reshape(-1, 4))
+            scores.append(np.asarray(s, dtype=np.float64).reshape(-1))
+        return self._faces(greys, boxes, scores, from_detector=True)
+
+    def predict(
+        self,
+        image: np.ndarray | str | Path,
+        boxes: np.ndarray | Sequence[Sequence[float]],
+        scores: Sequence[float] | None = None,
+        from_detector: bool = False,
+    ) -> list[Face]:
+        """Landmarks of faces whose boxes you give.
+
+        Args:
+            image: see :func:`isnet.imageio.as_uint8`.
+            boxes: ``(N, 4)`` ``[x, y, w, h]``, drawn like the CUHK boxes (a square from
+                the eyebrows to just below the mouth) unless ``from_detector``.
+            scores: ``(N,)`` scores to carry into the faces, if any.
+            from_detector: the boxes come from this object's detector: map them to CUHK
+                boxes first, as :meth:`detect` does.
+        """
+        grey = to_grey(image)
+        b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        s = np.full(len(b), np.nan) if scores is None else np.asarray(scores, dtype=np.float64).reshape(-1)
+        if len(s) != len(b):
+            raise ValueError(f"{len(b)} boxes but {len(s)} scores")
+        return self._faces([grey], [b], [s], from_detector)[0]
+
+    def _faces(
+        self, greys: list[np.ndarray], boxes: list[np.ndarray], scores: list[np.ndarray], from_detector: bool
+    ) -> list[list[Face]]:
+        convention = self.detector if from_detector and self.detector is not None else Detector()
+        crops = crops_of_images(
+            greys, [convention.training_boxes(b) for b in boxes], self.model.config.input_size, self.scheme.n_points
+        )
+        if len(crops):
+            points = predict_crops(self.net, crops, self.batch_size)
+        else:
+            points = np.zeros((0, self.scheme.n_points, 2))
+        out, start = [], 0
+        for b, s in zip(boxes, scores):
+            faces = [
+                Face(b[i].copy(), None if np.isnan(s[i]) else float(s[i]), points[start + i]) for i in range(len(b))
+            ]
+            out.append(faces)
+            start += len(b)
+        return out

@@ -1,0 +1,49 @@
+"""Files shipped inside the package: the default landmark model, YuNet and the fitted constants.
+
+Every fitted constant lives in the JSON file its fitting script writes, and is read from
+there; none is pasted into code.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+DEMO_DIR = Path(__file__).resolve().parent / "demo"
+DEFAULT_MODEL = WEIGHTS_DIR / "isnet_cuhk5.pt"
+YUNET_MODEL = WEIGHTS_DIR / "face_detection_yunet_2026may.onnx"
+# Written by scripts/fit_yunet_box_map.py: YuNet box -> CUHK box.
+YUNET_BOX_MAP = WEIGHTS_DIR / "yunet_box_map.json"
+# Written by scripts/fit_box_from_landmarks.py: five points -> CUHK box.
+BOX_FROM_POINTS = WEIGHTS_DIR / "box_from_points.json"
+
+
+def weights_path(weights: str | Path | None) -> Path:
+    """The checkpoint to use: ``weights``, or the shipped default model when ``None``."""
+    if weights is not None:
+        return Path(weights)
+    if not DEFAULT_MODEL.is_file():
+        raise FileNotFoundError(
+            f"the default model {DEFAULT_MODEL} is not installed; pass a checkpoint (model.pt of "
+            "`isnet train`) as weights= in Python or --weights on the command line"
+        )
+    return DEFAULT_MODEL
+
+
+def read_fit(path: Path, keys: tuple[str, ...], script: str) -> dict[str, float]:
+    """The fitted constants ``keys`` of a JSON file written by ``script``."""
+    try:
+        d = json.loads(path.read_text())
+        return {k: float(d[k]) for k in keys}
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no fitted constants; write them with {script}") from None
+    except (ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{path}: not the output of {script} ({e})") from None
+
+
+def demo_list(split: str) -> Path:
+    """Path of the embedded demo's list for ``split`` (``"train"`` or ``"val"``)."""
+    if split not in ("train", "val"):
+        raise ValueError(f"demo split must be 'train' or 'val', got {split!r}")
+    return DEMO_DIR / f"demo_{split}.txt"

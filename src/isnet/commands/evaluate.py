@@ -1,0 +1,103 @@
+"""``isnet evaluate``: a model on an annotated list, on its boxes or with a detector in front."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from isnet import options
+from isnet.data import FORMATS
+from isnet.detectors import YuNet
+from isnet.evaluation import evaluate_list, evaluate_with_detector
+from isnet.metrics import format_table
+from isnet.plots import plot_ced
+
+
+def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
+    p = options.ArgumentParser(
+        "isnet evaluate",
+        add_help=add_help,
+        description="Evaluate a model on an annotated list: with the list's face boxes, or with "
+        "--detector yunet in front (the landmarks a user gets from a photo, against those from the list's boxes).",
+    )
+    p.add_argument("--weights", default=None, help="checkpoint file (None: the shipped model)")
+    p.add_argument("--list", required=True, help="annotation list (or folder, for --format pts)")
+    p.add_argument("--format", default="sun", choices=FORMATS, help="annotation format of the list")
+    p.add_argument("--root", default=None, help="folder image paths are relative to (None: the list's)")
+    p.add_argument("--pts-scheme", default="ibug68", help="landmark scheme of .pts files")
+    p.add_argument(
+        "--detector",
+        default=None,
+        choices=("yunet",),
+        help="find each face with this detector, map its box, and compare with the list's boxes",
+    )
+    p.add_argument(
+        "--min-iou", type=options.FRACTION, default=0.3, help="with --detector: least overlap of a match"
+    )
+    p.add_argument(
+        "--score-threshold", type=options.FRACTION, default=0.6, help="with --detector: least detection score"
+    )
+    p.add_argument("--limit", type=options.POSITIVE, default=None, help="with --detector: the first N faces only")
+    p.add_argument("--json", type=options.new_file, default=None, help="write the metrics here")
+    p.add_argument("--ced", type=options.new_file, default=None, help="write the CED plot (PNG) here")
+    p.add_argument("--skip-bad", action="store_true", help="skip unusable lines instead of stopping")
+    p.add_argument("--cache-dir", default=None, help="cache face crops here")
+    p.add_argument("--batch-size", type=options.POSITIVE, default=256, help="faces per network call")
+    p.add_argument("--quiet", action="store_true", help="print nothing, not even the metrics")
+    return p
+
+
+def print_skipped(skipped: list[str]) -> None:
+    if skipped:
+        print(f"skipped {len(skipped)} unusable entries:", file=sys.stderr)
+        for item in skipped:
+            print(f"  {item}", file=sys.stderr)
+
+
+def main(args: argparse.Namespace) -> dict:
+    if args.detector:
+        return main_with_detector(args)
+    ev = evaluate_list(
+        args.list,
+        args.weights,
+        args.format,
+        args.root,
+        args.pts_scheme,
+        args.skip_bad,
+        args.cache_dir,
+        args.batch_size,
+        progress=not args.quiet,
+    )
+    if not args.quiet:
+        print(format_table(ev.metrics))
+        print_skipped(ev.skipped)
+    if args.json:
+        Path(args.json).write_text(json.dumps(ev.metrics, indent=2))
+    if args.ced:
+        plot_ced({Path(ev.metrics["weights"]).stem: ev.nme()}, args.ced)
+    return ev.metrics
+
+
+def main_with_detector(args: argparse.Namespace) -> dict:
+    report = evaluate_with_detector(
+        args.list,
+        args.weights,
+        YuNet(score_threshold=args.score_threshold),
+        args.min_iou,
+        args.format,
+        args.root,
+        args.pts_scheme,
+        args.skip_bad,
+        args.limit,
+        progress=not args.quiet,
+    )
+    if not args.quiet:
+        print(f"{report['n_matched']} of {report['n_faces_listed']} faces matched a detection")
+        for name, r in report["on_matched_faces"].items():
+            print(f"  {name:<30} NME {100 * r['nme_iod']:.3f}%  FR@0.10 {100 * r['fr_010']:.2f}%")
+        print_skipped(report["skipped"])
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    return report

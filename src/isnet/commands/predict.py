@@ -1,0 +1,259 @@
+"""``isnet predict``: faces and their landmarks in images, folders (recursive) and videos."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import cv2
+from tqdm import tqdm
+
+from isnet import options
+from isnet.api import BACKENDS, LandmarkDetector
+from isnet.assets import DEFAULT_MODEL
+from isnet.detectors import YuNet
+from isnet.imageio import IMAGE_SUFFIXES, VIDEO_SUFFIXES, ImageError, as_uint8, to_bgr_grey, video_frames
+from isnet.output import RecordWriter, draw_faces
+
+# Detection on a smaller image than this finds nothing: YuNet's smallest anchor is 10 pixels at stride 8.
+MIN_DETECTION_SIDE = 32
+
+
+@dataclass
+class Input:
+    """One file to process: ``path``, where ``--draw`` output goes (``rel``), and if it is a video."""
+
+    path: Path
+    rel: Path
+    video: bool
+
+
+def list_inputs(paths: Sequence[str], errors: list[str], skipped: list[Path] | None = None) -> list[Input]:
+    """Files named on the command line, folders searched recursively for images and videos.
+
+    Paths that do not exist are reported in ``errors`` and left out; files in folders whose
+    suffix is neither an image's nor a video's go to ``skipped``.
+    """
+    out = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            files = sorted(f for f in p.rglob("*") if f.is_file())
+            found = [f for f in files if f.suffix.lower() in IMAGE_SUFFIXES + VIDEO_SUFFIXES]
+            if skipped is not None:
+                skipped += [f for f in files if f.suffix.lower() not in IMAGE_SUFFIXES + VIDEO_SUFFIXES]
+            out += [Input(f, Path(p.name) / f.relative_to(p), f.suffix.lower() in VIDEO_SUFFIXES) for f in found]
+        elif p.is_file():
+            out.append(Input(p, Path(p.name), p.suffix.lower() in VIDEO_SUFFIXES))
+        else:
+            errors.append(f"{p}: no such file or folder")
+    return out
+
+
+def _chunks(it, n: int) -> Iterator[list]:
+    chunk = []
+    for x in it:
+        chunk.append(x)
+        if len(chunk) == n:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+@dataclass
+class Tally:
+    """What ``isnet predict`` did with its inputs, for the summary on standard error."""
+
+    images: int = 0
+    frames: int = 0
+    videos: int = 0
+    faces: int = 0
+    no_face: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line: inputs read, faces found, images without a face, inputs not processed, files skipped."""
+        parts = [
+            f"{_count(self.images, 'image')} and {_count(self.videos, 'video')} read, {_count(self.faces, 'face')}"
+        ]
+        if self.no_face:
+            parts.append(f"no face in {_count(len(self.no_face), 'image')} ({_names(self.no_face)})")
+        if self.errors:
+            parts.append(f"{_count(len(self.errors), 'input')} not processed (listed above)")
+        if self.skipped:
+            parts.append(
+                f"{_count(len(self.skipped), 'file')} skipped as not images or videos ({_names(self.skipped)})"
+            )
+        return "; ".join(parts)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _names(paths: list[str], shown: int = 5) -> str:
+    names = ", ".join(paths[:shown])
+    return names + (f" and {len(paths) - shown} more" if len(paths) > shown else "")
+
+
+def process_video(det: LandmarkDetector, item: Input, writer: RecordWriter, args: argparse.Namespace, tally: Tally):
+    """Write the records of every frame of a video (and an annotated copy with ``--draw``)."""
+    frames, total, fps = video_frames(item.path)
+    video_out = None
+    n = 0
+    bar = tqdm(total=total or None, desc=item.path.name, unit="frame", leave=False, disable=args.quiet)
+    try:
+        for chunk in _chunks(frames, args.batch_images):
+            for faces, frame in zip(det.detect_batch(chunk), chunk):
+                for f in faces:
+                    writer.write(str(item.path), n, f)
+                tally.faces += len(faces)
+                if args.draw:
+                    if video_out is None:
+                        dest = (Path(args.draw) / item.rel).with_suffix(".mp4")
+                        dest.parent.mkdir(parents=True, exist_ok=True)
+                        size = (frame.shape[1], frame.shape[0])
+                        video_out = cv2.VideoWriter(str(dest), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+                    video_out.write(draw_faces(frame, faces))
+                n += 1
+            bar.update(len(chunk))
+    finally:
+        bar.close()
+        if video_out is not None:
+            video_out.release()
+    if n == 0:
+        raise ImageError(f"{item.path}: opened as a video but no frame could be read")
+    tally.videos += 1
+    tally.frames += n
+
+
+def process_images(
+    det: LandmarkDetector, items: list[Input], writer: RecordWriter, args: argparse.Namespace, tally: Tally
+) -> None:
+    """Write the records of a batch of images; unreadable ones go to ``tally.errors``."""
+    good, arrays = [], []
+    for item in items:
+        try:
+            image = as_uint8(item.path)
+        except ImageError as e:
+            tally.errors.append(str(e))
+            _warn(str(e))
+            continue
+        good.append(item)
+        arrays.append(image)
+    for item, image, faces in zip(good, arrays, det.detect_batch(arrays) if arrays else []):
+        for f in faces:
+            writer.write(str(item.path), None, f)
+        tally.images += 1
+        tally.faces += len(faces)
+        if not faces:
+            tally.no_face.append(str(item.path))
+        if args.draw:
+            dest = Path(args.draw) / item.rel
+            if dest.suffix.lower() not in (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"):
+                dest = dest.with_suffix(".png")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            ok, data = cv2.imencode(dest.suffix, draw_faces(to_bgr_grey(image)[0], faces))
+            if not ok:
+                raise OSError(f"{dest}: cannot encode the annotated image")
+            data.tofile(dest)
+
+
+def _warn(message: str) -> None:
+    # Through tqdm, so that a message does not tear a progress bar on the same stream.
+    tqdm.write(f"isnet predict: {message}", file=sys.stderr)
+
+
+class PredictError(ValueError):
+    """Some inputs could not be read (the others were processed), or there was nothing to read."""
+
+
+def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
+    p = options.ArgumentParser(
+        "isnet predict",
+        add_help=add_help,
+        description="Find faces and their five landmarks in images, folders (recursive) and videos. "
+        "One record per face on stdout: file, frame (null for images), box [x, y, w, h], score, landmarks. "
+        "A summary line on stderr counts the images read, the faces found, the images without a face "
+        "(named), the inputs that could not be processed and the files skipped as not images or videos.",
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH", help="image, video or folder")
+    p.add_argument("--weights", default=None, help=f"landmark model (None: {DEFAULT_MODEL.name} shipped in isnet)")
+    p.add_argument("--format", default="jsonl", choices=("jsonl", "csv"), help="record format")
+    p.add_argument(
+        "--output", "-o", type=options.new_file, default=None, help="write records here (None: standard output)"
+    )
+    p.add_argument("--draw", default=None, metavar="DIR", help="write annotated images (and videos) here")
+    p.add_argument("--backend", default="torch", choices=BACKENDS, help="run the network in torch or onnxruntime")
+    p.add_argument("--score-threshold", type=options.FRACTION, default=0.6, help="YuNet's minimum detection score")
+    p.add_argument(
+        "--max-side",
+        type=options.IntRange(MIN_DETECTION_SIDE, special=(0,), meaning="0: never shrink"),
+        default=1280,
+        help="detect on images shrunk to this longer side (0: never shrink)",
+    )
+    p.add_argument("--batch-images", type=options.POSITIVE, default=16, help="images or frames per landmark batch")
+    p.add_argument("--threads", type=options.THREADS, default=0, help="CPU threads (0: the libraries' default)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars and no summary line")
+    return p
+
+
+def main(args: argparse.Namespace) -> dict:
+    """Run ``isnet predict``; raises :class:`PredictError` at the end if any input was unusable."""
+    threads = options.threads_or_none(args.threads)
+    if threads is not None:
+        cv2.setNumThreads(threads)
+    tally = Tally()
+    skipped: list[Path] = []
+    items = list_inputs(args.paths, tally.errors, skipped)
+    tally.skipped = [str(p) for p in skipped]
+    for e in tally.errors:
+        _warn(str(e))
+    if not items:
+        found = f"; {_count(len(skipped), 'file')} skipped ({_names(tally.skipped)})" if skipped else ""
+        raise PredictError(f"no images or videos found in {' '.join(args.paths)}{found}")
+    det = LandmarkDetector(
+        args.weights,
+        YuNet(score_threshold=args.score_threshold, max_side=args.max_side or None),
+        backend=args.backend,
+        threads=threads,
+    )
+    n_inputs = len(items) + len(tally.errors)
+    stream = open(args.output, "w", newline="") if args.output else sys.stdout
+    try:
+        writer = RecordWriter(stream, args.format, det.scheme.points)
+        images = [i for i in items if not i.video]
+        show = not args.quiet and (len(images) > 1 or any(Path(p).is_dir() for p in args.paths))
+        with tqdm(total=len(images), desc="images", unit="image", leave=False, disable=not show) as bar:
+            for chunk in _chunks(images, args.batch_images):
+                process_images(det, chunk, writer, args, tally)
+                bar.update(len(chunk))
+        for item in (i for i in items if i.video):
+            try:
+                process_video(det, item, writer, args, tally)
+            except ImageError as e:
+                tally.errors.append(str(e))
+                _warn(str(e))
+    except BrokenPipeError:
+        if args.output:
+            raise
+        # The reader stopped early (isnet predict ... | head): not an error. Point stdout
+        # at /dev/null so Python's final flush does not fail on the closed pipe again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return {"inputs": n_inputs, **tally.to_dict()}
+    finally:
+        if args.output:
+            stream.close()
+    if not args.quiet:
+        _warn(tally.summary())
+    if tally.errors:
+        raise PredictError(f"{len(tally.errors)} of {n_inputs} inputs could not be used (listed above)")
+    return {"inputs": n_inputs, **tally.to_dict()}

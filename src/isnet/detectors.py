@@ -1,0 +1,138 @@
+"""Face detectors, each owning its box convention: how its boxes become the training boxes.
+
+The landmark network was trained on the CUHK set's face boxes. A detector draws its boxes
+its own way (YuNet's are taller and start higher, over the forehead), so every detector
+carries a :class:`~isnet.boxes.BoxMap` from its boxes to CUHK ones, and
+:meth:`Detector.training_boxes` applies it; nothing else needs to know the convention.
+The map of the shipped YuNet was fitted on the CUHK training split by
+``scripts/fit_yunet_box_map.py`` (``weights/yunet_box_map.json``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from isnet.assets import YUNET_BOX_MAP, YUNET_MODEL
+from isnet.boxes import BoxMap, xywh_to_ltrb
+
+
+class Detector:
+    """A face detector: ``(H, W, 3)`` BGR uint8 image -> ``(N, 4)`` boxes ``[x, y, w, h]`` and ``(N,)`` scores.
+
+    Attributes:
+        box_map: its boxes to training (CUHK) boxes; ``None``: they are drawn like them already.
+    """
+
+    box_map: BoxMap | None = None
+
+    def __call__(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def training_boxes(self, boxes: np.ndarray) -> np.ndarray:
+        """``(N, 4)`` boxes ``[x, y, w, h]`` of this detector as training boxes ``(N, 4)`` ``(l, t, r, b)``."""
+        return self.box_map.apply(boxes) if self.box_map is not None else xywh_to_ltrb(boxes)
+
+
+class CallableDetector(Detector):
+    """Any callable returning ``(boxes, scores)`` as a :class:`Detector`; its ``box_map``
+    attribute, if it has one, is used."""
+
+    def __init__(self, detect: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]):
+        self.detect = detect
+        self.box_map = getattr(detect, "box_map", None)
+
+    def __call__(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.detect(image)
+
+
+@contextlib.contextmanager
+def _quiet_opencv() -> Iterator[None]:
+    # OpenCV 5 warns on every model load that its new graph engine ignores targets.
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    try:
+        yield
+    finally:
+        cv2.utils.logging.setLogLevel(level)
+
+
+class YuNet(Detector):
+    """OpenCV's YuNet face detector (``cv2.FaceDetectorYN``), with its box map.
+
+    Args:
+        model: the ONNX weights; default: the copy shipped in ``isnet/weights/``.
+        score_threshold: detections below this score are dropped.
+        nms_threshold: IoU above which overlapping detections are merged.
+        max_side: larger images are shrunk to this longer side for detection (boxes
+            are scaled back), as detection time grows with the pixel count; ``None``: never.
+        box_map: how YuNet boxes become CUHK boxes: a :class:`BoxMap`, a JSON path,
+            ``"default"`` (the shipped fit) or ``None`` (identity).
+    """
+
+    def __init__(
+        self,
+        model: str | Path = YUNET_MODEL,
+        score_threshold: float = 0.6,
+        nms_threshold: float = 0.3,
+        max_side: int | None = 1280,
+        box_map: BoxMap | str | Path | None = "default",
+    ):
+        model = Path(model)
+        if not model.is_file():
+            raise FileNotFoundError(f"{model}: no YuNet weights file")
+        with _quiet_opencv():
+            self.net = cv2.FaceDetectorYN.create(str(model), "", (320, 320), score_threshold, nms_threshold, 5000)
+        self.size = (320, 320)
+        self.max_side = max_side
+        if isinstance(box_map, (str, Path)):
+            box_map = BoxMap.load(YUNET_BOX_MAP if str(box_map) == "default" else box_map)
+        self.box_map = box_map
+
+    def detect_raw(self, image: np.ndarray) -> np.ndarray:
+        """YuNet's own output on a BGR uint8 image.
+
+        Returns:
+            ``(N, 15)``: box ``x, y, w, h``, five points ``x, y``, score; in image pixels.
+        """
+        h, w = image.shape[:2]
+        scale = np.ones(2)
+        if self.max_side is not None and max(h, w) > self.max_side:
+            f = self.max_side / max(h, w)
+            size = (max(1, round(w * f)), max(1, round(h * f)))
+            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+            scale = np.array(size) / (w, h)
+            h, w = image.shape[:2]
+        if (w, h) != self.size:
+            self.net.setInputSize((w, h))
+            self.size = (w, h)
+        _, faces = self.net.detect(image)
+        if faces is None:
+            return np.zeros((0, 15))
+        faces = faces.astype(np.float64)
+        if np.any(scale != 1.0):
+            # Positions scale about the image edge at -0.5 (pixel centres are integers); sizes plainly.
+            xy = faces[:, :14].reshape(-1, 7, 2)
+            xy[:, [0, 2, 3, 4, 5, 6]] = (xy[:, [0, 2, 3, 4, 5, 6]] + 0.5) / scale - 0.5
+            xy[:, 1] /= scale
+            faces[:, :14] = xy.reshape(-1, 14)
+        return faces
+
+    def __call__(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        faces = self.detect_raw(image)
+        return faces[:, :4], faces[:, 14]
+
+
+def as_detector(detector: str | Detector | Callable | None) -> Detector | None:
+    """``"yunet"`` (the shipped YuNet), a :class:`Detector`, any callable, or ``None``, as a :class:`Detector`."""
+    if detector is None or isinstance(detector, Detector):
+        return detector
+    if detector == "yunet":
+        return YuNet()
+    if isinstance(detector, str) or not callable(detector):
+        raise ValueError(f"unknown detector {detector!r}: use 'yunet', a callable or None")
+    return CallableDetector(detector)

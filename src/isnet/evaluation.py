@@ -1,0 +1,161 @@
+"""Evaluation of a model on an annotated list: on the list's boxes, or with a detector in front."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from isnet.api import LandmarkDetector
+from isnet.assets import weights_path
+from isnet.boxes import iou, ltrb_to_xywh, match_box, xywh_to_ltrb
+from isnet.data import Sample, Skipped, cached_crops, read_list
+from isnet.detectors import YuNet
+from isnet.imageio import to_bgr_grey
+from isnet.inference import ground_truth, predict_crops
+from isnet.metrics import interocular, nme, summarise
+from isnet.model import CheckpointError, ISNet, load
+from isnet.schemes import Scheme, get_scheme
+from isnet.transforms import SOURCE_MARGIN, source_size
+
+KEYS = ("n_faces", "nme_iod", "fr_010", "auc_010", "box_error_mean", "box_error_per_point")
+
+
+@dataclass
+class Evaluation:
+    """Predictions and annotations of the faces of a list, and their metrics.
+
+    Attributes:
+        metrics: see :func:`isnet.metrics.summarise`, plus ``skipped``, ``weights``, ``list``, ``seconds``.
+        pred: ``(N, K, 2)`` predicted landmarks in image pixels.
+        gt: ``(N, K, 2)`` annotated landmarks in image pixels.
+    """
+
+    metrics: dict
+    pred: np.ndarray
+    gt: np.ndarray
+    scheme: Scheme
+    skipped: list[str] = field(default_factory=list)
+
+    def nme(self) -> np.ndarray:
+        """``(N,)`` inter-ocular NME of each face."""
+        return nme(self.pred, self.gt, interocular(self.gt, self.scheme))
+
+
+def read_samples(
+    model: ISNet, weights: str | Path, list_path: str | Path, fmt: str, root, pts_scheme: str, skip_bad: bool, skipped
+) -> list[Sample]:
+    """The list's faces, refused when they carry other points than the model predicts."""
+    scheme = get_scheme(model.config.scheme)
+    samples = read_list(list_path, fmt, root, pts_scheme, skip_bad, skipped)
+    if samples and samples[0].landmarks.shape[0] != scheme.n_points:
+        raise CheckpointError(
+            f"{weights}: the model predicts the {scheme.n_points} points of scheme {scheme.name!r}, "
+            f"but {list_path} has {samples[0].landmarks.shape[0]} points per face"
+        )
+    return samples
+
+
+def evaluate_list(
+    list_path: str | Path,
+    weights: str | Path | None = None,
+    fmt: str = "sun",
+    root: str | Path | None = None,
+    pts_scheme: str = "ibug68",
+    skip_bad: bool = False,
+    cache_dir: str | Path | None = None,
+    batch_size: int = 256,
+    progress: bool = False,
+) -> Evaluation:
+    """A model (default: the shipped one) on the annotated faces of a list, with the list's boxes."""
+    t0 = time.perf_counter()
+    weights = weights_path(weights)
+    model = load(weights)
+    skipped = Skipped()
+    samples = read_samples(model, weights, list_path, fmt, root, pts_scheme, skip_bad, skipped)
+    size = source_size(model.config.input_size)
+    crops = cached_crops(samples, size, SOURCE_MARGIN, cache_dir, skip_bad, skipped, progress=progress)
+    pred, gt = predict_crops(model, crops, batch_size), ground_truth(crops)
+    scheme = get_scheme(model.config.scheme)
+    metrics = summarise(pred, gt, crops.box_wh, scheme)
+    metrics |= {"skipped": skipped.items, "weights": str(weights), "list": str(list_path)}
+    metrics["seconds"] = time.perf_counter() - t0
+    return Evaluation(metrics, pred, gt, scheme, skipped.items)
+
+
+def brief(metrics: dict) -> dict:
+    return {k: metrics[k] for k in KEYS}
+
+
+def evaluate_with_detector(
+    list_path: str | Path,
+    weights: str | Path | None = None,
+    detector: YuNet | None = None,
+    min_iou: float = 0.3,
+    fmt: str = "sun",
+    root: str | Path | None = None,
+    pts_scheme: str = "ibug68",
+    skip_bad: bool = False,
+    limit: int | None = None,
+    progress: bool = False,
+) -> dict:
+    """Landmarks from a detector's boxes against landmarks from the list's boxes, on the same faces.
+
+    The detector runs once per image; the detection with the highest IoU with the annotated
+    box, at least ``min_iou``, is that face's. On the matched faces three predictions are
+    compared with the annotation: the model on the list's box, the model on the detector's box
+    mapped to a training box (what :meth:`LandmarkDetector.detect` does), and the detector's
+    own five points when it has them (YuNet).
+
+    Returns:
+        ``{"n_faces_listed", "n_images_with_a_detection", "n_matched", "on_matched_faces", "on_all_faces",
+        "mapped_box_iou_mean", "ms_per_image"}``, each metrics block as :func:`brief` gives it.
+    """
+    weights = weights_path(weights)
+    detector = detector or YuNet()
+    det = LandmarkDetector(weights, detector)
+    skipped = Skipped()
+    samples = read_samples(det.model, weights, list_path, fmt, root, pts_scheme, skip_bad, skipped)[:limit]
+    scheme = det.scheme
+    gt, on_list, matched, on_detector, own_points, box_iou, n_found, seconds = [], [], [], [], [], [], 0, 0.0
+    for i, s in enumerate(tqdm(samples, desc="faces", mininterval=5, disable=not progress)):
+        bgr, grey = to_bgr_grey(s.image)
+        t = time.perf_counter()
+        raw = detector.detect_raw(bgr)
+        seconds += time.perf_counter() - t
+        n_found += len(raw) > 0
+        gt.append(s.landmarks)
+        on_list.append(det.predict(grey, ltrb_to_xywh(s.box))[0].landmarks)
+        j = match_box(xywh_to_ltrb(raw[:, :4]), s.box, min_iou)
+        if j < 0:
+            continue
+        matched.append(i)
+        on_detector.append(det.predict(grey, raw[j : j + 1, :4], raw[j : j + 1, 14], from_detector=True)[0].landmarks)
+        own_points.append(raw[j, 4:14].reshape(5, 2))
+        box_iou.append(float(iou(detector.training_boxes(raw[j : j + 1, :4]), s.box)[0]))
+    gt_all, pred_all = np.array(gt), np.array(on_list)
+    wh_all = np.stack([s.box[2:] - s.box[:2] for s in samples])
+    idx = np.array(matched, dtype=int)
+    gt_m, wh_m = gt_all[idx], wh_all[idx]
+    on_matched = {
+        "model_on_dataset_boxes": brief(summarise(pred_all[idx], gt_m, wh_m, scheme)),
+        "model_on_mapped_yunet_boxes": brief(summarise(np.array(on_detector), gt_m, wh_m, scheme)),
+    }
+    if scheme.n_points == 5:
+        on_matched["yunet_own_points"] = brief(summarise(np.array(own_points), gt_m, wh_m, scheme))
+    return {
+        "list": str(list_path),
+        "weights": str(weights),
+        "n_faces_listed": len(samples),
+        "n_images_with_a_detection": int(n_found),
+        "n_matched": len(idx),
+        "matching": f"detection with the highest IoU with the annotated box, kept if IoU >= {min_iou}",
+        "on_matched_faces": on_matched,
+        "on_all_faces": {"model_on_dataset_boxes": brief(summarise(pred_all, gt_all, wh_all, scheme))},
+        "mapped_box_iou_with_dataset_box_mean": float(np.mean(box_iou)) if box_iou else None,
+        "detector_ms_per_image": 1000 * seconds / max(1, len(samples)),
+        "skipped": skipped.items,
+    }

@@ -1,0 +1,156 @@
+"""Image and video input: the one decoder that training, evaluation and prediction share.
+
+A file's grey pixels come from one decode (``cv2.IMREAD_GRAYSCALE``, libjpeg's own luma for
+JPEG) whichever command reads it, so a face gives the same network input in ``isnet train``,
+``isnet evaluate`` and ``isnet predict``. Arrays given by a caller are converted with
+``cv2.cvtColor``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
+
+
+class ImageError(ValueError):
+    """An input that cannot be used as an image; the message says what it was."""
+
+
+def _file_bytes(path: Path) -> np.ndarray:
+    if not path.is_file():
+        raise ImageError(f"{path}: no such image file")
+    try:
+        return np.fromfile(path, dtype=np.uint8)
+    except OSError as e:
+        raise ImageError(f"{path}: cannot read ({e.strerror})") from None
+
+
+def _decode(data: np.ndarray, flags: int, path: Path) -> np.ndarray:
+    image = cv2.imdecode(data, flags) if data.size else None
+    if image is None or image.size == 0:
+        raise ImageError(f"{path}: cannot be decoded (corrupt or not an image)")
+    return image
+
+
+# ANYDEPTH keeps 16 bits as stored; without IGNORE_ORIENTATION the EXIF orientation is
+# applied, so phone photos come out upright.
+_AS_STORED = cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR
+_GREY = cv2.IMREAD_ANYDEPTH | cv2.IMREAD_GRAYSCALE
+
+
+def read_image(path: str | Path, grey: bool = False) -> np.ndarray:
+    """Decode an image file as it is stored (grey, BGR or BGRA; 8 or 16 bits), or as grey.
+
+    Raises:
+        ImageError: missing, unreadable or undecodable file, named in the message.
+    """
+    path = Path(path)
+    return _decode(_file_bytes(path), _GREY if grey else _AS_STORED, path)
+
+
+def read_grey(path: str | Path) -> np.ndarray:
+    """The network's input from a file: ``(H, W)`` uint8 grey."""
+    return as_uint8(read_image(path, grey=True), str(path))
+
+
+def as_uint8(image: np.ndarray | str | Path, name: str = "image") -> np.ndarray:
+    """Check an image and bring it to 8 bits, keeping its channels.
+
+    Args:
+        image: a path, or a NumPy array ``(H, W)``, ``(H, W, 1)``, ``(H, W, 3)`` BGR or
+            ``(H, W, 4)`` BGRA, of dtype uint8 or uint16 (scaled to 8 bits).
+        name: how to call the input in error messages.
+
+    Returns:
+        ``(H, W)``, ``(H, W, 3)`` or ``(H, W, 4)`` uint8 array.
+
+    Raises:
+        ImageError: saying what was received, for anything else.
+    """
+    if isinstance(image, (str, Path)):
+        name = str(image)
+        image = read_image(image)
+    if not isinstance(image, np.ndarray):
+        raise ImageError(f"{name}: expected a file path or a NumPy array, got {type(image).__name__}")
+    if image.size == 0:
+        raise ImageError(f"{name}: empty image of shape {image.shape}")
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (3, 4)):
+        raise ImageError(
+            f"{name}: expected (H, W) grey, (H, W, 3) BGR or (H, W, 4) BGRA, got an array of shape {image.shape}"
+        )
+    if image.dtype == np.uint16:
+        # Full scale to full scale (65535 -> 255), rounded; 257 * v gives back v exactly.
+        return ((image.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    if image.dtype != np.uint8:
+        hint = (
+            "; floats are refused rather than guessing their range: for [0, 1] data use "
+            "(img * 255).round().astype(np.uint8)"
+            if np.issubdtype(image.dtype, np.floating)
+            else ""
+        )
+        raise ImageError(f"{name}: expected uint8 or uint16 pixels, got {image.dtype}{hint}")
+    return image
+
+
+def _grey_of_array(image: np.ndarray) -> np.ndarray:
+    if image.ndim == 2:
+        return np.ascontiguousarray(image)
+    return cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY if image.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
+
+
+def to_grey(image: np.ndarray | str | Path, name: str = "image") -> np.ndarray:
+    """The network's input: ``(H, W)`` uint8 grey of any image :func:`as_uint8` accepts."""
+    if isinstance(image, (str, Path)):
+        return read_grey(image)
+    return _grey_of_array(as_uint8(image, name))
+
+
+def to_bgr_grey(image: np.ndarray | str | Path, name: str = "image") -> tuple[np.ndarray, np.ndarray]:
+    """The detector's and the network's inputs: ``(H, W, 3)`` BGR and ``(H, W)`` grey, uint8.
+
+    See :func:`as_uint8` for what ``image`` may be. A file is read once and decoded twice, so
+    its grey is :func:`read_grey`'s.
+    """
+    if isinstance(image, (str, Path)):
+        path = Path(image)
+        data = _file_bytes(path)
+        stored = as_uint8(_decode(data, _AS_STORED, path), str(path))
+        grey = as_uint8(_decode(data, _GREY, path), str(path))
+        return _bgr_of(stored), grey
+    image = as_uint8(image, name)
+    return _bgr_of(image), _grey_of_array(image)
+
+
+def _bgr_of(image: np.ndarray) -> np.ndarray:
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR) if image.shape[2] == 4 else np.ascontiguousarray(image)
+
+
+def video_frames(path: Path) -> tuple[Iterator[np.ndarray], int, float]:
+    """``(frames, frame count (0: unknown), frames per second)`` of a video file; BGR uint8 frames."""
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise ImageError(f"{path}: cannot be opened as a video (corrupt or unsupported)")
+    total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
+
+    def frames() -> Iterator[np.ndarray]:
+        try:
+            while True:
+                ok, frame = cap.read()
+                if not ok:
+                    return
+                yield frame
+        finally:
+            cap.release()
+
+    return frames(), total, fps

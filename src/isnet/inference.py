@@ -1,0 +1,89 @@
+"""Inference: crops of faces to network views, the network, and points back in image pixels.
+
+The one path from a :class:`~isnet.data.CropSet` to landmarks, used by evaluation, by
+validation during training, and by :class:`~isnet.api.LandmarkDetector`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from isnet.data import CropSet, make_crop_set
+from isnet.model import ISNet
+from isnet.transforms import (
+    SOURCE_MARGIN,
+    apply_affines,
+    compose,
+    crop_face,
+    invert_affine,
+    source_size,
+    view_matrices,
+    warp_batch,
+)
+
+
+def view_inputs(model: ISNet, crops: CropSet, index: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
+    """Plain (unaugmented) network views ``(B, 1, S, S)`` of faces ``index`` and their maps source -> view."""
+    cfg = model.config
+    mats, _ = view_matrices(crops.boxes[index], crops.images.shape[-1], cfg.input_size, cfg.margin)
+    src = torch.from_numpy(crops.images[index]).unsqueeze(1).float().div_(255.0)
+    return warp_batch(src, mats, cfg.input_size), mats
+
+
+def input_device(model) -> torch.device:
+    """Where a model wants its input: its parameters' device; the CPU for models without
+    parameters (the onnxruntime backend)."""
+    first = next(model.parameters(), None) if isinstance(model, torch.nn.Module) else None
+    return first.device if first is not None else torch.device("cpu")
+
+
+@torch.inference_mode()
+def predict_crops(model: ISNet, crops: CropSet, batch_size: int = 256) -> np.ndarray:
+    """Landmarks ``(N, K, 2)`` in image pixels for every face of a crop set."""
+    model.eval()
+    size = model.config.input_size
+    device = input_device(model)
+    out = []
+    for start in range(0, len(crops), batch_size):
+        index = np.arange(start, min(start + batch_size, len(crops)))
+        views, mats = view_inputs(model, crops, index)
+        pts = model(views.to(device)).cpu().numpy().astype(np.float64) * size
+        out.append(apply_affines(invert_affine(compose(mats, crops.to_source[index])), pts))
+    return np.concatenate(out)
+
+
+def ground_truth(crops: CropSet) -> np.ndarray:
+    """Annotated landmarks ``(N, K, 2)`` in image pixels."""
+    return apply_affines(invert_affine(crops.to_source), crops.landmarks.astype(np.float64))
+
+
+def crops_of_images(greys: Sequence[np.ndarray], boxes: Sequence[np.ndarray], input_size: int, n_points: int):
+    """The :class:`~isnet.data.CropSet` of the faces of images in memory, cut as training cut them.
+
+    Args:
+        greys: ``(H, W)`` uint8 images.
+        boxes: per image, ``(n_i, 4)`` boxes ``(l, t, r, b)``.
+        input_size: the network's input side.
+        n_points: landmarks per face (left at zero: nothing is known about them).
+    """
+    size = source_size(input_size)
+    crops, mats, kept = [], [], []
+    for grey, image_boxes in zip(greys, boxes):
+        for box in np.asarray(image_boxes, dtype=np.float64).reshape(-1, 4):
+            # Under a pixel, the box's corners in float32 crop coordinates coincide and the
+            # landmarks come out NaN; such a box is more likely normalised (0..1) than a face.
+            if not (np.all(np.isfinite(box)) and box[2] - box[0] >= 1 and box[3] - box[1] >= 1):
+                raise ValueError(
+                    f"unusable box (l, t, r, b) = {box.tolist()}: needs finite values and a width and "
+                    "height of at least 1 pixel (boxes are in pixels, not fractions of the image)"
+                )
+            crop, mat = crop_face(grey, box, size, SOURCE_MARGIN)
+            crops.append(crop)
+            mats.append(mat)
+            kept.append(box)
+    n = len(crops)
+    images = np.stack(crops) if n else np.zeros((0, size, size), np.uint8)
+    return make_crop_set(images, np.array(kept).reshape(n, 4), np.array(mats), None, [""] * n, n_points)

@@ -1,0 +1,83 @@
+"""Metrics: small pure functions over arrays, and the published numbers they are compared with.
+
+Array shapes: ``pred`` and ``gt`` are ``(N, K, 2)`` landmarks in image pixels; ``box_wh``
+is ``(N, 2)``, the width and height of each face box.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from isnet.losses import euclidean_loss
+from isnet.schemes import Scheme
+
+# Sun, Wang & Tang (CVPR 2013), Fig. 6 on the same validation faces: mean point error over the
+# box width, per point (left eye, right eye, nose, left mouth corner, right mouth corner).
+SUN_LEVEL1 = (0.0221, 0.0228, 0.0299, 0.0284, 0.0289)
+SUN_CASCADE = (0.0134, 0.0130, 0.0170, 0.0181, 0.0184)
+
+
+def interocular(gt: np.ndarray, scheme: Scheme) -> np.ndarray:
+    """``(N,)`` distance between the eye centres of each face."""
+    left = gt[:, list(scheme.left_eye)].mean(axis=1)
+    right = gt[:, list(scheme.right_eye)].mean(axis=1)
+    return np.linalg.norm(left - right, axis=1)
+
+
+def nme(pred: np.ndarray, gt: np.ndarray, norm: np.ndarray) -> np.ndarray:
+    """``(N,)`` mean point-to-point error of each face divided by ``norm`` ``(N,)``."""
+    return np.linalg.norm(pred - gt, axis=2).mean(axis=1) / norm
+
+
+def ced(errors: np.ndarray, threshold: float = 0.10, steps: int = 1001) -> tuple[np.ndarray, np.ndarray]:
+    """Cumulative error distribution: ``(thresholds, fraction of faces with error <= t)``."""
+    t = np.linspace(0.0, threshold, steps)
+    frac = (errors[None, :] <= t[:, None]).mean(axis=1)
+    return t, frac
+
+
+def failure_rate(errors: np.ndarray, threshold: float = 0.10) -> float:
+    """Fraction of faces whose error exceeds ``threshold``."""
+    return float((errors > threshold).mean())
+
+
+def auc(errors: np.ndarray, threshold: float = 0.10, steps: int = 1001) -> float:
+    """Area under the CED curve up to ``threshold``, divided by ``threshold`` (1 is perfect)."""
+    t, frac = ced(errors, threshold, steps)
+    return float(np.trapezoid(frac, t) / threshold)
+
+
+def box_errors(pred: np.ndarray, gt: np.ndarray, box_wh: np.ndarray) -> np.ndarray:
+    """``(N, K)`` error of each point divided by its face's box width (Sun et al.'s measure)."""
+    return np.linalg.norm(pred - gt, axis=2) / box_wh[:, :1]
+
+
+def summarise(pred: np.ndarray, gt: np.ndarray, box_wh: np.ndarray, scheme: Scheme) -> dict:
+    """All metrics of ``isnet evaluate`` as a JSON-ready dict."""
+    face_nme = nme(pred, gt, interocular(gt, scheme))
+    per_point = box_errors(pred, gt, box_wh)
+    return {
+        "n_faces": int(len(pred)),
+        "euclidean_loss": euclidean_loss(pred, gt, box_wh),
+        "nme_iod": float(face_nme.mean()),
+        "fr_010": failure_rate(face_nme, 0.10),
+        "auc_010": auc(face_nme, 0.10),
+        "points": list(scheme.points),
+        "box_error_per_point": per_point.mean(axis=0).tolist(),
+        "box_fail05_per_point": (per_point > 0.05).mean(axis=0).tolist(),
+        "box_error_mean": float(per_point.mean()),
+    }
+
+
+def format_table(metrics: dict) -> str:
+    """The per-point table and headline numbers, as printed by ``isnet evaluate``."""
+    lines = [
+        f"faces {metrics['n_faces']}  euclidean loss {metrics['euclidean_loss']:.4f}  "
+        f"NME(iod) {100 * metrics['nme_iod']:.3f}%  FR@0.10 {100 * metrics['fr_010']:.2f}%  "
+        f"AUC@0.10 {metrics['auc_010']:.4f}",
+        f"{'point':<14}{'error/box width':>17}{'fail > 5%':>11}",
+    ]
+    for name, err, fail in zip(metrics["points"], metrics["box_error_per_point"], metrics["box_fail05_per_point"]):
+        lines.append(f"{name:<14}{100 * err:>16.3f}%{100 * fail:>10.2f}%")
+    lines.append(f"{'mean':<14}{100 * metrics['box_error_mean']:>16.3f}%")
+    return "\n".join(lines)

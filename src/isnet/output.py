@@ -1,0 +1,65 @@
+"""Output of ``isnet predict``: records (JSON lines or CSV) and pictures with the faces drawn."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from isnet.api import Face
+
+# BGR colour of each of the five points, in the scheme's order; the README names them.
+POINT_COLOURS = ((255, 0, 0), (0, 0, 255), (0, 255, 0), (255, 0, 255), (0, 255, 255))
+BOX_COLOUR = (0, 255, 0)
+
+
+def draw_faces(image: np.ndarray, faces: list[Face]) -> np.ndarray:
+    """A copy of a BGR image with boxes, scores and landmarks drawn on it.
+
+    Line width, dot size and label size follow each face's size, so a small face in a large
+    photo stays readable and a large face is not buried; the score label stays inside the image.
+    """
+    out = image.copy()
+    h, w = image.shape[:2]
+    for f in faces:
+        x, y, bw, bh = (float(v) for v in f.box)
+        side = max(1.0, min(bw, bh))
+        thick = max(1, round(side / 80))
+        radius = max(1, round(side / 40))
+        cv2.rectangle(out, (round(x), round(y)), (round(x + bw), round(y + bh)), BOX_COLOUR, thick)
+        if f.score is not None:
+            text, font, scale = f"{f.score:.2f}", cv2.FONT_HERSHEY_SIMPLEX, max(0.3, side / 250)
+            (tw, th), base = cv2.getTextSize(text, font, scale, thick)
+            # Above the box when there is room, else just inside its top edge; never past the image.
+            tx = int(np.clip(round(x), 0, max(0, w - tw)))
+            ty = round(y) - 3 if round(y) - 3 - th >= 0 else round(y) + th + 3
+            ty = int(np.clip(ty, th, max(th, h - base)))
+            cv2.putText(out, text, (tx, ty), font, scale, BOX_COLOUR, thick, cv2.LINE_AA)
+        for k, (px, py) in enumerate(f.landmarks):
+            cv2.circle(out, (round(px), round(py)), radius, POINT_COLOURS[k % len(POINT_COLOURS)], -1, cv2.LINE_AA)
+    return out
+
+
+class RecordWriter:
+    """One record per face, as JSON lines or CSV."""
+
+    def __init__(self, stream, fmt: str, point_names: Sequence[str]):
+        self.stream = stream
+        self.fmt = fmt
+        if fmt == "csv":
+            self.csv = csv.writer(stream, lineterminator="\n")
+            coords = [f"{n}_{a}" for n in point_names for a in ("x", "y")]
+            self.csv.writerow(["file", "frame", "x", "y", "w", "h", "score", *coords])
+
+    def write(self, file: str, frame: int | None, face: Face) -> None:
+        d = face.to_dict()
+        if self.fmt == "csv":
+            score = "" if d["score"] is None else d["score"]
+            flat = [v for xy in d["landmarks"] for v in xy]
+            self.csv.writerow([file, "" if frame is None else frame, *d["box"], score, *flat])
+        else:
+            self.stream.write(json.dumps({"file": file, "frame": frame, **d}) + "\n")
+        self.stream.flush()

@@ -1,0 +1,603 @@
+"""Training IS-Net (or the plain CNN): :class:`TrainConfig` and :func:`train`, in named steps.
+
+Randomness is a pure function of ``(seed, iteration)``: the batch order comes from a
+per-epoch permutation and the augmentation from a generator seeded with the iteration, so a
+run resumed from a checkpoint draws exactly the batches the uninterrupted run would have.
+The training configuration is saved in every checkpoint beside the model's.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from isnet.assets import demo_list
+from isnet.data import CropSet, Skipped, cached_crops, read_list, streamed_crops
+from isnet.inference import ground_truth, predict_crops
+from isnet.losses import euclidean, euclidean_loss, view_to_loss_units, wing
+from isnet.metrics import summarise
+from isnet.model import ISNet, ISNetConfig, load_checkpoint, model_from_checkpoint, save_checkpoint
+from isnet.plots import plot_loss_curves
+from isnet.schemes import get_scheme
+from isnet.transforms import (
+    SOURCE_MARGIN,
+    Augment,
+    apply_affines,
+    flip_landmarks,
+    photometric,
+    photometric_params,
+    source_size,
+    view_matrices,
+    warp_batch,
+)
+
+_MODEL = ISNetConfig()
+_AUGMENT = Augment()
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run is given; saved in its checkpoints and ``model.pt``.
+
+    The fields are the options of ``isnet train`` (see its ``--help`` for each). Model
+    fields are ignored when ``init`` or a resumed checkpoint sets the architecture.
+    """
+
+    # data
+    train_list: str | None = None
+    val_list: str | None = None
+    demo: bool = False
+    format: str = "sun"
+    root: str | None = None
+    pts_scheme: str = "ibug68"
+    skip_bad: bool = False
+    cache_dir: str | None = None
+    stream: bool = False
+    loader_workers: int = 0
+    # model
+    arch: str = "isnet"
+    beta: tuple[float, ...] | None = None
+    learn_beta: bool = False
+    input_size: int = _MODEL.input_size
+    channels: tuple[int, ...] = _MODEL.channels
+    kernels: tuple[int, ...] = _MODEL.kernels
+    hidden: int = _MODEL.hidden
+    synthesis: str = _MODEL.synthesis
+    margin: float = _MODEL.margin
+    # optimisation
+    iterations: int = 10000
+    batch_size: int = 64
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    schedule: str = "cosine"
+    warmup: int = 200
+    loss: str = "euclidean"
+    seed: int = 0
+    # augmentation
+    no_augment: bool = False
+    rotate: float = _AUGMENT.rotate
+    translate: float = _AUGMENT.translate
+    box_shift: float = _AUGMENT.box_shift
+    box_scale: float = _AUGMENT.box_scale
+    flip: float = _AUGMENT.flip
+    contrast: float = _AUGMENT.contrast
+    brightness: float = _AUGMENT.brightness
+    # run
+    out: str = "runs/train"
+    resume: bool = False
+    init: str | None = None
+    stop_after: int = 0
+    val_every: int = 500
+    ckpt_every: int = 500
+    device: str = "auto"
+    threads: int = 0
+    quiet: bool = False
+
+    def __post_init__(self) -> None:
+        self.channels, self.kernels = tuple(self.channels), tuple(self.kernels)
+        self.beta = None if self.beta is None else tuple(float(b) for b in self.beta)
+        if self.demo:
+            self.train_list = self.train_list or str(demo_list("train"))
+            self.val_list = self.val_list or str(demo_list("val"))
+            self.format = "sun"
+
+    @classmethod
+    def from_options(cls, options: object) -> TrainConfig:
+        """The config of an object carrying these fields as attributes (the parsed command line)."""
+        return cls(**{f.name: getattr(options, f.name) for f in fields(cls) if hasattr(options, f.name)})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def model_config(self) -> ISNetConfig:
+        """The architecture these options describe (``arch="cnn"``: beta = 0, ..., 0, 1)."""
+        beta = self.beta
+        if self.arch == "cnn":
+            if beta is not None:
+                raise ValueError("--arch cnn fixes beta = (0, ..., 0, 1); drop --beta")
+            beta = (0.0,) * (len(self.channels) - 2) + (1.0,)
+        return ISNetConfig(
+            learn_beta=self.learn_beta,
+            input_size=self.input_size,
+            channels=self.channels,
+            kernels=self.kernels,
+            hidden=self.hidden,
+            synthesis=self.synthesis,
+            margin=self.margin,
+            **({} if beta is None else {"beta": beta}),
+        )
+
+    def augment(self) -> Augment | None:
+        if self.no_augment:
+            return None
+        return Augment(
+            self.rotate, self.translate, self.box_shift, self.box_scale, self.flip, self.contrast, self.brightness
+        )
+
+
+# What decides a training's result: a search trial's identity is its beta and these fields.
+RESULT_FIELDS = (
+    *("train_list", "val_list", "demo", "format", "root", "pts_scheme", "skip_bad"),
+    *("arch", "beta", "learn_beta", "input_size", "channels", "kernels", "hidden", "synthesis", "margin"),
+    *("iterations", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "schedule", "warmup", "loss"),
+    *("seed", "no_augment", "rotate", "translate", "box_shift", "box_scale", "flip", "contrast", "brightness"),
+    *("init", "val_every"),
+)
+# Where a run is written and how it is run and reported: never part of its result.
+RUN_FIELDS = (
+    "out",
+    "resume",
+    "stop_after",
+    "ckpt_every",
+    "device",
+    "threads",
+    "quiet",
+    "cache_dir",
+    "stream",
+    "loader_workers",
+)
+
+
+class TrainingDiverged(FloatingPointError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped the training after a whole iteration, whose checkpoint the message names."""
+
+
+class InterruptRequest:
+    """Within ``with``: the first SIGINT (Ctrl-C) only sets ``requested``, so the training can stop
+    between two iterations and checkpoint that state; a second one interrupts at once.
+
+    Signal handlers belong to the main thread; elsewhere (a thread of the caller's) this does nothing.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous = None
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self) -> InterruptRequest:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+def learning_rate(config: TrainConfig, it: int) -> float:
+    """Learning rate at iteration ``it``: linear warm-up, then constant, cosine or step decay."""
+    if it < config.warmup:
+        return config.lr * (it + 1) / config.warmup
+    frac = (it - config.warmup) / max(1, config.iterations - config.warmup)
+    if config.schedule == "cosine":
+        return config.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * frac)))
+    if config.schedule == "step":
+        return config.lr * (0.1 ** int(frac * 3))
+    return config.lr
+
+
+def batch_indices(n: int, batch_size: int, seed: int, it: int) -> np.ndarray:
+    """Faces of iteration ``it``: consecutive slices of a fresh permutation per epoch."""
+    per_epoch = max(1, n // batch_size)
+    epoch, k = divmod(it, per_epoch)
+    perm = np.random.default_rng([seed, epoch, 1]).permutation(n)
+    if n < batch_size:
+        return np.random.default_rng([seed, it, 2]).choice(n, batch_size, replace=True)
+    return perm[k * batch_size : (k + 1) * batch_size]
+
+
+def make_batch(
+    crops: CropSet,
+    index: np.ndarray,
+    config: ISNetConfig,
+    augment: Augment | None,
+    rng: np.random.Generator,
+    part: slice = slice(None),
+    images: np.ndarray | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Views ``(B, 1, S, S)`` in [0, 1] and targets ``(B, K, 2)`` as fractions of the view.
+
+    The augmentation is drawn for the whole batch ``index`` and ``part`` of it is built, so
+    the processes of a distributed run, each building its part, see exactly the faces a
+    single process would. ``images``, if given, are the source crops of ``index[part]``,
+    already read (by a data-loader worker).
+    """
+    size = config.input_size
+    mats, flipped = view_matrices(crops.boxes[index], crops.images.shape[-1], size, config.margin, augment, rng)
+    if augment is not None:
+        contrast, brightness = photometric_params(len(index), augment, rng)
+    index, mats, flipped = index[part], mats[part], flipped[part]
+    images = crops.images[index] if images is None else images
+    src = torch.as_tensor(np.asarray(images)).unsqueeze(1).float().div_(255.0)
+    views = warp_batch(src, mats, size)
+    if augment is not None:
+        views = photometric(views, contrast[part], brightness[part])
+    return views, view_targets(crops, index, config, mats, flipped)
+
+
+def view_targets(
+    crops: CropSet, index: np.ndarray, config: ISNetConfig, mats: np.ndarray, flipped: np.ndarray
+) -> torch.Tensor:
+    """``(B, K, 2)`` landmarks of faces ``index`` in their views, as fractions of the view."""
+    lm = crops.landmarks[index].astype(np.float64)
+    lm = apply_affines(mats, lm)
+    lm = flip_landmarks(lm, flipped, get_scheme(config.scheme).flip_permutation())
+    return torch.from_numpy(lm / config.input_size).float()
+
+
+class BatchImages(torch.utils.data.Dataset):
+    """The source crops of each iteration's part of the batch, so data-loader workers can read
+    (or decode, for streamed data) the next batches while the current one trains."""
+
+    def __init__(self, crops: CropSet, batch_size: int, seed: int, start: int, stop: int, part: slice):
+        self.crops, self.batch_size, self.seed = crops, batch_size, seed
+        self.start, self.stop, self.part = start, stop, part
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+    def __getitem__(self, k: int) -> np.ndarray:
+        index = batch_indices(len(self.crops), self.batch_size, self.seed, self.start + k)[self.part]
+        return np.ascontiguousarray(self.crops.images[index])
+
+
+LOSS_FUNCTIONS = {"euclidean": euclidean, "wing": wing}
+
+
+@dataclass
+class Run:
+    """The state of a training between its steps."""
+
+    config: TrainConfig
+    model: ISNet
+    net: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    train: CropSet
+    val: CropSet
+    skipped: Skipped
+    rank: int = 0
+    world: int = 1
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    start: int = 0
+    history: list[dict] = field(default_factory=list)
+    window: list[float] = field(default_factory=list)
+
+    @property
+    def out(self) -> Path:
+        return Path(self.config.out)
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.out / "checkpoint.pt"
+
+    def save_checkpoint(self, done: int) -> None:
+        save_checkpoint(
+            self.checkpoint_path,
+            self.model,
+            optimizer=self.optimizer.state_dict(),
+            iteration=done,
+            history=self.history,
+            window=self.window,
+            train_config=self.config.to_dict(),
+        )
+
+
+def check_out_folder(config: TrainConfig) -> None:
+    """Refuse to overwrite a run, and to resume one that is not there."""
+    ckpt = Path(config.out) / "checkpoint.pt"
+    if not config.train_list or not config.val_list:
+        raise ValueError("give --train-list and --val-list, or --demo")
+    if config.resume and not ckpt.exists():
+        raise FileNotFoundError(f"--resume: no checkpoint at {ckpt}")
+    if not config.resume and ckpt.exists():
+        raise FileExistsError(f"{ckpt} exists: pass --resume to continue that run, or choose another --out")
+
+
+def build_model(config: TrainConfig, ckpt: dict | None) -> ISNet:
+    """The model to train: the checkpoint's when resuming, ``init``'s when fine-tuning, else a new one."""
+    torch.manual_seed(config.seed)
+    if ckpt is not None:
+        return model_from_checkpoint(ckpt, str(Path(config.out) / "checkpoint.pt"))
+    if config.init:
+        return model_from_checkpoint(load_checkpoint(config.init), config.init)
+    return ISNet(config.model_config())
+
+
+def load_crops(
+    config: TrainConfig, list_path: str, model_config: ISNetConfig, skipped: Skipped, stream: bool
+) -> CropSet:
+    """The face crops of a list: decoded on demand with ``stream``, else built once (and cached)."""
+    samples = read_list(list_path, config.format, config.root, config.pts_scheme, config.skip_bad, skipped)
+    size = source_size(model_config.input_size)
+    if stream:
+        return streamed_crops(samples, size, SOURCE_MARGIN)
+    return cached_crops(
+        samples, size, SOURCE_MARGIN, config.cache_dir, config.skip_bad, skipped, progress=not config.quiet
+    )
+
+
+def device_for(name: str) -> torch.device:
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and "LOCAL_RANK" in os.environ:
+        return torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+    return torch.device(name)
+
+
+def init_distributed(config: TrainConfig) -> tuple[int, int]:
+    """``(rank, world size)``; joins the process group when started by ``torchrun``."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return 0, 1
+    if not dist.is_initialized():
+        use_nccl = torch.cuda.is_available() and config.device in ("auto", "cuda")
+        dist.init_process_group("nccl" if use_nccl else "gloo")
+    return dist.get_rank(), world
+
+
+def finish_distributed(world: int) -> None:
+    if world > 1 and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def make_optimizer(config: TrainConfig, model: ISNet) -> torch.optim.Optimizer:
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(
+            model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+        )
+    cls = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
+    return cls(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+
+
+def start_at_the_mean_face(model: ISNet, train: CropSet) -> None:
+    """Set the regression's output bias to the mean face, so early gradients shape features
+    instead of moving the output bias."""
+    config = model.config
+    mats, flipped = view_matrices(train.boxes, train.images.shape[-1], config.input_size, config.margin)
+    target = view_targets(train, np.arange(len(train)), config, mats, flipped)
+    with torch.no_grad():
+        model.head[-1].bias.copy_(target.mean(dim=0).flatten())
+
+
+def prepare(config: TrainConfig) -> Run:
+    """Model, data, optimizer and state of a new, resumed or fine-tuning run, on its device."""
+    ckpt = load_checkpoint(Path(config.out) / "checkpoint.pt") if config.resume else None
+    model = build_model(config, ckpt)
+    skipped = Skipped()
+    train = load_crops(config, config.train_list, model.config, skipped, config.stream)
+    val = load_crops(config, config.val_list, model.config, skipped, False)
+    if skipped and not config.quiet:
+        print(f"skipped {len(skipped)} unusable entries:", file=sys.stderr)
+        for item in skipped.items:
+            print(f"  {item}", file=sys.stderr)
+    rank, world = init_distributed(config)
+    device = device_for(config.device)
+    if config.batch_size % world:
+        raise ValueError(f"--batch-size {config.batch_size} must divide evenly among {world} processes")
+    optimizer = make_optimizer(config, model)
+    run = Run(config, model, model, optimizer, train, val, skipped, rank, world, device)
+    if ckpt is not None:
+        optimizer.load_state_dict(ckpt["optimizer"])
+        run.history, run.window, run.start = list(ckpt["history"]), list(ckpt["window"]), int(ckpt["iteration"])
+    elif not config.init:
+        start_at_the_mean_face(model, train)
+    model.to(device)
+    for state in optimizer.state.values():
+        for k, v in state.items():
+            if torch.is_tensor(v):
+                state[k] = v.to(device)
+    if world > 1:
+        run.net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    return run
+
+
+@torch.no_grad()
+def validation_loss(model: ISNet, crops: CropSet) -> float:
+    """The paper's Euclidean loss on plain views of a crop set."""
+    return euclidean_loss(predict_crops(model, crops), ground_truth(crops), crops.box_wh)
+
+
+def train_steps(run: Run, stop: int) -> None:
+    """Iterations ``run.start .. stop``: a step each, validation every ``val_every``, a
+    checkpoint every ``ckpt_every`` and at ``stop``; Ctrl-C ends them after a whole step."""
+    config, model, net = run.config, run.model, run.net
+    loss_fn = LOSS_FUNCTIONS[config.loss]
+    augment = config.augment()
+    unit = view_to_loss_units(model.config.margin)
+    part = slice(run.rank, None, run.world)
+    bar = tqdm(
+        range(run.start, stop),
+        initial=run.start,
+        total=config.iterations,
+        desc="training",
+        disable=config.quiet or run.rank > 0,
+        dynamic_ncols=True,
+    )
+    loader = iter(
+        torch.utils.data.DataLoader(
+            BatchImages(run.train, config.batch_size, config.seed, run.start, stop, part),
+            batch_size=None,
+            num_workers=config.loader_workers,
+        )
+    )
+    net.train()
+    with InterruptRequest() as interrupt:
+        for it in bar:
+            rng = np.random.default_rng([config.seed, it, 0])
+            index = batch_indices(len(run.train), config.batch_size, config.seed, it)
+            views, target = make_batch(run.train, index, model.config, augment, rng, part, next(loader))
+            for group in run.optimizer.param_groups:
+                group["lr"] = learning_rate(config, it)
+            loss = loss_fn(net(views.to(run.device)) * unit, target.to(run.device) * unit)
+            # Loss and stop request travel together: every process must see the same of both, or a
+            # NaN or a Ctrl-C on one process would hang the others at the next all-reduce.
+            status = torch.stack([loss.detach(), torch.tensor(float(interrupt.requested), device=loss.device)])
+            if run.world > 1:
+                dist.all_reduce(status)
+            shown, stop_requested = status[0] / run.world, bool(status[1] > 0)
+            if not torch.isfinite(shown):
+                ckpt = run.checkpoint_path
+                kept = f"last good checkpoint {ckpt}" if ckpt.exists() else "no checkpoint was written yet"
+                raise TrainingDiverged(f"loss became {shown.item()} at iteration {it + 1}; {kept}")
+            run.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            run.optimizer.step()
+            if model.config.learn_beta:
+                model.project_beta_()
+            run.window.append(shown.item())
+            done = it + 1
+            if run.rank == 0 and (done % config.val_every == 0 or done == config.iterations):
+                run.history.append(
+                    {
+                        "iteration": done,
+                        "train_loss": float(np.mean(run.window)),
+                        "val_loss": validation_loss(model, run.val),
+                    }
+                )
+                run.window = []
+                bar.set_postfix(loss=f"{run.history[-1]['train_loss']:.3f}", val=f"{run.history[-1]['val_loss']:.3f}")
+                net.train()
+            elif done % 20 == 0:
+                bar.set_postfix(loss=f"{np.mean(run.window):.3f}")
+            if run.rank == 0 and (done % config.ckpt_every == 0 or done == stop or stop_requested):
+                run.save_checkpoint(done)
+            if stop_requested:
+                bar.close()
+                if run.world > 1:
+                    dist.barrier()
+                finish_distributed(run.world)
+                raise TrainingInterrupted(
+                    f"checkpoint of iteration {done} of {config.iterations} written to {run.checkpoint_path}; "
+                    "continue with --resume"
+                )
+    bar.close()
+
+
+def write_curves(history: list[dict], out: Path) -> None:
+    """``curves.csv`` and ``curves.png`` (the paper's Fig. 2) from the validation history."""
+    with open(out / "curves.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["iteration", "train_loss", "val_loss"])
+        for row in history:
+            w.writerow([row["iteration"], f"{row['train_loss']:.6f}", f"{row['val_loss']:.6f}"])
+    plot_loss_curves({"": history}, out / "curves.png")
+
+
+def evaluate_and_save(run: Run) -> dict:
+    """Final validation metrics of the trained model; writes ``model.pt``, the curves and ``metrics.json``."""
+    model = run.model.cpu().eval()
+    metrics = summarise(
+        predict_crops(model, run.val), ground_truth(run.val), run.val.box_wh, get_scheme(model.config.scheme)
+    )
+    save_checkpoint(run.out / "model.pt", model, metrics=metrics, train_config=run.config.to_dict())
+    if run.history:
+        write_curves(run.history, run.out)
+    return metrics
+
+
+def train(config: TrainConfig) -> dict:
+    """Train, validate periodically, checkpoint, and evaluate the final model.
+
+    Returns:
+        The final validation metrics (see :func:`isnet.metrics.summarise`) plus
+        ``"checkpoint"``, ``"model"``, ``"seconds"``, ``"history"`` and throughput; for a run
+        stopped by ``stop_after`` only ``"checkpoint"``, ``"iteration"``, ``"history"`` and timings.
+    """
+    t_start = time.perf_counter()
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    check_out_folder(config)
+    run = prepare(config)
+    start = run.start
+    stop = config.iterations if not config.stop_after else min(config.iterations, start + config.stop_after)
+    t_loop = time.perf_counter()
+    train_steps(run, stop)
+    loop_seconds = time.perf_counter() - t_loop
+    throughput = {
+        "loop_seconds": loop_seconds,
+        "samples_per_s": (stop - start) * config.batch_size / max(loop_seconds, 1e-9),
+    }
+    if run.world > 1:
+        dist.barrier()  # the others wait for rank 0's checkpoint before anyone leaves
+    if stop < config.iterations or run.rank > 0:
+        finish_distributed(run.world)
+        return {
+            "checkpoint": str(run.checkpoint_path),
+            "iteration": stop,
+            "history": run.history,
+            "seconds": time.perf_counter() - t_start,
+            **throughput,
+        }
+    metrics = evaluate_and_save(run)
+    metrics.update(
+        checkpoint=str(run.checkpoint_path),
+        model=str(run.out / "model.pt"),
+        skipped=run.skipped.items,
+        seconds=time.perf_counter() - t_start,
+        iterations=config.iterations,
+        **throughput,
+    )
+    (run.out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    metrics["history"] = run.history
+    finish_distributed(run.world)
+    return metrics
+
+
+def train_or_continue(config: TrainConfig) -> dict:
+    """Finish the run in ``config.out`` whatever state it is in: a finished run (``metrics.json``)
+    gives its metrics, a started one (``checkpoint.pt``) is resumed, otherwise it starts.
+
+    The one home of resume-or-skip, for the demo, the search's trials and the scripts' runs.
+    """
+    out = Path(config.out)
+    if (out / "metrics.json").exists() and (out / "model.pt").exists():
+        metrics = json.loads((out / "metrics.json").read_text())
+        metrics["history"] = (
+            load_checkpoint(out / "checkpoint.pt")["history"] if (out / "checkpoint.pt").exists() else []
+        )
+        return metrics
+    return train(replace(config, resume=(out / "checkpoint.pt").exists()))
