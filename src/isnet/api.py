@@ -94,11 +94,15 @@ class LandmarkDetector:
 
     def detect_batch(self, images: Sequence[np.ndarray | str | Path]) -> list[list[Face]]:
         """:meth:`detect` for several images, one network pass over all their faces."""
+        return self.detect_decoded([to_bgr_grey(image, f"image {i}") for i, image in enumerate(images)])
+
+    def detect_decoded(self, images: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[list[Face]]:
+        """:meth:`detect_batch` for images already decoded by :func:`isnet.imageio.to_bgr_grey`:
+        ``(BGR, grey)`` pairs, ``(H, W, 3)`` and ``(H, W)`` uint8."""
         if self.detector is None:
             raise ValueError("this LandmarkDetector has no face detector: pass boxes to predict()")
         greys, boxes, scores = [], [], []
-        for i, image in enumerate(images):
-            bgr, grey = to_bgr_grey(image, f"image {i}")
+        for bgr, grey in images:
             b, s = self.detector(bgr)
             greys.append(grey)
             boxes.append(np.asarray(b, dtype=np.float64).reshape(-1, 4))

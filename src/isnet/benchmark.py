@@ -28,7 +28,7 @@ from isnet.data import build_crops, read_sun_list
 from isnet.detectors import YuNet
 from isnet.imageio import to_bgr_grey
 from isnet.inference import view_inputs
-from isnet.model import count_macs, count_parameters, load
+from isnet.model import ISNet, count_macs, count_parameters, load
 from isnet.transforms import SOURCE_MARGIN, source_size
 
 # Targets to compare against; reported, not asserted.
@@ -86,41 +86,29 @@ def load_average() -> list[float] | None:
         return None
 
 
-def benchmark(
-    weights: str | Path | None = None,
-    image: str | Path | None = None,
-    threads: Sequence[int] = (1, 2),
-    batch_sizes: Sequence[int] = (1, 64),
-    backends: Sequence[str] = BACKENDS,
-    seconds: float = 1.0,
-) -> dict:
-    """Time the network, the landmark step, YuNet and the whole photo, per thread count and backend.
-
-    Args:
-        weights: the landmark model (default: the shipped one).
-        image: photo for detection and end-to-end times (default: :func:`demo_photo`).
-        seconds: minimum time per measurement.
-    """
-    weights = weights_path(weights)
-    model = load(weights)
-    load_before = load_average()
-    t_start = time.perf_counter()
-
-    n_views = max(batch_sizes)
+def network_views(model: ISNet, n: int) -> torch.Tensor:
+    """``(n, 1, S, S)`` real network views: the embedded demo's validation faces, repeated to ``n``."""
     samples = read_sun_list(demo_list("val"))
-    samples = (samples * (n_views // len(samples) + 1))[:n_views]
+    samples = (samples * (n // len(samples) + 1))[:n]
     crops = build_crops(samples, source_size(model.config.input_size), SOURCE_MARGIN, progress=False)
-    views, _ = view_inputs(model, crops, np.arange(n_views))
+    return view_inputs(model, crops, np.arange(n))[0]
 
-    photo_bgr, photo_grey = to_bgr_grey(image if image else demo_photo())
-    yunet = YuNet(max_side=None)
-    boxes, _ = yunet(photo_bgr)
-    if len(boxes) == 0:
-        raise ValueError("YuNet finds no face in the benchmark photo; pass another --image")
+
+def time_everything(
+    model: ISNet,
+    views: torch.Tensor,
+    photo_bgr: np.ndarray,
+    yunet: YuNet,
+    threads: Sequence[int],
+    batch_sizes: Sequence[int],
+    backends: Sequence[str],
+    seconds: float,
+) -> dict:
+    """The tables ``network``, ``landmark_step``, ``detection`` and ``end_to_end`` of :func:`benchmark`."""
+    photo_grey = to_bgr_grey(photo_bgr)[1]
     # The landmark step on the photo: crop, warp, network, back to image pixels, for
     # b copies of the detected face's (mapped) box.
-    photo_box = ltrb_to_xywh(yunet.training_boxes(boxes[:1]))
-
+    photo_box = ltrb_to_xywh(yunet.training_boxes(yunet(photo_bgr)[0][:1]))
     results: dict = {"network": [], "landmark_step": [], "detection": [], "end_to_end": []}
     # Detection at full size, and at half size (isnet predict --max-side), the main speed knob:
     # YuNet's time grows with the pixel count, and faces under ~20 px are then lost.
@@ -150,13 +138,17 @@ def benchmark(
             detection = measure(partial(yunet, photo_bgr), seconds)
             results["detection"].append({"threads": n_threads, "max_side": side} | per_item(detection, 1))
         yunet.max_side = None
+    return results
+
+
+def goals_against(results: dict, batch_sizes: Sequence[int]) -> dict:
+    """Each goal of :data:`GOALS` with what was measured for it and whether the best run met it."""
 
     def pick(table: str, **key) -> list[dict]:
         return [r for r in results[table] if all(r.get(k) == v for k, v in key.items())]
 
     one = pick("network", threads=1, batch=1)
     many = pick("network", threads=2, batch=max(batch_sizes))
-    photo_rows = results["end_to_end"]
     goals = {
         "one_face_ms_1_thread": {
             "goal": f"<= {GOALS['one_face_ms_1_thread']} ms (network)",
@@ -168,7 +160,7 @@ def benchmark(
         },
         "photo_ms": {
             "goal": f"<= {GOALS['photo_ms']} ms per 640x480 photo (end to end)",
-            "measured": {_photo_key(r): r["median_ms"] for r in photo_rows},
+            "measured": {_photo_key(r): r["median_ms"] for r in results["end_to_end"]},
         },
     }
     for name, g in goals.items():
@@ -178,17 +170,45 @@ def benchmark(
             continue
         best = min(vals) if name != "faces_per_s_batched_2_threads" else max(vals)
         g["met_by_best"] = bool(best >= GOALS[name] if name == "faces_per_s_batched_2_threads" else best <= GOALS[name])
+    return goals
 
+
+def benchmark(
+    weights: str | Path | None = None,
+    image: str | Path | None = None,
+    threads: Sequence[int] = (1, 2),
+    batch_sizes: Sequence[int] = (1, 64),
+    backends: Sequence[str] = BACKENDS,
+    seconds: float = 1.0,
+) -> dict:
+    """Time the network, the landmark step, YuNet and the whole photo, per thread count and backend.
+
+    Args:
+        weights: the landmark model (default: the shipped one).
+        image: photo for detection and end-to-end times (default: :func:`demo_photo`).
+        seconds: minimum time per measurement.
+    """
+    weights = weights_path(weights)
+    model = load(weights)
+    load_before = load_average()
+    t_start = time.perf_counter()
+    views = network_views(model, max(batch_sizes))
+    photo_bgr = to_bgr_grey(image if image else demo_photo())[0]
+    yunet = YuNet(max_side=None)
+    n_faces = len(yunet(photo_bgr)[0])
+    if n_faces == 0:
+        raise ValueError("YuNet finds no face in the benchmark photo; pass another --image")
+    results = time_everything(model, views, photo_bgr, yunet, threads, batch_sizes, backends, seconds)
     macs = count_macs(model)
-    out = {
+    return {
         "weights": str(weights),
         "model": {"parameters": count_parameters(model), "macs_per_face": macs, "flops_per_face": 2 * macs},
         "photo": {
-            "source": image or "embedded demo face scaled to 480x480, edges mirrored to 640x480",
+            "source": str(image) if image else "embedded demo face scaled to 480x480, edges mirrored to 640x480",
             "shape": list(photo_bgr.shape),
-            "faces_found": int(len(boxes)),
+            "faces_found": int(n_faces),
         },
-        "goals": goals,
+        "goals": goals_against(results, batch_sizes),
         **results,
         "conditions": {
             "cpu": cpu_name(),
@@ -207,7 +227,6 @@ def benchmark(
             "total_seconds": round(time.perf_counter() - t_start, 1),
         },
     }
-    return out
 
 
 def _photo_key(row: dict) -> str:

@@ -16,7 +16,7 @@ from isnet import options
 from isnet.api import BACKENDS, LandmarkDetector
 from isnet.assets import DEFAULT_MODEL
 from isnet.detectors import YuNet
-from isnet.imageio import IMAGE_SUFFIXES, VIDEO_SUFFIXES, ImageError, as_uint8, to_bgr_grey, video_frames
+from isnet.imageio import IMAGE_SUFFIXES, VIDEO_SUFFIXES, ImageError, to_bgr_grey, video_frames
 from isnet.output import RecordWriter, draw_faces
 
 # Detection on a smaller image than this finds nothing: YuNet's smallest anchor is 10 pixels at stride 8.
@@ -139,17 +139,16 @@ def process_images(
     det: LandmarkDetector, items: list[Input], writer: RecordWriter, args: argparse.Namespace, tally: Tally
 ) -> None:
     """Write the records of a batch of images; unreadable ones go to ``tally.errors``."""
-    good, arrays = [], []
+    good, decoded = [], []
     for item in items:
         try:
-            image = as_uint8(item.path)
+            decoded.append(to_bgr_grey(item.path))
         except ImageError as e:
             tally.errors.append(str(e))
             _warn(str(e))
             continue
         good.append(item)
-        arrays.append(image)
-    for item, image, faces in zip(good, arrays, det.detect_batch(arrays) if arrays else []):
+    for item, (bgr, _), faces in zip(good, decoded, det.detect_decoded(decoded) if decoded else []):
         for f in faces:
             writer.write(str(item.path), None, f)
         tally.images += 1
@@ -161,7 +160,7 @@ def process_images(
             if dest.suffix.lower() not in (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"):
                 dest = dest.with_suffix(".png")
             dest.parent.mkdir(parents=True, exist_ok=True)
-            ok, data = cv2.imencode(dest.suffix, draw_faces(to_bgr_grey(image)[0], faces))
+            ok, data = cv2.imencode(dest.suffix, draw_faces(bgr, faces))
             if not ok:
                 raise OSError(f"{dest}: cannot encode the annotated image")
             data.tofile(dest)

@@ -14,11 +14,7 @@ from isnet.training import TrainConfig, train, train_or_continue
 from isnet.transforms import Augment
 
 
-def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
-    d = ISNetConfig()
-    a = Augment()
-    p = options.ArgumentParser("isnet train", add_help=add_help, description="Train IS-Net on annotated faces.")
-    g = p.add_argument_group("data")
+def add_data_options(g: argparse._ArgumentGroup) -> None:
     g.add_argument("--train-list", default=None, help="training annotations (with --demo: the demo's)")
     g.add_argument("--val-list", default=None, help="validation annotations (with --demo: the demo's)")
     g.add_argument("--demo", action="store_true", help="use the embedded demo subset")
@@ -38,7 +34,10 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         default=0,
         help="data-loader processes reading (or, with --stream, decoding) batches ahead",
     )
-    g = p.add_argument_group("model")
+
+
+def add_model_options(g: argparse._ArgumentGroup) -> None:
+    d = ISNetConfig()
     g.add_argument("--arch", default="isnet", choices=("isnet", "cnn"), help="cnn: the plain CNN (beta = 0,..,0,1)")
     g.add_argument(
         "--beta", type=options.FRACTION, nargs="+", default=None, help=f"weights of blocks 2..S (None: {d.beta})"
@@ -56,7 +55,9 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         "--synthesis", default=d.synthesis, choices=("concat", "pooled"), help="how the blocks' maps are combined"
     )
     g.add_argument("--margin", type=options.FRACTION, default=d.margin, help="view margin around the box")
-    g = p.add_argument_group("optimisation")
+
+
+def add_optimisation_options(g: argparse._ArgumentGroup) -> None:
     g.add_argument("--iterations", type=options.POSITIVE, default=10000, help="training iterations (batches)")
     g.add_argument("--batch-size", type=options.POSITIVE, default=64, help="faces per iteration")
     g.add_argument("--optimizer", default="adam", choices=("adam", "adamw", "sgd"), help="optimiser")
@@ -71,7 +72,10 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     g.add_argument("--warmup", type=options.COUNT, default=200, help="iterations of linear learning-rate warm-up")
     g.add_argument("--loss", default="euclidean", choices=LOSSES, help="training loss")
     g.add_argument("--seed", type=options.SEED, default=0, help="seed of initialisation, batches and augmentation")
-    g = p.add_argument_group("augmentation")
+
+
+def add_augmentation_options(g: argparse._ArgumentGroup) -> None:
+    a = Augment()
     g.add_argument("--no-augment", action="store_true", help="train on plain views")
     g.add_argument("--rotate", type=options.NON_NEGATIVE, default=a.rotate, help="largest rotation, degrees")
     g.add_argument(
@@ -86,7 +90,9 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     g.add_argument(
         "--brightness", type=options.NON_NEGATIVE, default=a.brightness, help="brightness noise, fraction of full scale"
     )
-    g = p.add_argument_group("run")
+
+
+def add_run_options(g: argparse._ArgumentGroup) -> None:
     g.add_argument("--out", default="runs/train", help="output folder")
     g.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     g.add_argument(
@@ -114,6 +120,15 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     g.add_argument("--device", type=options.device, default="auto", help="auto (GPU if present), cpu or cuda")
     g.add_argument("--threads", type=options.THREADS, default=0, help="CPU threads (0: PyTorch's default)")
     g.add_argument("--quiet", action="store_true", help="no progress bar, table or summary")
+
+
+def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
+    p = options.ArgumentParser("isnet train", add_help=add_help, description="Train IS-Net on annotated faces.")
+    add_data_options(p.add_argument_group("data"))
+    add_model_options(p.add_argument_group("model"))
+    add_optimisation_options(p.add_argument_group("optimisation"))
+    add_augmentation_options(p.add_argument_group("augmentation"))
+    add_run_options(p.add_argument_group("run"))
     return p
 
 
