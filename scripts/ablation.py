@@ -6,18 +6,27 @@ Usage ($DATA: the CUHK folder, e.g. ../shared/data/cuhk_facepoint; $RUNS: run ou
     python scripts/ablation.py detector --data $DATA --runs $RUNS/ablation  # each model on YuNet's boxes
     python scripts/ablation.py table --runs $RUNS/ablation     # docs/ablation.json + docs/ABLATION.md
 
-Every run is ``isnet train`` with the shipped model's architecture (searched beta, 39-pixel
-input), seed 0, one CPU thread, and one change. A finished run (``metrics.json``) is
-skipped and a stopped one resumed, so lanes can be restarted freely.
+Every run is a training (``isnet.training.train_or_continue``, what ``isnet train --continue``
+runs) with the shipped model's architecture (searched beta, 39-pixel input), seed 0, one CPU
+thread, and one change. A finished run (``metrics.json``) is skipped and a stopped one
+resumed, so lanes (script processes with different ``--only``) can be restarted freely.
+``detector`` writes each run's ``detection.json``, the report of
+``isnet evaluate --detector yunet --weights RUN/model.pt --json RUN/detection.json``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 from pathlib import Path
+
+import cv2
+import torch
+
+from isnet.commands.train import config_changes
+from isnet.evaluation import evaluate_with_detector
+from isnet.metrics import SUN_CASCADE, SUN_LEVEL1
+from isnet.training import TrainConfig, train_or_continue
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -38,16 +47,22 @@ CHANGES = [
 ]
 
 
-def command(name: str, extra: list[str], args: argparse.Namespace) -> list[str]:
+def config(name: str, extra: list[str], args: argparse.Namespace) -> TrainConfig:
+    """The run of one change: the common recipe with the change's ``isnet train`` options."""
     d = Path(args.data)
-    out = Path(args.runs) / name
-    cmd = [sys.executable, "-m", "isnet.cli", "train", "--train-list", str(d / "trainImageList.txt")]
-    cmd += ["--val-list", str(d / "testImageList.txt"), "--iterations", str(args.iterations)]
-    cmd += ["--out", str(out), "--threads", "1", "--seed", "0", "--val-every", "500", "--ckpt-every", "500"]
-    cmd += ["--quiet"] + (["--cache-dir", args.cache_dir] if args.cache_dir else []) + extra
-    if (out / "checkpoint.pt").exists():
-        cmd.append("--resume")
-    return cmd
+    common = dict(
+        train_list=str(d / "trainImageList.txt"),
+        val_list=str(d / "testImageList.txt"),
+        iterations=args.iterations,
+        out=str(Path(args.runs) / name),
+        threads=1,
+        seed=0,
+        val_every=500,
+        ckpt_every=500,
+        quiet=True,
+        cache_dir=args.cache_dir,
+    )
+    return TrainConfig(**(common | config_changes(extra)))
 
 
 def run(args: argparse.Namespace) -> None:
@@ -56,12 +71,9 @@ def run(args: argparse.Namespace) -> None:
     if unknown:
         raise SystemExit(f"unknown changes {sorted(unknown)}; known: {list(extras)}")
     for name in args.only or list(extras):  # in the order given, so the telling runs go first
-        extra = extras[name]
-        if (Path(args.runs) / name / "metrics.json").exists():
-            continue
-        cmd = command(name, extra, args)
-        print(" ".join(cmd), flush=True)
-        subprocess.run(cmd, cwd=ROOT, check=True)
+        c = config(name, extras[name], args)
+        print(f"{name}: {c.out} {' '.join(extras[name])}".rstrip(), flush=True)
+        train_or_continue(c)  # skips a finished run, resumes a started one
 
 
 # Longer trainings on the way to the shipped model: (name, what, metrics file). A path
@@ -89,9 +101,10 @@ LONGER = [
     ),
 ]
 
+# Sun et al.'s published per-point errors, in percent of the box width.
 CASCADE = {
-    "Sun et al. level-1 CNN": [2.21, 2.28, 2.99, 2.84, 2.89],
-    "Sun et al. three-level cascade (23 CNNs)": [1.34, 1.30, 1.70, 1.81, 1.84],
+    "Sun et al. level-1 CNN": [100 * e for e in SUN_LEVEL1],
+    "Sun et al. three-level cascade (23 CNNs)": [100 * e for e in SUN_CASCADE],
 }
 
 
@@ -128,17 +141,19 @@ def _line(r: dict, base: dict | None) -> str:
 
 
 def detector(args: argparse.Namespace) -> None:
-    """Each finished run with YuNet's boxes instead of the dataset's (scripts/yunet_report.py)."""
+    """Each finished run with YuNet's boxes instead of the dataset's (``isnet evaluate --detector yunet``)."""
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
     for name, _, _ in CHANGES:
         run_dir = Path(args.runs) / name
         if (run_dir / "model.pt").exists() and not (run_dir / "detection.json").exists():
-            cmd = [sys.executable, str(ROOT / "scripts" / "yunet_report.py"), "--weights", str(run_dir / "model.pt")]
-            cmd += ["--list", str(Path(args.data) / "testImageList.txt"), "--out", str(run_dir / "detection.json")]
-            subprocess.run(cmd, cwd=ROOT, check=True)
+            print(f"{name}: {run_dir / 'detection.json'}", flush=True)
+            report = evaluate_with_detector(Path(args.data) / "testImageList.txt", run_dir / "model.pt")
+            (run_dir / "detection.json").write_text(json.dumps(report, indent=2) + "\n")
 
 
 def _yunet_nme(path: Path) -> float | None:
-    """NME on mapped YuNet boxes from a scripts/yunet_report.py output, if there is one."""
+    """NME on mapped YuNet boxes from an ``isnet evaluate --detector yunet --json`` report, if there is one."""
     if not path.exists():
         return None
     return json.loads(path.read_text())["on_matched_faces"]["model_on_mapped_yunet_boxes"]["nme_iod"]
@@ -174,7 +189,9 @@ def table(args: argparse.Namespace) -> None:
     lines += ["", "## Longer training, towards the shipped model", "", *head]
     lines += [_line(r, longer[0] if longer else None) for r in longer]
     for who, errs in CASCADE.items():
-        lines.append(f"| {who} | | | | | " + " | ".join(f"{e:.2f}" for e in errs) + f" | {sum(errs) / 5:.3f} | | |")
+        lines.append(
+            f"| {who} | | | | | " + " | ".join(f"{e:.2f}" for e in errs) + f" | {sum(errs) / len(errs):.3f} | | |"
+        )
     text = "\n".join(lines) + "\n"
     (DOCS / "ABLATION.md").write_text(INTRO + text + NOTES)
     print(text)
@@ -216,7 +233,7 @@ column runs each model on mapped YuNet boxes (`python scripts/ablation.py detect
 
 The longer trainings (one thread each, on the shared 2-core CPU; their commands are in the
 cards docs/models/isnet_cuhk5_searched_20k.json, docs/models/isnet_cuhk5_ft_wing_15k.json
-and the shipped isnet/weights/isnet_cuhk5.json). The first makes the 20,000-iteration model
+and the shipped src/isnet/weights/isnet_cuhk5.json). The first makes the 20,000-iteration model
 the fine-tunings start from (the shipped model before the ablation; the same weights are in
 git: `git show 6941f94:isnet/weights/isnet_cuhk5.pt > $RUNS/full_searched_20k/model.pt`):
 
@@ -244,7 +261,10 @@ def main() -> None:
     p.add_argument("--iterations", type=int, default=5000)
     p.add_argument("--only", nargs="*", default=None, help="names of CHANGES to run (default: all)")
     args = p.parse_args()
-    {"run": run, "detector": detector, "table": table}[args.action](args)
+    try:
+        {"run": run, "detector": detector, "table": table}[args.action](args)
+    except KeyboardInterrupt:
+        raise SystemExit("interrupted; run the same command again to continue") from None
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from isnet.assets import demo_list
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -30,8 +32,6 @@ def main() -> None:
     p.add_argument("--data", required=True)
     p.add_argument("--iterations", type=int, default=150)
     a = p.parse_args()
-    from isnet.data import demo_list
-
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -4,32 +4,34 @@ Usage ($DATA: the CUHK folder, e.g. ../shared/data/cuhk_facepoint; $RUNS: run ou
     python scripts/compare_beta_search.py --data $DATA --runs $RUNS \\
         --iterations 1000 --trials 14 --random-trials 10 --threads 1
 
-Runs (or resumes; every method is resumable) and compares:
+Runs (or resumes: every method is resumable, and finished work is not redone) and compares:
   * surface:  isnet search (the paper's response surface), in RUNS/search_rs
   * tpe:      isnet search --sampler tpe, in RUNS/search_tpe
   * gradient: isnet train --learn-beta from the uniform beta, then a training at the learned
               beta (2 trials), in RUNS/beta_gradient
 Writes docs/beta_search.json and docs/beta_search.png: the lowest validation loss reached
-after each trial spent, per method.
+after each trial spent, per method. ``--only METHOD`` runs that method alone, so the three
+can run as separate processes side by side; every invocation writes the report from the
+methods finished so far.
 """
 
 import argparse
 import json
-import subprocess
-import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from isnet.model import load
+from isnet.plots import plt
+from isnet.search import SearchConfig, search
+from isnet.training import TrainConfig, train_or_continue
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def isnet(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "isnet.cli", *args], check=True, cwd=ROOT)
-
-
 def main() -> None:
-    p = argparse.ArgumentParser()
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True)
     p.add_argument("--runs", required=True)
     p.add_argument("--cache", default=None, help="crop cache folder (default: RUNS/cache)")
@@ -38,43 +40,46 @@ def main() -> None:
     p.add_argument("--random-trials", type=int, default=10)
     p.add_argument("--phi", type=float, default=0.1)
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--only", choices=("surface", "tpe", "gradient"), default=None)
+    p.add_argument("--only", choices=("surface", "tpe", "gradient"), default=None, help="run this method only")
     a = p.parse_args()
     runs = Path(a.runs)
-    data = [
-        f"--train-list={a.data}/trainImageList.txt",
-        f"--val-list={a.data}/testImageList.txt",
-        f"--cache-dir={a.cache or runs / 'cache'}",
-        f"--iterations={a.iterations}",
-        f"--val-every={a.iterations}",
-        "--ckpt-every=500",
-        f"--threads={a.threads}",
-        "--quiet",
-    ]
-    search = [f"--trials={a.trials}", f"--random-trials={a.random_trials}", f"--phi={a.phi}"]
+    # Every trial and training: the same data, length and budget; out (and beta) set per run.
+    training = TrainConfig(
+        train_list=f"{a.data}/trainImageList.txt",
+        val_list=f"{a.data}/testImageList.txt",
+        cache_dir=str(a.cache or runs / "cache"),
+        iterations=a.iterations,
+        val_every=a.iterations,
+        ckpt_every=500,
+        threads=a.threads,
+        quiet=True,
+    )
     results = {}
     for sampler in ("surface", "tpe"):
         out = runs / f"search_{'rs' if sampler == 'surface' else sampler}"
         if a.only in (None, sampler):
-            isnet("search", *data, *search, f"--sampler={sampler}", f"--out={out}")
+            # A search continues from its study in out: finished trials are not rerun.
+            search(
+                SearchConfig(
+                    training=replace(training, out=str(out)),
+                    sampler=sampler,
+                    trials=a.trials,
+                    random_trials=a.random_trials,
+                    phi=a.phi,
+                )
+            )
         if (out / "summary.json").exists():
             summary = json.loads((out / "summary.json").read_text())
             results[sampler] = [{"beta": r["beta"], "loss": r["loss"]} for r in summary["trials"]]
     grad = runs / "beta_gradient"
+    learned, fixed = grad / "learn", grad / "fixed"
     if a.only in (None, "gradient"):
-        learned = grad / "learn"
-        if not (learned / "metrics.json").exists():
-            resume = ["--resume"] if (learned / "checkpoint.pt").exists() else []
-            isnet("train", *data, "--learn-beta", "--beta", "0.25", "0.25", "0.25", f"--out={learned}", *resume)
-    if (grad / "learn" / "metrics.json").exists():
-        from isnet import load
-
-        beta = [float(b) for b in load(grad / "learn" / "model.pt").config.beta]
-        first = json.loads((grad / "learn" / "metrics.json").read_text())["euclidean_loss"]
-        fixed = grad / "fixed"
-        if a.only in (None, "gradient") and not (fixed / "metrics.json").exists():
-            resume = ["--resume"] if (fixed / "checkpoint.pt").exists() else []
-            isnet("train", *data, "--beta", *map(str, beta), f"--out={fixed}", *resume)
+        train_or_continue(replace(training, out=str(learned), learn_beta=True, beta=(0.25, 0.25, 0.25)))
+    if (learned / "metrics.json").exists():
+        beta = [float(b) for b in load(learned / "model.pt").config.beta]
+        first = json.loads((learned / "metrics.json").read_text())["euclidean_loss"]
+        if a.only in (None, "gradient"):
+            train_or_continue(replace(training, out=str(fixed), beta=tuple(beta)))
         rows = [{"beta": beta, "loss": first, "note": "trained with beta learned jointly"}]
         if (fixed / "metrics.json").exists():
             rows.append(
@@ -106,11 +111,6 @@ def main() -> None:
 
 
 def plot(report: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     fig, ax = plt.subplots(figsize=(5, 3.5), dpi=100)
     for name, m in report["methods"].items():
         ax.plot(range(1, len(m["best_so_far"]) + 1), m["best_so_far"], "o-", label=name, ms=3)

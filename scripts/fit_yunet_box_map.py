@@ -1,4 +1,4 @@
-"""Fit the YuNet-box to CUHK-box map of isnet.detect (isnet/weights/yunet_box_map.json).
+"""Fit the YuNet-box to CUHK-box map of isnet.detectors.YuNet (src/isnet/weights/yunet_box_map.json).
 
 Usage:
     python scripts/fit_yunet_box_map.py [--list ../shared/data/cuhk_facepoint/trainImageList.txt]
@@ -7,7 +7,7 @@ YuNet runs on every image of the training list. The detection matched to the
 annotated face is the one with the highest IoU with its annotated box, and the
 match is kept only if that IoU is at least --min-iou (YuNet's boxes are taller
 than the CUHK ones, so a correct detection overlaps them by about 0.6, a wrong
-face by far less). From the matched pairs :meth:`isnet.detect.BoxMap.fit` finds,
+face by far less). From the matched pairs :meth:`isnet.boxes.BoxMap.fit` finds,
 by least squares in pixels, the centre offset and size scale per axis relative to
 the YuNet box. The JSON records the counts and the fit's residuals.
 """
@@ -25,18 +25,11 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from isnet.assets import YUNET_BOX_MAP, YUNET_MODEL
+from isnet.boxes import BoxMap, iou, match_box, xywh_to_ltrb
 from isnet.data import read_sun_list
-from isnet.detect import (
-    YUNET_BOX_MAP,
-    YUNET_MODEL,
-    BoxMap,
-    ImageError,
-    YuNet,
-    iou,
-    match_box,
-    to_bgr_grey,
-    xywh_to_ltrb,
-)
+from isnet.detectors import YuNet
+from isnet.imageio import ImageError, to_bgr_grey
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_LIST = REPO.parent / "shared" / "data" / "cuhk_facepoint" / "trainImageList.txt"

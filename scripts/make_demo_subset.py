@@ -1,14 +1,16 @@
-"""Copy a small, fixed random subset of the CUHK set into isnet/demo/ (the embedded demo).
+"""Copy a small, fixed random subset of the CUHK set into src/isnet/demo/ (the embedded demo).
 
 Usage: python scripts/make_demo_subset.py ../shared/data/cuhk_facepoint
 Lines are copied byte for byte, so the demo lists keep the original quirks (CRLF, backslashes).
 """
 
+import argparse
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
+
+from isnet.assets import DEMO_DIR
 
 SIZES = {"train": ("trainImageList.txt", 300), "val": ("testImageList.txt", 100)}
 
@@ -27,4 +29,8 @@ def main(src: Path, dst: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), Path(__file__).resolve().parents[1] / "isnet" / "demo")
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("data", type=Path, help="the CUHK folder (with trainImageList.txt and testImageList.txt)")
+    p.add_argument("--out", type=Path, default=DEMO_DIR, help="demo folder to write")
+    a = p.parse_args()
+    main(a.data, a.out)

@@ -2,9 +2,9 @@
 
 Usage: python scripts/make_model_card.py RUN_DIR --data ../shared/data/cuhk_facepoint --command "isnet train ..."
     [--init-card PARENT_CARD.json --init-weights "WHERE"]   # a run fine-tuned with isnet train --init
-Copies RUN_DIR/model.pt to isnet/weights/isnet_cuhk5.pt and writes isnet/weights/isnet_cuhk5.json with the
-validation metrics (re-measured by isnet evaluate), the embedded demo's metrics (the golden numbers of
-tests/test_shipped_model.py) and the training history's end.
+Copies RUN_DIR/model.pt to src/isnet/weights/isnet_cuhk5.pt and writes src/isnet/weights/isnet_cuhk5.json
+with the validation metrics (re-measured by isnet.evaluation.evaluate_list, as isnet evaluate does), the
+embedded demo's metrics (the golden numbers of tests/test_shipped_model.py) and the training history's end.
 """
 
 import argparse
@@ -12,14 +12,14 @@ import json
 import shutil
 from pathlib import Path
 
-from isnet import evaluate
-from isnet.data import demo_list
-from isnet.detect import DEFAULT_MODEL
+from isnet.assets import DEFAULT_MODEL, demo_list
+from isnet.evaluation import evaluate_list
 from isnet.model import count_macs, count_parameters, load, load_checkpoint
 
 
 def measure(list_path: Path) -> dict:
-    m = evaluate.main(evaluate.get_args_parser().parse_args(["--list", str(list_path), "--quiet"]))
+    """The shipped model's metrics on a list, without the run's particulars (path, time)."""
+    m = evaluate_list(list_path).metrics
     return {k: v for k, v in m.items() if k not in ("skipped", "weights", "list", "seconds")}
 
 

@@ -5,10 +5,12 @@ Usage ($DATA: the CUHK folder, e.g. ../shared/data/cuhk_facepoint; $RUNS: run ou
         --iterations 5000 --seeds 0 1 2 --parallel 2
 
 Trains IS-Net (the shipped default beta unless --beta is given) and the plain CNN with
-identical settings for every seed (resuming any run already started, skipping any already
-finished), evaluates each on the training and validation lists, times both networks per
-face in one process, and writes docs/results.json, docs/RESULTS.md, docs/fig2_curves.png
-and docs/fig3_faces.png. Re-running it regenerates everything from the finished runs.
+identical settings for every seed, --parallel trainings at a time in worker processes
+(``isnet.training.train_or_continue``: a run already started is resumed, one already
+finished skipped), evaluates each on the training and validation lists, times both
+networks per face in one process, and writes docs/results.json, docs/RESULTS.md,
+docs/fig2_curves.png and docs/fig3_faces.png. Re-running it regenerates everything from the
+finished runs.
 """
 
 from __future__ import annotations
@@ -16,12 +18,27 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import subprocess
+import multiprocessing
 import sys
-import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from functools import partial
 from pathlib import Path
 
+import cv2
 import numpy as np
+import torch
+
+from isnet.benchmark import measure
+from isnet.commands.train import config_changes
+from isnet.data import build_crops, read_sun_list
+from isnet.evaluation import evaluate_list
+from isnet.inference import ground_truth, predict_crops
+from isnet.metrics import SUN_CASCADE, SUN_LEVEL1
+from isnet.model import ISNetConfig, load
+from isnet.plots import plot_loss_curves, plt
+from isnet.schemes import CUHK5
+from isnet.training import TrainConfig, train_or_continue
+from isnet.transforms import SOURCE_MARGIN, source_size
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -29,59 +46,50 @@ NETS = ("isnet", "cnn")
 METRICS = ("euclidean_loss", "nme_iod", "fr_010", "auc_010")
 
 
-def run_all(jobs: list[list[str]], parallel: int) -> None:
-    """Run command lines, ``parallel`` at a time; stop on the first failure."""
-    running: list[subprocess.Popen] = []
-    for cmd in jobs:
-        while len(running) >= parallel:
-            running = [p for p in running if p.poll() is None or _check(p)]
-            time.sleep(2)
-        running.append(subprocess.Popen(cmd, cwd=ROOT))
-    for p in running:
-        p.wait()
-        _check(p)
+def run_all(configs: list[TrainConfig], parallel: int) -> None:
+    """Finish every run, ``parallel`` worker processes at a time.
+
+    On the first failure the runs not yet started are dropped, the running ones finish, and
+    the script stops; running it again continues where they were.
+    """
+    if parallel <= 1:
+        for config in configs:
+            train_or_continue(config)
+        return
+    with ProcessPoolExecutor(parallel, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {pool.submit(train_or_continue, config): config for config in configs}
+        for future in as_completed(futures):
+            if future.exception() is not None:
+                for f in futures:
+                    f.cancel()
+                print(f"{futures[future].out} failed; waiting for the trainings still running", flush=True)
+                raise SystemExit(f"{futures[future].out}: {future.exception()}")
 
 
-def _check(p: subprocess.Popen) -> bool:
-    if p.returncode:
-        raise SystemExit(f"failed ({p.returncode}): {' '.join(p.args)}")
-    return False
-
-
-def train_jobs(a, beta: list[float]) -> list[list[str]]:
-    jobs = []
+def train_configs(a, beta: list[float]) -> list[TrainConfig]:
+    """Every run: both networks, every seed, identical settings (``--train-args`` over the script's own)."""
+    extra = config_changes(a.train_args)
+    configs = []
     for seed in a.seeds:
         for net in NETS:
-            out = Path(a.runs) / f"{net}_s{seed}"
-            if (out / "model.pt").exists():
-                continue
-            cmd = [
-                sys.executable,
-                "-m",
-                "isnet.cli",
-                "train",
-                f"--train-list={a.data}/trainImageList.txt",
-                f"--val-list={a.data}/testImageList.txt",
-                f"--cache-dir={a.cache}",
-                f"--iterations={a.iterations}",
-                f"--val-every={a.val_every}",
-                f"--ckpt-every={a.val_every}",
-                f"--seed={seed}",
-                "--threads=1",
-                f"--out={out}",
-                "--quiet",
-                *a.train_args,
-            ]
-            cmd += ["--arch=cnn"] if net == "cnn" else ["--beta", *map(str, beta)]
-            if (out / "checkpoint.pt").exists():
-                cmd.append("--resume")
-            jobs.append(cmd)
-    return jobs
+            common = dict(
+                train_list=f"{a.data}/trainImageList.txt",
+                val_list=f"{a.data}/testImageList.txt",
+                cache_dir=a.cache,
+                iterations=a.iterations,
+                val_every=a.val_every,
+                ckpt_every=a.val_every,
+                seed=seed,
+                threads=1,
+                out=str(Path(a.runs) / f"{net}_s{seed}"),
+                quiet=True,
+            )
+            own = {"arch": "cnn"} if net == "cnn" else {"beta": tuple(beta)}
+            configs.append(TrainConfig(**(common | extra | own)))
+    return configs
 
 
 def evaluate_all(a) -> dict:
-    from isnet import evaluate
-
     rows = {}
     for net in NETS:
         for seed in a.seeds:
@@ -90,48 +98,31 @@ def evaluate_all(a) -> dict:
             for split, name in (("train", "trainImageList.txt"), ("val", "testImageList.txt")):
                 path = out / f"eval_{split}.json"
                 if not path.exists():
-                    args = evaluate.get_args_parser().parse_args(
-                        [
-                            "--weights",
-                            str(out / "model.pt"),
-                            "--list",
-                            f"{a.data}/{name}",
-                            "--cache-dir",
-                            a.cache,
-                            "--json",
-                            str(path),
-                            "--quiet",
-                        ]
-                    )
-                    evaluate.main(args)
+                    metrics = evaluate_list(f"{a.data}/{name}", out / "model.pt", cache_dir=a.cache).metrics
+                    path.write_text(json.dumps(metrics, indent=2))
                 row[split] = json.loads(path.read_text())
             rows[(net, seed)] = row
     return rows
 
 
-def time_per_face(a) -> dict:
-    """Both networks timed in one process, interleaved, on the same inputs (1 thread)."""
-    import torch
+def time_per_face(a, seconds: float = 0.2, rounds: int = 5) -> dict:
+    """Both networks timed in one process, interleaved, on the same inputs (1 thread).
 
-    import isnet
-
+    Each network is timed by :func:`isnet.benchmark.measure` ``rounds`` times, the two
+    alternating; a network's time is the median of its rounds' median calls, per face.
+    """
     torch.set_num_threads(1)
-    models = {net: isnet.load(Path(a.runs) / f"{net}_s{a.seeds[0]}" / "model.pt") for net in NETS}
+    models = {net: load(Path(a.runs) / f"{net}_s{a.seeds[0]}" / "model.pt") for net in NETS}
     out = {}
     for batch in (1, 64):
         x = torch.rand(batch, 1, models["isnet"].config.input_size, models["isnet"].config.input_size)
-        times = {net: [] for net in NETS}
+        medians = {net: [] for net in NETS}
         with torch.inference_mode():
-            for _ in range(20):
-                for m in models.values():
-                    m(x)
-            for _ in range(200 if batch == 1 else 30):
+            for _ in range(rounds):
                 for net, m in models.items():
-                    t = time.perf_counter()
-                    m(x)
-                    times[net].append(time.perf_counter() - t)
+                    medians[net].append(measure(partial(m, x), seconds)["median_ms"])
         for net in NETS:
-            out[f"{net}_batch{batch}_ms_per_face"] = float(np.median(times[net]) * 1e3 / batch)
+            out[f"{net}_batch{batch}_ms_per_face"] = float(np.median(medians[net]) / batch)
     return out
 
 
@@ -155,8 +146,6 @@ def aggregate(rows: dict, seeds: list[int]) -> dict:
 
 
 def plot_curves(a) -> None:
-    from isnet.train import plot_loss_curves
-
     curves = {}
     for net, name in zip(NETS, ("IS-Net", "plain CNN")):
         with open(Path(a.runs) / f"{net}_s{a.seeds[0]}" / "curves.csv") as f:
@@ -165,23 +154,12 @@ def plot_curves(a) -> None:
 
 
 def plot_faces(a, n: int = 8) -> None:
-    import cv2
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    import isnet
-    from isnet.data import build_crops, read_sun_list
-    from isnet.evaluate import ground_truth, predict_crops
-    from isnet.transforms import SOURCE_MARGIN, source_size
-
     samples = read_sun_list(Path(a.data) / "testImageList.txt")
     pick = np.random.default_rng(3).choice(len(samples), n, replace=False)
     chosen = [samples[i] for i in pick]
     preds = {}
     for net in NETS:
-        model = isnet.load(Path(a.runs) / f"{net}_s{a.seeds[0]}" / "model.pt")
+        model = load(Path(a.runs) / f"{net}_s{a.seeds[0]}" / "model.pt")
         crops = build_crops(chosen, source_size(model.config.input_size), SOURCE_MARGIN, progress=False)
         preds[net] = predict_crops(model, crops)
     gt = ground_truth(crops)
@@ -208,8 +186,6 @@ def fmt(ms: tuple[float, float], scale: float = 1.0, digits: int = 3) -> str:
 
 
 def write_markdown(a, table: dict, timing: dict, beta: list[float], cmd: str) -> None:
-    from isnet.schemes import CUHK5
-
     n = len(a.seeds)
     lines = [
         "# Results: IS-Net against the plain CNN on the CUHK 5-point set",
@@ -260,14 +236,13 @@ def write_markdown(a, table: dict, timing: dict, beta: list[float], cmd: str) ->
         "Sun et al. cascade |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    sun1 = (2.21, 2.28, 2.99, 2.84, 2.89)
-    sun3 = (1.34, 1.30, 1.70, 1.81, 1.84)
     for k, point in enumerate(CUHK5.points):
         i, c = table["isnet"], table["cnn"]
         lines.append(
             f"| {point} | {fmt(i['box_error_per_point'][k], 100, 2)} % | "
             f"{fmt(i['box_fail05_per_point'][k], 100, 1)} % | {fmt(c['box_error_per_point'][k], 100, 2)} % | "
-            f"{fmt(c['box_fail05_per_point'][k], 100, 1)} % | {sun1[k]:.2f} % | {sun3[k]:.2f} % |"
+            f"{fmt(c['box_fail05_per_point'][k], 100, 1)} % | {100 * SUN_LEVEL1[k]:.2f} % | "
+            f"{100 * SUN_CASCADE[k]:.2f} % |"
         )
     lines += [
         "",
@@ -313,10 +288,8 @@ def main() -> None:
         help="further isnet train options for both networks (last on the line)",
     )
     a = p.parse_args()
-    from isnet.model import ISNetConfig
-
     beta = a.beta or list(ISNetConfig().beta)
-    run_all(train_jobs(a, beta), a.parallel)
+    run_all(train_configs(a, beta), a.parallel)
     rows = evaluate_all(a)
     table = aggregate(rows, a.seeds)
     timing = time_per_face(a)

@@ -11,12 +11,10 @@ D=${DATA:-../shared/data/cuhk_facepoint}
 for seed in 1 2; do
   for name in rs:0.40666293192087444,0.365385393026559,0.1668659045876018 tpe:0.3531,0.2296,0.3496; do
     tag=${name%%:*}; beta=$(echo "${name#*:}" | tr ',' ' ')
-    out=$RUNS/${tag}_s$seed
-    [ -f "$out/metrics.json" ] && continue
-    resume=""; [ -f "$out/checkpoint.pt" ] && resume="--resume"
+    # --continue: skip a finished run, resume a started one, else start.
     # shellcheck disable=SC2086
     isnet train --train-list $D/trainImageList.txt --val-list $D/testImageList.txt --cache-dir "$CACHE" \
       --iterations 1000 --val-every 1000 --ckpt-every 500 --threads 1 --quiet --seed $seed --beta $beta \
-      --out "$out" $resume
+      --out "$RUNS/${tag}_s$seed" --continue
   done
 done

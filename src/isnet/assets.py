@@ -31,6 +31,11 @@ def weights_path(weights: str | Path | None) -> Path:
     return DEFAULT_MODEL
 
 
+def weights_label(weights: str | Path | None) -> str:
+    """How a report names the model: the path as given, or the shipped model's file name."""
+    return str(weights) if weights is not None else f"shipped:{DEFAULT_MODEL.name}"
+
+
 def read_fit(path: Path, keys: tuple[str, ...], script: str) -> dict[str, float]:
     """The fitted constants ``keys`` of a JSON file written by ``script``."""
     try:

@@ -37,6 +37,10 @@ class AnnotationError(ValueError):
         where = f"{self.file}:{line}" if line is not None else self.file
         super().__init__(f"{where}: {reason}")
 
+    def __reduce__(self):
+        # Rebuilt from its parts, so it crosses process boundaries (worker pools) intact.
+        return type(self), (self.file, self.line, self.reason)
+
 
 @dataclass
 class Sample:

@@ -11,7 +11,9 @@ The map of the shipped YuNet was fitted on the CUHK training split by
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import Callable, Iterator
+from dataclasses import asdict
 from pathlib import Path
 
 import cv2
@@ -88,10 +90,23 @@ class YuNet(Detector):
         with _quiet_opencv():
             self.net = cv2.FaceDetectorYN.create(str(model), "", (320, 320), score_threshold, nms_threshold, 5000)
         self.size = (320, 320)
+        self.model, self.score_threshold, self.nms_threshold = model, score_threshold, nms_threshold
         self.max_side = max_side
         if isinstance(box_map, (str, Path)):
             box_map = BoxMap.load(YUNET_BOX_MAP if str(box_map) == "default" else box_map)
         self.box_map = box_map
+
+    def describe(self) -> dict:
+        """What a report needs to name this detector: weights, their SHA-256, thresholds and box map."""
+        return {
+            "name": "yunet",
+            "weights": self.model.name,
+            "sha256": hashlib.sha256(self.model.read_bytes()).hexdigest(),
+            "score_threshold": self.score_threshold,
+            "nms_threshold": self.nms_threshold,
+            "max_side": self.max_side,
+            "box_map": None if self.box_map is None else asdict(self.box_map),
+        }
 
     def detect_raw(self, image: np.ndarray) -> np.ndarray:
         """YuNet's own output on a BGR uint8 image.

@@ -10,7 +10,7 @@ import numpy as np
 from tqdm import tqdm
 
 from isnet.api import LandmarkDetector
-from isnet.assets import weights_path
+from isnet.assets import weights_label, weights_path
 from isnet.boxes import iou, ltrb_to_xywh, match_box, xywh_to_ltrb
 from isnet.data import Sample, Skipped, cached_crops, read_list
 from isnet.detectors import YuNet
@@ -72,16 +72,16 @@ def evaluate_list(
 ) -> Evaluation:
     """A model (default: the shipped one) on the annotated faces of a list, with the list's boxes."""
     t0 = time.perf_counter()
-    weights = weights_path(weights)
-    model = load(weights)
+    label = weights_label(weights)
+    model = load(weights_path(weights))
     skipped = Skipped()
-    samples = read_samples(model, weights, list_path, fmt, root, pts_scheme, skip_bad, skipped)
+    samples = read_samples(model, label, list_path, fmt, root, pts_scheme, skip_bad, skipped)
     size = source_size(model.config.input_size)
     crops = cached_crops(samples, size, SOURCE_MARGIN, cache_dir, skip_bad, skipped, progress=progress)
     pred, gt = predict_crops(model, crops, batch_size), ground_truth(crops)
     scheme = get_scheme(model.config.scheme)
     metrics = summarise(pred, gt, crops.box_wh, scheme)
-    metrics |= {"skipped": skipped.items, "weights": str(weights), "list": str(list_path)}
+    metrics |= {"skipped": skipped.items, "weights": label, "list": str(list_path)}
     metrics["seconds"] = time.perf_counter() - t0
     return Evaluation(metrics, pred, gt, scheme, skipped.items)
 
@@ -114,11 +114,11 @@ def evaluate_with_detector(
         ``{"n_faces_listed", "n_images_with_a_detection", "n_matched", "on_matched_faces", "on_all_faces",
         "mapped_box_iou_mean", "ms_per_image"}``, each metrics block as :func:`brief` gives it.
     """
-    weights = weights_path(weights)
+    label = weights_label(weights)
     detector = detector or YuNet()
-    det = LandmarkDetector(weights, detector)
+    det = LandmarkDetector(weights_path(weights), detector)
     skipped = Skipped()
-    samples = read_samples(det.model, weights, list_path, fmt, root, pts_scheme, skip_bad, skipped)[:limit]
+    samples = read_samples(det.model, label, list_path, fmt, root, pts_scheme, skip_bad, skipped)[:limit]
     scheme = det.scheme
     gt, on_list, matched, on_detector, own_points, box_iou, n_found, seconds = [], [], [], [], [], [], 0, 0.0
     for i, s in enumerate(tqdm(samples, desc="faces", mininterval=5, disable=not progress)):
@@ -148,7 +148,8 @@ def evaluate_with_detector(
         on_matched["yunet_own_points"] = brief(summarise(np.array(own_points), gt_m, wh_m, scheme))
     return {
         "list": str(list_path),
-        "weights": str(weights),
+        "weights": label,
+        "detector": detector.describe(),
         "n_faces_listed": len(samples),
         "n_images_with_a_detection": int(n_found),
         "n_matched": len(idx),

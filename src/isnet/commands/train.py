@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import fields
 from pathlib import Path
 
 from isnet import options
@@ -130,6 +131,17 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     add_augmentation_options(p.add_argument_group("augmentation"))
     add_run_options(p.add_argument_group("run"))
     return p
+
+
+def config_changes(argv: list[str]) -> dict:
+    """The :class:`TrainConfig` fields that these ``isnet train`` options set (only those given).
+
+    For recipes written as command-line options (the ablation rows, ``--train-args``).
+    """
+    unset = object()
+    names = {f.name for f in fields(TrainConfig)}
+    given = vars(get_args_parser().parse_args(argv, argparse.Namespace(**dict.fromkeys(names, unset))))
+    return {k: v for k, v in given.items() if k in names and v is not unset}
 
 
 def report(metrics: dict, config: TrainConfig) -> None:
