@@ -30,7 +30,7 @@ import torch
 
 from isnet.benchmark import measure
 from isnet.commands.train import config_changes
-from isnet.data import build_crops, read_sun_list
+from isnet.data import face_crops, read_sun_list
 from isnet.evaluation import evaluate_list
 from isnet.inference import ground_truth, predict_crops
 from isnet.metrics import SUN_CASCADE, SUN_LEVEL1
@@ -38,7 +38,6 @@ from isnet.model import ISNetConfig, load
 from isnet.plots import plot_loss_curves, plt
 from isnet.schemes import CUHK5
 from isnet.training import TrainConfig, train_or_continue
-from isnet.transforms import SOURCE_MARGIN, source_size
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -160,7 +159,7 @@ def plot_faces(a, n: int = 8) -> None:
     preds = {}
     for net in NETS:
         model = load(Path(a.runs) / f"{net}_s{a.seeds[0]}" / "model.pt")
-        crops = build_crops(chosen, source_size(model.config.input_size), SOURCE_MARGIN, progress=False)
+        crops = face_crops(chosen, model.config.input_size)
         preds[net] = predict_crops(model, crops)
     gt = ground_truth(crops)
     fig, axes = plt.subplots(2, n // 2, figsize=(2.4 * n // 2, 5), dpi=100)

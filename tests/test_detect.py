@@ -21,13 +21,12 @@ from isnet import cli
 from isnet.api import Face, LandmarkDetector
 from isnet.assets import demo_list as _demo_list
 from isnet.boxes import BoxMap, iou, ltrb_to_xywh, match_box, xywh_to_ltrb
-from isnet.data import build_crops, read_sun_list
+from isnet.data import face_crops, read_sun_list
 from isnet.detectors import YuNet
 from isnet.imageio import ImageError, to_bgr_grey
 from isnet.inference import predict_crops
 from isnet.output import draw_faces
 from isnet.schemes import CUHK5
-from isnet.transforms import SOURCE_MARGIN, source_size
 
 TOLERANCE = 0.10  # mean point error over box width
 N_FACES = 12
@@ -60,7 +59,7 @@ def test_predict_on_dataset_boxes_is_accurate_and_reuses_the_pipeline(detector, 
     assert np.mean(errors) < TOLERANCE, errors
     # The same faces through isnet evaluate's path agree: one decoder, one crop, the same network; what
     # is left is float32 rounding of one face per call against twelve (about 1e-5 px).
-    crops = build_crops(samples, source_size(detector.model.config.input_size), SOURCE_MARGIN, progress=False)
+    crops = face_crops(samples, detector.model.config.input_size)
     np.testing.assert_allclose(np.array(preds), predict_crops(detector.model, crops), rtol=0, atol=1e-4)
 
 

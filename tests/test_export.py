@@ -12,10 +12,9 @@ from isnet import cli
 from isnet.api import LandmarkDetector
 from isnet.assets import demo_list as _demo_list
 from isnet.boxes import ltrb_to_xywh
-from isnet.data import build_crops, read_sun_list
+from isnet.data import face_crops, read_sun_list
 from isnet.export import PARITY_TOLERANCE, OnnxISNet, parity
 from isnet.inference import view_inputs
-from isnet.transforms import SOURCE_MARGIN, source_size
 
 pytest.importorskip("onnxruntime", reason="the onnx extra is not installed (pip install -e '.[onnx]')")
 
@@ -28,7 +27,7 @@ def test_export_command_writes_a_graph_matching_pytorch(tmp_path, weights, capsy
     assert parity(model, out, n=64) < PARITY_TOLERANCE
     # On real views of demo faces as well, batch 1 and a full batch (dynamic batch axis).
     samples = read_sun_list(_demo_list("val"))[:32]
-    crops = build_crops(samples, source_size(model.config.input_size), SOURCE_MARGIN, progress=False)
+    crops = face_crops(samples, model.config.input_size)
     views, _ = view_inputs(model, crops, np.arange(len(crops)))
     onnx = OnnxISNet(None, 1, out, model.config)
     for batch in (views[:1], views):

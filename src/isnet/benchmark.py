@@ -24,12 +24,11 @@ import torch
 from isnet.api import BACKENDS, LandmarkDetector
 from isnet.assets import demo_list, weights_path
 from isnet.boxes import ltrb_to_xywh
-from isnet.data import build_crops, read_sun_list
+from isnet.data import face_crops, read_sun_list
 from isnet.detectors import YuNet
 from isnet.imageio import to_bgr_grey
 from isnet.inference import view_inputs
 from isnet.model import ISNet, count_macs, count_parameters, load
-from isnet.transforms import SOURCE_MARGIN, source_size
 
 # Targets to compare against; reported, not asserted.
 GOALS = {"one_face_ms_1_thread": 0.2, "faces_per_s_batched_2_threads": 10_000, "photo_ms": 10.0}
@@ -90,7 +89,7 @@ def network_views(model: ISNet, n: int) -> torch.Tensor:
     """``(n, 1, S, S)`` real network views: the embedded demo's validation faces, repeated to ``n``."""
     samples = read_sun_list(demo_list("val"))
     samples = (samples * (n // len(samples) + 1))[:n]
-    crops = build_crops(samples, source_size(model.config.input_size), SOURCE_MARGIN, progress=False)
+    crops = face_crops(samples, model.config.input_size)
     return view_inputs(model, crops, np.arange(n))[0]
 
 

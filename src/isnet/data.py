@@ -22,7 +22,7 @@ from tqdm import tqdm
 from isnet.boxes import box_from_landmarks
 from isnet.imageio import IMAGE_SUFFIXES, ImageError, read_grey
 from isnet.schemes import CUHK5, Scheme, get_scheme
-from isnet.transforms import apply_affine, crop_face, crop_matrix
+from isnet.transforms import SOURCE_MARGIN, apply_affine, crop_face, crop_matrix, source_size
 
 FORMATS = ("sun", "mtfl", "pts")
 
@@ -533,3 +533,20 @@ def cached_crops(
     except OSError:
         shutil.rmtree(tmp, ignore_errors=True)  # another process finished the same cache first
     return crops
+
+
+def face_crops(
+    samples: list[Sample],
+    input_size: int,
+    cache_dir: str | os.PathLike | None = None,
+    skip_bad: bool = False,
+    skipped: Skipped | None = None,
+    progress: bool = False,
+    stream: bool = False,
+) -> CropSet:
+    """The source crops of a network with ``input_size`` inputs, as training, evaluation and
+    inference all cut them: :func:`cached_crops`, or :func:`streamed_crops` with ``stream``."""
+    size = source_size(input_size)
+    if stream:
+        return streamed_crops(samples, size, SOURCE_MARGIN)
+    return cached_crops(samples, size, SOURCE_MARGIN, cache_dir, skip_bad, skipped, progress)

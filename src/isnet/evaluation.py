@@ -12,14 +12,13 @@ from tqdm import tqdm
 from isnet.api import LandmarkDetector
 from isnet.assets import weights_label, weights_path
 from isnet.boxes import iou, ltrb_to_xywh, match_box, xywh_to_ltrb
-from isnet.data import Sample, Skipped, cached_crops, read_list
+from isnet.data import Sample, Skipped, face_crops, read_list
 from isnet.detectors import YuNet
 from isnet.imageio import to_bgr_grey
 from isnet.inference import ground_truth, predict_crops
 from isnet.metrics import interocular, nme, summarise
 from isnet.model import CheckpointError, ISNet, load
 from isnet.schemes import Scheme, get_scheme
-from isnet.transforms import SOURCE_MARGIN, source_size
 
 KEYS = ("n_faces", "nme_iod", "fr_010", "auc_010", "box_error_mean", "box_error_per_point")
 
@@ -76,8 +75,7 @@ def evaluate_list(
     model = load(weights_path(weights))
     skipped = Skipped()
     samples = read_samples(model, label, list_path, fmt, root, pts_scheme, skip_bad, skipped)
-    size = source_size(model.config.input_size)
-    crops = cached_crops(samples, size, SOURCE_MARGIN, cache_dir, skip_bad, skipped, progress=progress)
+    crops = face_crops(samples, model.config.input_size, cache_dir, skip_bad, skipped, progress)
     pred, gt = predict_crops(model, crops, batch_size), ground_truth(crops)
     scheme = get_scheme(model.config.scheme)
     metrics = summarise(pred, gt, crops.box_wh, scheme)

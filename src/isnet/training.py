@@ -26,7 +26,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from isnet.assets import demo_list
-from isnet.data import CropSet, Skipped, cached_crops, read_list, streamed_crops
+from isnet.data import CropSet, Skipped, face_crops, read_list
 from isnet.inference import ground_truth, predict_crops
 from isnet.losses import euclidean, euclidean_loss, view_to_loss_units, wing
 from isnet.metrics import summarise
@@ -34,13 +34,11 @@ from isnet.model import ISNet, ISNetConfig, load_checkpoint, model_from_checkpoi
 from isnet.plots import plot_loss_curves
 from isnet.schemes import get_scheme
 from isnet.transforms import (
-    SOURCE_MARGIN,
     Augment,
     apply_affines,
     flip_landmarks,
     photometric,
     photometric_params,
-    source_size,
     view_matrices,
     warp_batch,
 )
@@ -352,11 +350,8 @@ def load_crops(
 ) -> CropSet:
     """The face crops of a list: decoded on demand with ``stream``, else built once (and cached)."""
     samples = read_list(list_path, config.format, config.root, config.pts_scheme, config.skip_bad, skipped)
-    size = source_size(model_config.input_size)
-    if stream:
-        return streamed_crops(samples, size, SOURCE_MARGIN)
-    return cached_crops(
-        samples, size, SOURCE_MARGIN, config.cache_dir, config.skip_bad, skipped, progress=not config.quiet
+    return face_crops(
+        samples, model_config.input_size, config.cache_dir, config.skip_bad, skipped, not config.quiet, stream
     )
 
 

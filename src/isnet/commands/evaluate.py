@@ -33,9 +33,7 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         choices=("yunet",),
         help="find each face with this detector, map its box, and compare with the list's boxes",
     )
-    p.add_argument(
-        "--min-iou", type=options.FRACTION, default=0.3, help="with --detector: least overlap of a match"
-    )
+    p.add_argument("--min-iou", type=options.FRACTION, default=0.3, help="with --detector: least overlap of a match")
     p.add_argument(
         "--score-threshold", type=options.FRACTION, default=0.6, help="with --detector: least detection score"
     )
