@@ -12,6 +12,8 @@ import argparse
 import math
 from pathlib import Path
 
+import torch
+
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Shows each option's default, lists as they are typed, except for on/off flags (off unless given)."""
@@ -93,8 +95,6 @@ POSITIVE_FLOAT = FloatRange(0.0, open_lo=True)
 
 def device(text: str) -> str:
     """``auto``, ``cpu``, ``cuda`` or ``cuda:N``, refused when this machine has no such device."""
-    import torch
-
     if text in ("auto", "cpu"):
         return text
     kind, _, index = text.partition(":")

@@ -33,6 +33,7 @@ from optuna.distributions import FloatDistribution
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 from scipy.optimize import minimize
+from sqlalchemy import event
 
 from isnet.plots import plt
 from isnet.training import RESULT_FIELDS, TrainConfig, train_or_continue
@@ -398,8 +399,6 @@ def _serialise_sqlite_transactions(engine) -> None:
     BEGIN IMMEDIATE is SQLAlchemy's documented recipe for SQLite's missing row locks; the
     cost, serialised reads, is nothing next to a training.
     """
-    from sqlalchemy import event
-
     @event.listens_for(engine, "connect")
     def _no_implicit_begin(dbapi_connection, _record):
         dbapi_connection.isolation_level = None  # let the "begin" hook below issue BEGIN
