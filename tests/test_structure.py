@@ -2,6 +2,8 @@
 
 import json
 import runpy
+import subprocess
+import sys
 
 import pytest
 from conftest import REPO, train_config
@@ -49,3 +51,10 @@ def test_evaluate_with_yunet_in_front(tmp_path, weights, capsys):
     argv = ["evaluate", "--list", str(demo_list("val")), "--weights", str(weights), "--detector", "yunet"]
     assert cli.main([*argv, "--limit", str(limit), "--json", str(out), "--quiet"]) == 0
     assert json.loads(out.read_text())["n_matched"] == limit and capsys.readouterr() == ("", "")
+
+
+def test_a_folder_named_isnet_beside_the_user_does_not_shadow_the_package(tmp_path):
+    (tmp_path / "isnet" / "docs").mkdir(parents=True)  # e.g. a clone of this repository
+    code = "import isnet; print(isnet.load.__module__)"
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == "isnet.model", done.stderr
