@@ -13,6 +13,7 @@ from isnet.transforms import (
     invert_affine,
     photometric,
     photometric_params,
+    plain_views,
     view_matrices,
     warp_batch,
 )
@@ -138,3 +139,25 @@ def test_photometric_stays_in_range_and_changes_contrast():
     out = photometric(views, *photometric_params(16, Augment(contrast=0.5, brightness=0.2), np.random.default_rng(0)))
     assert out.min() >= 0 and out.max() <= 1
     assert not torch.allclose(out.std(dim=(1, 2, 3)), views.std(dim=(1, 2, 3)))
+
+
+def test_plain_views_sample_as_warp_batch_does():
+    rng = np.random.default_rng(0)
+    sources = rng.integers(0, 256, (6, 86, 86), dtype=np.uint8)
+    # Boxes inside, at and across the crop's edges (the border padding is sampled there).
+    boxes = np.array(
+        [
+            [20, 20, 66, 66],
+            [0, 0, 40, 50],
+            [50, 40, 86, 86],
+            [-10, 30, 30, 70],
+            [10.3, 5.7, 70.1, 80.9],
+            [30, 30, 31, 31],
+        ]
+    )
+    mats, _ = view_matrices(boxes, 86, 39, 0.05)
+    torch_views = warp_batch(torch.from_numpy(sources).unsqueeze(1).float().div(255.0), mats, 39).numpy()
+    np.testing.assert_allclose(plain_views(sources, mats, 39), torch_views, rtol=0, atol=1e-5)
+    rotated, _ = view_matrices(boxes, 86, 39, 0.05, Augment(rotate=15.0), np.random.default_rng(1))
+    with pytest.raises(ValueError, match="axis-aligned"):
+        plain_views(sources, rotated, 39)

@@ -85,7 +85,7 @@ def load_average() -> list[float] | None:
         return None
 
 
-def network_views(model: ISNet, n: int) -> torch.Tensor:
+def network_views(model: ISNet, n: int) -> np.ndarray:
     """``(n, 1, S, S)`` real network views: the embedded demo's validation faces, repeated to ``n``."""
     samples = read_sun_list(demo_list("val"))
     samples = (samples * (n // len(samples) + 1))[:n]
@@ -95,7 +95,7 @@ def network_views(model: ISNet, n: int) -> torch.Tensor:
 
 def time_everything(
     model: ISNet,
-    views: torch.Tensor,
+    views: np.ndarray,
     photo_bgr: np.ndarray,
     yunet: YuNet,
     threads: Sequence[int],
@@ -120,9 +120,9 @@ def time_everything(
             for b in batch_sizes:
                 row = {"backend": backend, "threads": n_threads, "batch": b}
                 net_call = (
-                    partial(_run_torch, model, views[:b])
+                    partial(_run_torch, model, torch.from_numpy(views[:b]))
                     if backend == "torch"
-                    else partial(det.net.run, views[:b].numpy())
+                    else partial(det.net.run, views[:b])
                 )
                 results["network"].append(row | per_item(measure(net_call, seconds), b))
                 step = partial(det.predict, photo_grey, np.repeat(photo_box, b, axis=0))

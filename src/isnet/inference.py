@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from isnet.data import CropSet, make_crop_set
+from isnet.export import OnnxISNet
 from isnet.model import ISNet
 from isnet.transforms import (
     SOURCE_MARGIN,
@@ -19,18 +20,25 @@ from isnet.transforms import (
     compose,
     crop_face,
     invert_affine,
+    plain_views,
     source_size,
     view_matrices,
-    warp_batch,
 )
 
 
-def view_inputs(model: ISNet, crops: CropSet, index: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
-    """Plain (unaugmented) network views ``(B, 1, S, S)`` of faces ``index`` and their maps source -> view."""
+def view_inputs(model: ISNet | OnnxISNet, crops: CropSet, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Plain (unaugmented) network views ``(B, 1, S, S)`` float32 of faces ``index`` and their maps source -> view."""
     cfg = model.config
     mats, _ = view_matrices(crops.boxes[index], crops.images.shape[-1], cfg.input_size, cfg.margin)
-    src = torch.from_numpy(crops.images[index]).unsqueeze(1).float().div_(255.0)
-    return warp_batch(src, mats, cfg.input_size), mats
+    return plain_views(crops.images[index], mats, cfg.input_size), mats
+
+
+def run_network(model: ISNet | OnnxISNet, views: np.ndarray) -> np.ndarray:
+    """``(B, K, 2)`` float64 outputs (fractions of the view) of either backend on ``(B, 1, S, S)`` views."""
+    if isinstance(model, OnnxISNet):
+        return model.run(views).astype(np.float64)
+    with torch.inference_mode():
+        return model(torch.from_numpy(views).to(input_device(model))).cpu().numpy().astype(np.float64)
 
 
 def input_device(model) -> torch.device:
@@ -40,17 +48,15 @@ def input_device(model) -> torch.device:
     return first.device if first is not None else torch.device("cpu")
 
 
-@torch.inference_mode()
-def predict_crops(model: ISNet, crops: CropSet, batch_size: int = 256) -> np.ndarray:
+def predict_crops(model: ISNet | OnnxISNet, crops: CropSet, batch_size: int = 256) -> np.ndarray:
     """Landmarks ``(N, K, 2)`` in image pixels for every face of a crop set."""
     model.eval()
     size = model.config.input_size
-    device = input_device(model)
     out = []
     for start in range(0, len(crops), batch_size):
         index = np.arange(start, min(start + batch_size, len(crops)))
         views, mats = view_inputs(model, crops, index)
-        pts = model(views.to(device)).cpu().numpy().astype(np.float64) * size
+        pts = run_network(model, views) * size
         out.append(apply_affines(invert_affine(compose(mats, crops.to_source[index])), pts))
     return np.concatenate(out)
 

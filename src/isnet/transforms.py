@@ -243,6 +243,45 @@ def warp_batch(sources: torch.Tensor, matrices: np.ndarray, size: int) -> torch.
     return F.grid_sample(sources, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
+def _linear_weights(coords: np.ndarray, n: int) -> np.ndarray:
+    """``(B, S, n)`` weights of linear interpolation at ``(B, S)`` pixel coordinates, border-padded."""
+    x = np.clip(coords, 0.0, n - 1)
+    x0 = np.floor(x).astype(np.intp)
+    w = (x - x0).astype(np.float32)
+    b, s = np.arange(x.shape[0])[:, None], np.arange(x.shape[1])[None]
+    weights = np.zeros((*x.shape, n), np.float32)
+    weights[b, s, x0] = 1.0 - w
+    # At the last pixel x0 + 1 would leave the crop; there w is 0 and x0 itself gets it.
+    weights[b, s, np.minimum(x0 + 1, n - 1)] += w
+    return weights
+
+
+def plain_views(sources: np.ndarray, matrices: np.ndarray, size: int) -> np.ndarray:
+    """:func:`warp_batch` for the plain views of :func:`view_matrices`, without torch.
+
+    A plain view only scales and shifts its source crop, so its bilinear, border-padded
+    sampling is separable: two small matrix products per face. Views agree with
+    :func:`warp_batch` to about 2e-6 (its float32 sampling grid).
+
+    Args:
+        sources: ``(B, R, R)`` uint8 source crops.
+        matrices: ``(B, 2, 3)`` axis-aligned maps from source pixels to view pixels.
+        size: side of the views.
+
+    Returns:
+        ``(B, 1, size, size)`` float32 views in [0, 1].
+    """
+    if np.any(matrices[:, 0, 1] != 0) or np.any(matrices[:, 1, 0] != 0):
+        raise ValueError("plain_views takes axis-aligned maps only; use warp_batch for rotated views")
+    r = sources.shape[-1]
+    u = np.arange(size, dtype=np.float64)
+    # The view pixel u samples the source at (u - shift) / scale on each axis.
+    wx = _linear_weights((u[None] - matrices[:, 0, 2:3]) / matrices[:, 0, 0:1], r)
+    wy = _linear_weights((u[None] - matrices[:, 1, 2:3]) / matrices[:, 1, 1:2], r)
+    src = np.asarray(sources, dtype=np.float32) / np.float32(255.0)
+    return (wy @ src @ wx.transpose(0, 2, 1))[:, None]
+
+
 def flip_landmarks(landmarks: np.ndarray, flipped: np.ndarray, perm: list[int]) -> np.ndarray:
     """Reorder ``(B, K, 2)`` landmarks of mirrored faces so that left stays image-left."""
     out = landmarks.copy()
