@@ -11,13 +11,14 @@ import torch
 
 from isnet.assets import weights_path
 from isnet.detectors import Detector, as_detector
-from isnet.export import OnnxISNet
+from isnet.export import OnnxISNet, onnxruntime_available
 from isnet.imageio import to_bgr_grey, to_grey
 from isnet.inference import crops_of_images, predict_crops
 from isnet.model import ISNet, load
 from isnet.schemes import get_scheme
 
-BACKENDS = ("torch", "onnx")
+# "auto": onnxruntime when it is installed (it is a regular dependency), else PyTorch.
+BACKENDS = ("auto", "onnx", "torch")
 
 
 @dataclass
@@ -51,8 +52,9 @@ class LandmarkDetector:
         detector: ``"yunet"`` (the shipped YuNet), a :class:`~isnet.detectors.Detector`, any
             callable returning ``(boxes, scores)``, or ``None`` (only :meth:`predict` with your
             own boxes).
-        backend: ``"torch"``, or ``"onnx"`` to run the network in onnxruntime (faster
-            on CPU, see ``docs/benchmark.json``; needs the ``onnx`` extra).
+        backend: ``"onnx"`` runs the network in onnxruntime (2 to 5 times faster on a CPU,
+            see ``docs/benchmark.json``), ``"torch"`` in PyTorch; ``"auto"``: onnx when
+            onnxruntime is installed, else torch.
         batch_size: faces per network call.
         threads: CPU threads of the network; for ``"torch"`` this sets PyTorch's
             process-wide count, for ``"onnx"`` the session's. ``None``: leave as is.
@@ -67,7 +69,7 @@ class LandmarkDetector:
         self,
         weights: str | Path | ISNet | None = None,
         detector: str | Detector | Callable | None = "yunet",
-        backend: str = "torch",
+        backend: str = "auto",
         batch_size: int = 256,
         threads: int | None = None,
     ):
@@ -77,6 +79,8 @@ class LandmarkDetector:
             self.model = load(weights_path(weights))
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        if backend == "auto":
+            backend = "onnx" if onnxruntime_available() else "torch"
         self.backend = backend
         if backend == "onnx":
             self.net: ISNet | OnnxISNet = OnnxISNet(self.model, threads)

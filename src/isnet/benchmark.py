@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 import torch
 
-from isnet.api import BACKENDS, LandmarkDetector
+from isnet.api import LandmarkDetector
 from isnet.assets import demo_list, weights_path
 from isnet.boxes import ltrb_to_xywh
 from isnet.data import face_crops, read_sun_list
@@ -177,7 +177,7 @@ def benchmark(
     image: str | Path | None = None,
     threads: Sequence[int] = (1, 2),
     batch_sizes: Sequence[int] = (1, 64),
-    backends: Sequence[str] = BACKENDS,
+    backends: Sequence[str] = ("torch", "onnx"),
     seconds: float = 1.0,
 ) -> dict:
     """Time the network, the landmark step, YuNet and the whole photo, per thread count and backend.

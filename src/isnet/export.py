@@ -8,6 +8,7 @@ dimension is dynamic.
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import warnings
 from pathlib import Path
@@ -51,12 +52,17 @@ def onnx_bytes(model: ISNet, opset: int = OPSET) -> bytes:
     return buf.getvalue()
 
 
+def onnxruntime_available() -> bool:
+    """Whether the onnxruntime backend can run here (a regular dependency; absent only in trimmed installs)."""
+    return importlib.util.find_spec("onnxruntime") is not None
+
+
 def ort_session(graph: bytes | str | Path, threads: int | None = None):
     """An onnxruntime CPU session; ``threads`` sets its intra-op threads (``None``: its default)."""
     try:
         import onnxruntime as ort
     except ImportError:
-        raise ImportError("the onnx backend needs onnxruntime: pip install 'isnet[onnx]'") from None
+        raise ImportError("the onnx backend needs onnxruntime: pip install onnxruntime") from None
     opts = ort.SessionOptions()
     if threads is not None:
         opts.intra_op_num_threads = threads

@@ -191,7 +191,9 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         "--output", "-o", type=options.new_file, default=None, help="write records here (None: standard output)"
     )
     p.add_argument("--draw", default=None, metavar="DIR", help="write annotated images (and videos) here")
-    p.add_argument("--backend", default="torch", choices=BACKENDS, help="run the network in torch or onnxruntime")
+    p.add_argument(
+        "--backend", default="auto", choices=BACKENDS, help="network backend (auto: onnx when onnxruntime is installed)"
+    )
     p.add_argument("--score-threshold", type=options.FRACTION, default=0.6, help="YuNet's minimum detection score")
     p.add_argument(
         "--max-side",
