@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +14,7 @@ import torch
 from isnet.assets import weights_path
 from isnet.detectors import Detector, as_detector
 from isnet.export import OnnxISNet, onnxruntime_available
-from isnet.imageio import to_bgr_grey, to_grey
+from isnet.imageio import ImageError, to_bgr_grey, to_grey
 from isnet.inference import crops_of_images, predict_crops
 from isnet.model import ISNet, load
 from isnet.schemes import get_scheme
@@ -112,6 +114,49 @@ class LandmarkDetector:
             boxes.append(np.asarray(b, dtype=np.float64).reshape(-1, 4))
             scores.append(np.asarray(s, dtype=np.float64).reshape(-1))
         return self._faces(greys, boxes, scores, from_detector=True)
+
+    def detect_files(
+        self, paths: Sequence[str | Path], batch_size: int = 16, workers: int = 2
+    ) -> Iterator[list[tuple[np.ndarray, list[Face]] | ImageError]]:
+        """:meth:`detect` over many image files, a pipeline: ``workers`` threads decode and detect
+        (each with its own copy of the detector; OpenCV and onnxruntime work without the GIL) while
+        the landmark step runs on the batch before; at most two batches are in memory.
+
+        Yields:
+            Per batch of ``batch_size`` files, in order: ``(BGR image, faces)`` for each file, or
+            the :class:`~isnet.imageio.ImageError` saying why it cannot be used.
+        """
+        if self.detector is None:
+            raise ValueError("this LandmarkDetector has no face detector: pass boxes to predict()")
+        if self.detector.copy() is None:
+            workers = 1
+        local = threading.local()
+
+        def decode_and_detect(path):
+            try:
+                bgr, grey = to_bgr_grey(path)
+            except ImageError as e:
+                return e
+            if not hasattr(local, "detector"):
+                local.detector = self.detector.copy() or self.detector
+            boxes, scores = local.detector(bgr)
+            return bgr, grey, np.asarray(boxes, np.float64).reshape(-1, 4), np.asarray(scores, np.float64).reshape(-1)
+
+        with ThreadPoolExecutor(max(1, workers)) as pool:
+            ahead = None
+            for start in range(0, len(paths), batch_size):
+                batch = [pool.submit(decode_and_detect, p) for p in paths[start : start + batch_size]]
+                if ahead is not None:
+                    yield self._landmarks_of(ahead)
+                ahead = batch
+            if ahead is not None:
+                yield self._landmarks_of(ahead)
+
+    def _landmarks_of(self, detected: list[Future]) -> list[tuple[np.ndarray, list[Face]] | ImageError]:
+        results = [f.result() for f in detected]
+        found = [r for r in results if not isinstance(r, ImageError)]
+        faces = iter(self._faces(*([r[i] for r in found] for i in (1, 2, 3)), from_detector=True))
+        return [r if isinstance(r, ImageError) else (r[0], next(faces)) for r in results]
 
     def predict(
         self,

@@ -35,6 +35,11 @@ class Detector:
     def __call__(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
 
+    def copy(self) -> Detector | None:
+        """An independent detector to run beside this one in another thread; ``None`` when it cannot
+        be copied (a callable of the user's), and it then runs in one thread."""
+        return None
+
     def training_boxes(self, boxes: np.ndarray) -> np.ndarray:
         """``(N, 4)`` boxes ``[x, y, w, h]`` of this detector as training boxes ``(N, 4)`` ``(l, t, r, b)``."""
         return self.box_map.apply(boxes) if self.box_map is not None else xywh_to_ltrb(boxes)
@@ -95,6 +100,10 @@ class YuNet(Detector):
         if isinstance(box_map, (str, Path)):
             box_map = BoxMap.load(YUNET_BOX_MAP if str(box_map) == "default" else box_map)
         self.box_map = box_map
+
+    def copy(self) -> YuNet:
+        """An independent YuNet with the same settings (an OpenCV model is not for two threads at once)."""
+        return YuNet(self.model, self.score_threshold, self.nms_threshold, self.max_side, self.box_map)
 
     def describe(self) -> dict:
         """What a report needs to name this detector: weights, their SHA-256, thresholds and box map."""

@@ -399,6 +399,7 @@ def _serialise_sqlite_transactions(engine) -> None:
     BEGIN IMMEDIATE is SQLAlchemy's documented recipe for SQLite's missing row locks; the
     cost, serialised reads, is nothing next to a training.
     """
+
     @event.listens_for(engine, "connect")
     def _no_implicit_begin(dbapi_connection, _record):
         dbapi_connection.isolation_level = None  # let the "begin" hook below issue BEGIN

@@ -125,8 +125,12 @@ def to3x3(matrix: np.ndarray) -> np.ndarray:
 
 
 def invert_affine(matrix: np.ndarray) -> np.ndarray:
-    """Inverse of ``(..., 2, 3)`` affine maps."""
-    return np.linalg.inv(to3x3(matrix))[..., :2, :]
+    """Inverse of ``(..., 2, 3)`` affine maps (in closed form: a 2x2 inverse and a shift)."""
+    a, b, tx = matrix[..., 0, 0], matrix[..., 0, 1], matrix[..., 0, 2]
+    c, d, ty = matrix[..., 1, 0], matrix[..., 1, 1], matrix[..., 1, 2]
+    det = a * d - b * c
+    ia, ib, ic, id_ = d / det, -b / det, -c / det, a / det
+    return np.stack([np.stack([ia, ib, -(ia * tx + ib * ty)], -1), np.stack([ic, id_, -(ic * tx + id_ * ty)], -1)], -2)
 
 
 def compose(second: np.ndarray, first: np.ndarray) -> np.ndarray:
@@ -244,16 +248,12 @@ def warp_batch(sources: torch.Tensor, matrices: np.ndarray, size: int) -> torch.
 
 
 def _linear_weights(coords: np.ndarray, n: int) -> np.ndarray:
-    """``(B, S, n)`` weights of linear interpolation at ``(B, S)`` pixel coordinates, border-padded."""
-    x = np.clip(coords, 0.0, n - 1)
-    x0 = np.floor(x).astype(np.intp)
-    w = (x - x0).astype(np.float32)
-    b, s = np.arange(x.shape[0])[:, None], np.arange(x.shape[1])[None]
-    weights = np.zeros((*x.shape, n), np.float32)
-    weights[b, s, x0] = 1.0 - w
-    # At the last pixel x0 + 1 would leave the crop; there w is 0 and x0 itself gets it.
-    weights[b, s, np.minimum(x0 + 1, n - 1)] += w
-    return weights
+    """``(B, S, n)`` weights of linear interpolation at ``(B, S)`` pixel coordinates, border-padded.
+
+    The weight of pixel ``j`` for a position ``x`` clamped into the crop is the tent ``max(0, 1 - |x - j|)``.
+    """
+    x = np.clip(coords, 0.0, n - 1).astype(np.float32)
+    return np.maximum(np.float32(0.0), np.float32(1.0) - np.abs(x[..., None] - np.arange(n, dtype=np.float32)))
 
 
 def plain_views(sources: np.ndarray, matrices: np.ndarray, size: int) -> np.ndarray:

@@ -6,8 +6,10 @@ import argparse
 import json
 from pathlib import Path
 
-from isnet import options
-from isnet.benchmark import benchmark, format_results
+from isnet import options, peers
+from isnet.assets import DEMO_DIR
+from isnet.benchmark import benchmark, demo_photo, format_results
+from isnet.imageio import to_bgr_grey
 
 
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
@@ -26,12 +28,42 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     )
     p.add_argument("--seconds", type=options.POSITIVE_FLOAT, default=1.0, help="minimum time per measurement")
     p.add_argument("--json", type=options.new_file, default=None, metavar="OUT", help="write the results here")
+    p.add_argument(
+        "--peers",
+        action="store_true",
+        help="also time dlib (pip install 'isnet[peers]') on the same faces, photo and folder, and print ratios",
+    )
+    p.add_argument("--rounds", type=options.POSITIVE, default=7, help="with --peers: interleaved rounds per comparison")
     return p
+
+
+def format_peers(peers: dict) -> str:
+    face, photo, folder = peers["per_face"], peers["per_photo"], peers["per_folder"]
+    lines = [f"per face, one thread, {face['faces']} faces with their boxes:"]
+    lines += [f"  {k:<28}{v:>8.3f} ms" for k, v in face["ms_per_face"].items()]
+    lines.append(f"  ratio isnet default / dlib 5-point: {face['ratio_default_to_dlib5']:.2f} (goal <= 0.5)")
+    lines.append(f"per {photo['photo'][1]}x{photo['photo'][0]} photo, one thread, faces found {photo['faces_found']}:")
+    lines += [f"  {k:<28}{v:>8.3f} ms" for k, v in photo["ms_per_photo"].items()]
+    lines.append(
+        f"  ratio isnet / dlib HOG + 68: {photo['ratio_default_to_dlib_hog68']:.2f} (goal <= 0.25, and <= 5 ms)"
+    )
+    lines.append(f"folder of {folder['photos']} demo photos on {folder['workers']} cores:")
+    lines += [f"  {k:<28}{v:>8.1f} photos/s" for k, v in folder["photos_per_s"].items()]
+    lines.append(f"  ratio isnet / dlib HOG + 68: {folder['ratio_isnet_to_dlib']:.2f}x the photos/s (goal >= 2)")
+    return "\n".join(lines)
 
 
 def main(args: argparse.Namespace) -> dict:
     out = benchmark(args.weights, args.image, args.threads, args.batch_sizes, args.backends, args.seconds)
     print(format_results(out))
+    if args.peers:
+        photo = to_bgr_grey(args.image if args.image else demo_photo())[0]
+        out["peers"] = {
+            "per_face": peers.per_face(100, args.rounds),
+            "per_photo": peers.per_photo(photo, 5 * args.rounds),
+            "per_folder": peers.per_folder(DEMO_DIR),
+        }
+        print(format_peers(out["peers"]))
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
     return out

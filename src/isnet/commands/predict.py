@@ -16,7 +16,7 @@ from isnet import options
 from isnet.api import BACKENDS, LandmarkDetector
 from isnet.assets import DEFAULT_MODEL
 from isnet.detectors import YuNet
-from isnet.imageio import IMAGE_SUFFIXES, VIDEO_SUFFIXES, ImageError, to_bgr_grey, video_frames
+from isnet.imageio import IMAGE_SUFFIXES, VIDEO_SUFFIXES, ImageError, video_frames
 from isnet.output import RecordWriter, draw_faces
 
 # Detection on a smaller image than this finds nothing: YuNet's smallest anchor is 10 pixels at stride 8.
@@ -135,20 +135,16 @@ def process_video(det: LandmarkDetector, item: Input, writer: RecordWriter, args
     tally.frames += n
 
 
-def process_images(
-    det: LandmarkDetector, items: list[Input], writer: RecordWriter, args: argparse.Namespace, tally: Tally
+def write_images(
+    items: list[Input], results: list, writer: RecordWriter, args: argparse.Namespace, tally: Tally
 ) -> None:
-    """Write the records of a batch of images; unreadable ones go to ``tally.errors``."""
-    good, decoded = [], []
-    for item in items:
-        try:
-            decoded.append(to_bgr_grey(item.path))
-        except ImageError as e:
-            tally.errors.append(str(e))
-            _warn(str(e))
+    """Write the records (and drawings) of a batch of images; unreadable ones go to ``tally.errors``."""
+    for item, result in zip(items, results):
+        if isinstance(result, ImageError):
+            tally.errors.append(str(result))
+            _warn(str(result))
             continue
-        good.append(item)
-    for item, (bgr, _), faces in zip(good, decoded, det.detect_decoded(decoded) if decoded else []):
+        bgr, faces = result
         for f in faces:
             writer.write(str(item.path), None, f)
         tally.images += 1
@@ -210,8 +206,8 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
 def main(args: argparse.Namespace) -> dict:
     """Run ``isnet predict``; raises :class:`PredictError` at the end if any input was unusable."""
     threads = options.threads_or_none(args.threads)
-    if threads is not None:
-        cv2.setNumThreads(threads)
+    # Images are decoded and detected on `threads` threads at once, one image each.
+    cv2.setNumThreads(1)
     tally = Tally()
     skipped: list[Path] = []
     items = list_inputs(args.paths, tally.errors, skipped)
@@ -234,8 +230,10 @@ def main(args: argparse.Namespace) -> dict:
         images = [i for i in items if not i.video]
         show = not args.quiet and (len(images) > 1 or any(Path(p).is_dir() for p in args.paths))
         with tqdm(total=len(images), desc="images", unit="image", leave=False, disable=not show) as bar:
-            for chunk in _chunks(images, args.batch_images):
-                process_images(det, chunk, writer, args, tally)
+            # Two threads decode and detect while the landmark step runs on the batch before.
+            batches = det.detect_files([i.path for i in images], args.batch_images, workers=threads or 2)
+            for chunk, results in zip(_chunks(images, args.batch_images), batches):
+                write_images(chunk, results, writer, args, tally)
                 bar.update(len(chunk))
         for item in (i for i in items if i.video):
             try:
