@@ -15,7 +15,7 @@ from tqdm import tqdm
 from isnet import options
 from isnet.api import BACKENDS, LandmarkDetector
 from isnet.assets import DEFAULT_MODEL
-from isnet.detectors import YuNet
+from isnet.detectors import DETECTION_SIDE, YuNet
 from isnet.imageio import IMAGE_SUFFIXES, VIDEO_SUFFIXES, ImageError, video_frames
 from isnet.output import RecordWriter, draw_faces
 
@@ -194,8 +194,9 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     p.add_argument(
         "--max-side",
         type=options.IntRange(MIN_DETECTION_SIDE, special=(0,), meaning="0: never shrink"),
-        default=1280,
-        help="detect on images shrunk to this longer side (0: never shrink)",
+        default=DETECTION_SIDE,
+        help="detect on images shrunk to this longer side; faces under about a tenth of it are lost "
+        "(for group photos raise it, or 0: never shrink)",
     )
     p.add_argument("--batch-images", type=options.POSITIVE, default=16, help="images or frames per landmark batch")
     p.add_argument("--threads", type=options.THREADS, default=0, help="CPU threads (0: the libraries' default)")
