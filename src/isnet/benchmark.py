@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from isnet.api import LandmarkDetector
-from isnet.assets import demo_list, weights_path
+from isnet.assets import demo_list, weights_label, weights_path
 from isnet.boxes import ltrb_to_xywh
 from isnet.data import face_crops, read_sun_list
 from isnet.detectors import YuNet
@@ -187,8 +187,8 @@ def benchmark(
         image: photo for detection and end-to-end times (default: :func:`demo_photo`).
         seconds: minimum time per measurement.
     """
-    weights = weights_path(weights)
-    model = load(weights)
+    label = weights_label(weights)
+    model = load(weights_path(weights))
     load_before = load_average()
     t_start = time.perf_counter()
     views = network_views(model, max(batch_sizes))
@@ -200,7 +200,7 @@ def benchmark(
     results = time_everything(model, views, photo_bgr, yunet, threads, batch_sizes, backends, seconds)
     macs = count_macs(model)
     return {
-        "weights": str(weights),
+        "weights": label,
         "model": {"parameters": count_parameters(model), "macs_per_face": macs, "flops_per_face": 2 * macs},
         "photo": {
             "source": str(image) if image else "embedded demo face scaled to 480x480, edges mirrored to 640x480",
