@@ -558,7 +558,8 @@ def run_worker(config: SearchConfig, dim: int, objective=None) -> None:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 retry = RetryHeartbeatStaleTrialCallback(max_retry=None)
-            retry(study, study._storage.get_trial(trial._trial_id))
+            (frozen,) = (t for t in study.get_trials(deepcopy=False) if t.number == trial.number)
+            retry(study, frozen)
             interrupted.append(
                 f"trial {trial.number} (beta {[round(b, 4) for b in beta]}) put back" + (f": {e}" if str(e) else "")
             )
