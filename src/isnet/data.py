@@ -251,18 +251,26 @@ def read_pts(path: str | os.PathLike) -> np.ndarray:
 
 
 def read_pts_folder(
-    path: str | os.PathLike, scheme: Scheme, skip_bad: bool = False, skipped: Skipped | None = None
+    path: str | os.PathLike,
+    scheme: Scheme,
+    skip_bad: bool = False,
+    skipped: Skipped | None = None,
+    target: Scheme = CUHK5,
 ) -> list[Sample]:
     """Read every image with a ``.pts`` beside it, from a folder or a list of image paths.
 
     Args:
         path: a folder (searched recursively) or a text file with one image path a line.
-        scheme: the scheme of the ``.pts`` files; points are reduced to five CUHK points
-            through ``scheme.to_cuhk5``.
+        scheme: the scheme of the ``.pts`` files.
+        target: the points the samples carry: ``scheme`` itself (all of them), or
+            :data:`~isnet.schemes.CUHK5`, reduced through ``scheme.to_cuhk5``.
 
     Returns:
-        CUHK five-point samples with boxes from :func:`box_from_landmarks`.
+        Samples of ``target``'s points, with CUHK-like boxes drawn from their five points by
+        :func:`box_from_landmarks`.
     """
+    if target.name not in (scheme.name, CUHK5.name):
+        raise ValueError(f"{scheme.name} points cannot become {target.name} points")
     path = Path(path)
     skipped = skipped if skipped is not None else Skipped()
     if path.is_dir():
@@ -284,7 +292,8 @@ def read_pts_folder(
                     pts_path, None, f"{len(points)} points, scheme {scheme.name} has {scheme.n_points}"
                 )
             five = reduce_to_cuhk5(points, scheme)
-            samples.append(Sample(image, box_from_landmarks(five, CUHK5), five, str(pts_path)))
+            kept = points if target.name == scheme.name else five
+            samples.append(Sample(image, box_from_landmarks(five, CUHK5), kept, str(pts_path)))
         except AnnotationError as err:
             if not skip_bad:
                 raise
@@ -306,14 +315,19 @@ def read_list(
     scheme: str = "ibug68",
     skip_bad: bool = False,
     skipped: Skipped | None = None,
+    target: str = "cuhk5",
 ) -> list[Sample]:
-    """Read annotations in any supported format; see the per-format readers."""
+    """Read annotations in any supported format; see the per-format readers.
+
+    ``target`` is the scheme of the points wanted; ``.pts`` files of ``scheme`` give all their
+    points when it is their own, else five (Sun and MTFL lists carry five).
+    """
     if fmt == "sun":
         return read_sun_list(path, root, skip_bad, skipped)
     if fmt == "mtfl":
         return read_mtfl_list(path, root, skip_bad, skipped)
     if fmt == "pts":
-        return read_pts_folder(path, get_scheme(scheme), skip_bad, skipped)
+        return read_pts_folder(path, get_scheme(scheme), skip_bad, skipped, get_scheme(target))
     raise ValueError(f"unknown annotation format {fmt!r}; known: {', '.join(FORMATS)}")
 
 

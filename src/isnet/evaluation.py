@@ -49,7 +49,7 @@ def read_samples(
 ) -> list[Sample]:
     """The list's faces, refused when they carry other points than the model predicts."""
     scheme = get_scheme(model.config.scheme)
-    samples = read_list(list_path, fmt, root, pts_scheme, skip_bad, skipped)
+    samples = read_list(list_path, fmt, root, pts_scheme, skip_bad, skipped, target=scheme.name)
     if samples and samples[0].landmarks.shape[0] != scheme.n_points:
         raise CheckpointError(
             f"{weights}: the model predicts the {scheme.n_points} points of scheme {scheme.name!r}, "

@@ -17,11 +17,20 @@ SUN_LEVEL1 = (0.0221, 0.0228, 0.0299, 0.0284, 0.0289)
 SUN_CASCADE = (0.0134, 0.0130, 0.0170, 0.0181, 0.0184)
 
 
-def interocular(gt: np.ndarray, scheme: Scheme) -> np.ndarray:
+def interpupil(gt: np.ndarray, scheme: Scheme) -> np.ndarray:
     """``(N,)`` distance between the eye centres of each face."""
     left = gt[:, list(scheme.left_eye)].mean(axis=1)
     right = gt[:, list(scheme.right_eye)].mean(axis=1)
     return np.linalg.norm(left - right, axis=1)
+
+
+def interocular(gt: np.ndarray, scheme: Scheme) -> np.ndarray:
+    """``(N,)`` the scheme's inter-ocular distance: its ``ocular`` points (300-W: the outer eye
+    corners), or the eye centres where it names none (CUHK)."""
+    if scheme.ocular is None:
+        return interpupil(gt, scheme)
+    a, b = scheme.ocular
+    return np.linalg.norm(gt[:, a] - gt[:, b], axis=1)
 
 
 def nme(pred: np.ndarray, gt: np.ndarray, norm: np.ndarray) -> np.ndarray:
@@ -54,14 +63,21 @@ def box_errors(pred: np.ndarray, gt: np.ndarray, box_wh: np.ndarray) -> np.ndarr
 
 def summarise(pred: np.ndarray, gt: np.ndarray, box_wh: np.ndarray, scheme: Scheme) -> dict:
     """All metrics of ``isnet evaluate`` as a JSON-ready dict."""
-    face_nme = nme(pred, gt, interocular(gt, scheme))
+    iod = interocular(gt, scheme)
+    face_nme = nme(pred, gt, iod)
+    ipd_nme = nme(pred, gt, interpupil(gt, scheme))
     per_point = box_errors(pred, gt, box_wh)
+    point_nme = np.linalg.norm(pred - gt, axis=2) / iod[:, None]
     return {
         "n_faces": int(len(pred)),
         "euclidean_loss": euclidean_loss(pred, gt, box_wh),
         "nme_iod": float(face_nme.mean()),
         "fr_010": failure_rate(face_nme, 0.10),
         "auc_010": auc(face_nme, 0.10),
+        "fr_008": failure_rate(face_nme, 0.08),
+        "auc_008": auc(face_nme, 0.08),
+        "nme_ipd": float(ipd_nme.mean()),
+        "nme_iod_per_region": {name: float(point_nme[:, list(idx)].mean()) for name, idx in scheme.regions},
         "points": list(scheme.points),
         "box_error_per_point": per_point.mean(axis=0).tolist(),
         "box_fail05_per_point": (per_point > 0.05).mean(axis=0).tolist(),
@@ -77,6 +93,13 @@ def format_table(metrics: dict) -> str:
         f"AUC@0.10 {metrics['auc_010']:.4f}",
         f"{'point':<14}{'error/box width':>17}{'fail > 5%':>11}",
     ]
+    if len(metrics["points"]) > 10:  # many points: a row per region instead of per point
+        lines[-1] = f"NME(ipd) {100 * metrics['nme_ipd']:.3f}%  FR@0.08 {100 * metrics['fr_008']:.2f}%  "
+        lines[-1] += f"AUC@0.08 {metrics['auc_008']:.4f}"
+        lines.append(f"{'region':<14}{'NME(iod)':>17}")
+        for name, err in metrics["nme_iod_per_region"].items():
+            lines.append(f"{name:<14}{100 * err:>16.3f}%")
+        return "\n".join(lines)
     for name, err, fail in zip(metrics["points"], metrics["box_error_per_point"], metrics["box_fail05_per_point"]):
         lines.append(f"{name:<14}{100 * err:>16.3f}%{100 * fail:>10.2f}%")
     lines.append(f"{'mean':<14}{100 * metrics['box_error_mean']:>16.3f}%")

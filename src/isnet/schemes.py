@@ -18,10 +18,13 @@ class Scheme:
         name: key in ``SCHEMES``.
         points: point names, in annotation order.
         flip_pairs: index pairs that swap places when the image is mirrored.
-        left_eye: indices whose mean is the image-left eye centre.
+        left_eye: indices whose mean is the image-left eye centre (the pupil).
         right_eye: indices whose mean is the image-right eye centre.
         to_cuhk5: for each of the five CUHK points, the indices whose mean gives it;
             ``None`` for schemes that cannot be reduced to five points.
+        ocular: the two points whose distance is the scheme's inter-ocular distance (300-W:
+            the outer eye corners); ``None``: the eye centres, as for CUHK.
+        regions: named groups of points (jaw, brows, nose, eyes, mouth) for errors per region.
     """
 
     name: str
@@ -30,6 +33,8 @@ class Scheme:
     left_eye: tuple[int, ...]
     right_eye: tuple[int, ...]
     to_cuhk5: tuple[tuple[int, ...], ...] | None = None
+    ocular: tuple[int, int] | None = None
+    regions: tuple[tuple[str, tuple[int, ...]], ...] = ()
 
     @property
     def n_points(self) -> int:
@@ -73,6 +78,15 @@ def _ibug68() -> Scheme:
         left_eye=left_eye,
         right_eye=right_eye,
         to_cuhk5=(left_eye, right_eye, (30,), (48,), (54,)),
+        # 300-W's normalisation: points 37 and 46 (1-based), the outer eye corners.
+        ocular=(36, 45),
+        regions=(
+            ("jaw", tuple(range(0, 17))),
+            ("brows", tuple(range(17, 27))),
+            ("nose", tuple(range(27, 36))),
+            ("eyes", tuple(range(36, 48))),
+            ("mouth", tuple(range(48, 68))),
+        ),
     )
 
 
@@ -83,6 +97,7 @@ CUHK5 = Scheme(
     left_eye=(0,),
     right_eye=(1,),
     to_cuhk5=((0,), (1,), (2,), (3,), (4,)),
+    regions=(("eyes", (0, 1)), ("nose", (2,)), ("mouth", (3, 4))),
 )
 
 SCHEMES: dict[str, Scheme] = {s.name: s for s in (CUHK5, _ibug68())}
