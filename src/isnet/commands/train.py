@@ -11,6 +11,7 @@ from isnet.data import FORMATS
 from isnet.losses import LOSSES
 from isnet.metrics import format_table
 from isnet.model import ISNetConfig
+from isnet.schemes import SCHEMES
 from isnet.training import TrainConfig, train, train_or_continue
 from isnet.transforms import Augment
 
@@ -39,6 +40,12 @@ def add_data_options(g: argparse._ArgumentGroup) -> None:
 
 def add_model_options(g: argparse._ArgumentGroup) -> None:
     d = ISNetConfig()
+    g.add_argument(
+        "--scheme",
+        default=d.scheme,
+        choices=sorted(SCHEMES),
+        help="landmarks the model predicts (ibug68: the 68 points of 300-W, from --format pts lists)",
+    )
     g.add_argument("--arch", default="isnet", choices=("isnet", "cnn"), help="cnn: the plain CNN (beta = 0,..,0,1)")
     g.add_argument(
         "--beta", type=options.FRACTION, nargs="+", default=None, help=f"weights of blocks 2..S (None: {d.beta})"
