@@ -20,13 +20,14 @@ import isnet
 from isnet import cli
 from isnet.api import Face, LandmarkDetector
 from isnet.assets import demo_list as _demo_list
+from isnet.assets import weights_path
 from isnet.boxes import BoxMap, iou, ltrb_to_xywh, match_box, xywh_to_ltrb
 from isnet.data import face_crops, read_sun_list
 from isnet.detectors import YuNet
 from isnet.imageio import ImageError, to_bgr_grey
 from isnet.inference import predict_crops
 from isnet.output import draw_faces
-from isnet.schemes import CUHK5
+from isnet.schemes import CUHK5, SCHEMES
 
 TOLERANCE = 0.10  # mean point error over box width
 N_FACES = 12
@@ -328,3 +329,21 @@ def test_score_label_stays_inside_the_image():
     assert middle > 0
     for corner in ([0, 0, 100, 100], [300, 0, 100, 100], [380, 290, 100, 100], [-50, -50, 100, 100]):
         assert label_pixels(corner) >= 0.8 * middle, corner
+
+
+def test_shipped_models_by_name(monkeypatch, tmp_path):
+    with pytest.raises(ValueError, match="unknown model 'dlib'; the shipped ones are cuhk5, ibug68"):
+        weights_path(None, "dlib")
+    monkeypatch.setattr("isnet.assets.IBUG68_MODEL", tmp_path / "isnet_ibug68.pt")
+    with pytest.raises(FileNotFoundError, match="model 'ibug68' .* is not installed"):
+        LandmarkDetector(model="ibug68")
+    assert weights_path(tmp_path / "mine.pt", "ibug68") == tmp_path / "mine.pt"  # a file given wins
+
+
+def test_68_points_are_drawn_as_contours():
+    canvas = np.zeros((200, 200, 3), np.uint8)
+    points = np.stack([40 + 120 * (np.arange(68) % 2), 30 + 2 * np.arange(68)], axis=1).astype(float)  # a zigzag
+    face = Face(np.array([30.0, 30.0, 140.0, 140.0]), None, points)
+    contours = np.any(draw_faces(canvas, [face], SCHEMES["ibug68"]) != canvas, axis=2)
+    # Contours join the points: they cover pixels between them that the dots of the 5-point drawing do not.
+    assert (contours & ~_drawn_pixels(canvas, [face])).sum() > 100

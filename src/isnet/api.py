@@ -50,7 +50,7 @@ class LandmarkDetector:
     """Faces and their landmarks in whole images.
 
     Args:
-        weights: landmark model checkpoint; default ``isnet/weights/isnet_cuhk5.pt``.
+        weights: landmark model checkpoint (or a loaded ``ISNet``); ``None``: the shipped ``model``.
         detector: ``"yunet"`` (the shipped YuNet), a :class:`~isnet.detectors.Detector`, any
             callable returning ``(boxes, scores)``, or ``None`` (only :meth:`predict` with your
             own boxes).
@@ -60,6 +60,8 @@ class LandmarkDetector:
         batch_size: faces per network call.
         threads: CPU threads of the network; for ``"torch"`` this sets PyTorch's
             process-wide count, for ``"onnx"`` the session's. ``None``: leave as is.
+        model: which shipped model when ``weights`` is ``None``: ``"cuhk5"`` (five points, the
+            default) or ``"ibug68"`` (the 68 points of 300-W).
 
     Example:
         >>> det = isnet.LandmarkDetector()
@@ -74,11 +76,12 @@ class LandmarkDetector:
         backend: str = "auto",
         batch_size: int = 256,
         threads: int | None = None,
+        model: str = "cuhk5",
     ):
         if isinstance(weights, ISNet):
             self.model = weights.eval()
         else:
-            self.model = load(weights_path(weights))
+            self.model = load(weights_path(weights, model))
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         if backend == "auto":

@@ -12,6 +12,9 @@ from pathlib import Path
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEMO_DIR = Path(__file__).resolve().parent / "demo"
 DEFAULT_MODEL = WEIGHTS_DIR / "isnet_cuhk5.pt"
+IBUG68_MODEL = WEIGHTS_DIR / "isnet_ibug68.pt"
+# The shipped models by name: the five CUHK points (the default) and the 68 points of 300-W.
+MODEL_NAMES = ("cuhk5", "ibug68")
 YUNET_MODEL = WEIGHTS_DIR / "face_detection_yunet_2026may.onnx"
 # Written by scripts/fit_yunet_box_map.py: YuNet box -> CUHK box.
 YUNET_BOX_MAP = WEIGHTS_DIR / "yunet_box_map.json"
@@ -19,16 +22,20 @@ YUNET_BOX_MAP = WEIGHTS_DIR / "yunet_box_map.json"
 BOX_FROM_POINTS = WEIGHTS_DIR / "box_from_points.json"
 
 
-def weights_path(weights: str | Path | None) -> Path:
-    """The checkpoint to use: ``weights``, or the shipped default model when ``None``."""
+def weights_path(weights: str | Path | None, model: str = "cuhk5") -> Path:
+    """The checkpoint to use: ``weights``, or the shipped model named ``model`` when ``None``."""
     if weights is not None:
         return Path(weights)
-    if not DEFAULT_MODEL.is_file():
+    shipped = {"cuhk5": DEFAULT_MODEL, "ibug68": IBUG68_MODEL}
+    if model not in shipped:
+        raise ValueError(f"unknown model {model!r}; the shipped ones are {', '.join(MODEL_NAMES)}")
+    if not shipped[model].is_file():
+        what = "default model" if model == "cuhk5" else f"model {model!r}"
         raise FileNotFoundError(
-            f"the default model {DEFAULT_MODEL} is not installed; pass a checkpoint (model.pt of "
+            f"the {what} {shipped[model]} is not installed; pass a checkpoint (model.pt of "
             "`isnet train`) as weights= in Python or --weights on the command line"
         )
-    return DEFAULT_MODEL
+    return shipped[model]
 
 
 def weights_label(weights: str | Path | None) -> str:

@@ -10,17 +10,20 @@ import cv2
 import numpy as np
 
 from isnet.api import Face
+from isnet.schemes import CUHK5, Scheme
 
 # BGR colour of each of the five points, in the scheme's order; the README names them.
 POINT_COLOURS = ((255, 0, 0), (0, 0, 255), (0, 255, 0), (255, 0, 255), (0, 255, 255))
 BOX_COLOUR = (0, 255, 0)
+CONTOUR_COLOUR = (0, 255, 255)
 
 
-def draw_faces(image: np.ndarray, faces: list[Face]) -> np.ndarray:
+def draw_faces(image: np.ndarray, faces: list[Face], scheme: Scheme = CUHK5) -> np.ndarray:
     """A copy of a BGR image with boxes, scores and landmarks drawn on it.
 
     Line width, dot size and label size follow each face's size, so a small face in a large
     photo stays readable and a large face is not buried; the score label stays inside the image.
+    Schemes with contours (the 68 points) are drawn as lines through their points.
     """
     out = image.copy()
     h, w = image.shape[:2]
@@ -38,6 +41,11 @@ def draw_faces(image: np.ndarray, faces: list[Face]) -> np.ndarray:
             ty = round(y) - 3 if round(y) - 3 - th >= 0 else round(y) + th + 3
             ty = int(np.clip(ty, th, max(th, h - base)))
             cv2.putText(out, text, (tx, ty), font, scale, BOX_COLOUR, thick, cv2.LINE_AA)
+        if scheme.contours:
+            for idx, closed in scheme.contours:
+                line = np.round(f.landmarks[list(idx)]).astype(np.int32)
+                cv2.polylines(out, [line], closed, CONTOUR_COLOUR, thick, cv2.LINE_AA)
+            continue
         for k, (px, py) in enumerate(f.landmarks):
             cv2.circle(out, (round(px), round(py)), radius, POINT_COLOURS[k % len(POINT_COLOURS)], -1, cv2.LINE_AA)
     return out

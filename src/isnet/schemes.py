@@ -25,6 +25,7 @@ class Scheme:
         ocular: the two points whose distance is the scheme's inter-ocular distance (300-W:
             the outer eye corners); ``None``: the eye centres, as for CUHK.
         regions: named groups of points (jaw, brows, nose, eyes, mouth) for errors per region.
+        contours: point sequences to draw as lines, each with whether it closes on itself.
     """
 
     name: str
@@ -35,6 +36,7 @@ class Scheme:
     to_cuhk5: tuple[tuple[int, ...], ...] | None = None
     ocular: tuple[int, int] | None = None
     regions: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    contours: tuple[tuple[tuple[int, ...], bool], ...] = ()
 
     @property
     def n_points(self) -> int:
@@ -86,6 +88,17 @@ def _ibug68() -> Scheme:
             ("nose", tuple(range(27, 36))),
             ("eyes", tuple(range(36, 48))),
             ("mouth", tuple(range(48, 68))),
+        ),
+        contours=(
+            (tuple(range(0, 17)), False),  # jaw
+            (tuple(range(17, 22)), False),  # brows
+            (tuple(range(22, 27)), False),
+            (tuple(range(27, 31)), False),  # nose bridge, then the nostrils
+            (tuple(range(31, 36)), False),
+            (tuple(range(36, 42)), True),  # eyes
+            (tuple(range(42, 48)), True),
+            (tuple(range(48, 60)), True),  # lips, outer then inner
+            (tuple(range(60, 68)), True),
         ),
     )
 

@@ -14,10 +14,11 @@ from tqdm import tqdm
 
 from isnet import options
 from isnet.api import BACKENDS, LandmarkDetector
-from isnet.assets import DEFAULT_MODEL
+from isnet.assets import MODEL_NAMES
 from isnet.detectors import DETECTION_SIDE, YuNet
 from isnet.imageio import IMAGE_SUFFIXES, VIDEO_SUFFIXES, ImageError, video_frames
 from isnet.output import RecordWriter, draw_faces
+from isnet.schemes import Scheme
 
 # Detection on a smaller image than this finds nothing: YuNet's smallest anchor is 10 pixels at stride 8.
 MIN_DETECTION_SIDE = 32
@@ -122,7 +123,7 @@ def process_video(det: LandmarkDetector, item: Input, writer: RecordWriter, args
                         dest.parent.mkdir(parents=True, exist_ok=True)
                         size = (frame.shape[1], frame.shape[0])
                         video_out = cv2.VideoWriter(str(dest), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
-                    video_out.write(draw_faces(frame, faces))
+                    video_out.write(draw_faces(frame, faces, det.scheme))
                 n += 1
             bar.update(len(chunk))
     finally:
@@ -136,7 +137,7 @@ def process_video(det: LandmarkDetector, item: Input, writer: RecordWriter, args
 
 
 def write_images(
-    items: list[Input], results: list, writer: RecordWriter, args: argparse.Namespace, tally: Tally
+    items: list[Input], results: list, writer: RecordWriter, args: argparse.Namespace, tally: Tally, scheme: Scheme
 ) -> None:
     """Write the records (and drawings) of a batch of images; unreadable ones go to ``tally.errors``."""
     for item, result in zip(items, results):
@@ -156,7 +157,7 @@ def write_images(
             if dest.suffix.lower() not in (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"):
                 dest = dest.with_suffix(".png")
             dest.parent.mkdir(parents=True, exist_ok=True)
-            ok, data = cv2.imencode(dest.suffix, draw_faces(bgr, faces))
+            ok, data = cv2.imencode(dest.suffix, draw_faces(bgr, faces, scheme))
             if not ok:
                 raise OSError(f"{dest}: cannot encode the annotated image")
             data.tofile(dest)
@@ -175,13 +176,17 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     p = options.ArgumentParser(
         "isnet predict",
         add_help=add_help,
-        description="Find faces and their five landmarks in images, folders (recursive) and videos. "
+        description="Find faces and their landmarks (five, or 68 with --model ibug68) in images, folders "
+        "(recursive) and videos. "
         "One record per face on stdout: file, frame (null for images), box [x, y, w, h], score, landmarks. "
         "A summary line on stderr counts the images read, the faces found, the images without a face "
         "(named), the inputs that could not be processed and the files skipped as not images or videos.",
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="image, video or folder")
-    p.add_argument("--weights", default=None, help=f"landmark model (None: {DEFAULT_MODEL.name} shipped in isnet)")
+    p.add_argument(
+        "--model", default="cuhk5", choices=MODEL_NAMES, help="shipped model: cuhk5 (five points) or ibug68 (68 points)"
+    )
+    p.add_argument("--weights", default=None, help="landmark model file instead of a shipped --model")
     p.add_argument("--format", default="jsonl", choices=("jsonl", "csv"), help="record format")
     p.add_argument(
         "--output", "-o", type=options.new_file, default=None, help="write records here (None: standard output)"
@@ -223,6 +228,7 @@ def main(args: argparse.Namespace) -> dict:
         YuNet(score_threshold=args.score_threshold, max_side=args.max_side or None),
         backend=args.backend,
         threads=threads,
+        model=args.model,
     )
     n_inputs = len(items) + len(tally.errors)
     stream = open(args.output, "w", newline="") if args.output else sys.stdout
@@ -234,7 +240,7 @@ def main(args: argparse.Namespace) -> dict:
             # Two threads decode and detect while the landmark step runs on the batch before.
             batches = det.detect_files([i.path for i in images], args.batch_images, workers=threads or 2)
             for chunk, results in zip(_chunks(images, args.batch_images), batches):
-                write_images(chunk, results, writer, args, tally)
+                write_images(chunk, results, writer, args, tally, det.scheme)
                 bar.update(len(chunk))
         for item in (i for i in items if i.video):
             try:
