@@ -20,7 +20,18 @@ from isnet.metrics import interocular, nme, summarise
 from isnet.model import CheckpointError, ISNet, load
 from isnet.schemes import Scheme, get_scheme
 
-KEYS = ("n_faces", "nme_iod", "fr_010", "auc_010", "box_error_mean", "box_error_per_point")
+KEYS = (
+    "n_faces",
+    "nme_iod",
+    "nme_ipd",
+    "fr_008",
+    "fr_010",
+    "auc_008",
+    "auc_010",
+    "box_error_mean",
+    "box_error_per_point",
+)
+REGION_KEYS = ("nme_iod_per_region",)
 
 
 @dataclass
@@ -85,7 +96,7 @@ def evaluate_list(
 
 
 def brief(metrics: dict) -> dict:
-    return {k: metrics[k] for k in KEYS}
+    return {k: metrics[k] for k in KEYS + REGION_KEYS}
 
 
 def evaluate_with_detector(
