@@ -38,9 +38,9 @@ def weights_path(weights: str | Path | None, model: str = "cuhk5") -> Path:
     return shipped[model]
 
 
-def weights_label(weights: str | Path | None) -> str:
-    """How a report names the model: the path as given, or the shipped model's file name."""
-    return str(weights) if weights is not None else f"shipped:{DEFAULT_MODEL.name}"
+def weights_label(weights: str | Path | None, model: str = "cuhk5") -> str:
+    """How a report names the model: the path as given, or the shipped model's name."""
+    return str(weights) if weights is not None else f"shipped:{weights_path(None, model).name}"
 
 
 def read_fit(path: Path, keys: tuple[str, ...], script: str) -> dict[str, float]:

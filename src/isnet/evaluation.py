@@ -79,11 +79,12 @@ def evaluate_list(
     cache_dir: str | Path | None = None,
     batch_size: int = 256,
     progress: bool = False,
+    model_name: str = "cuhk5",
 ) -> Evaluation:
-    """A model (default: the shipped one) on the annotated faces of a list, with the list's boxes."""
+    """A model (default: the shipped ``model_name``) on the annotated faces of a list, with the list's boxes."""
     t0 = time.perf_counter()
-    label = weights_label(weights)
-    model = load(weights_path(weights))
+    label = weights_label(weights, model_name)
+    model = load(weights_path(weights, model_name))
     skipped = Skipped()
     samples = read_samples(model, label, list_path, fmt, root, pts_scheme, skip_bad, skipped)
     crops = face_crops(samples, model.config.input_size, cache_dir, skip_bad, skipped, progress)
@@ -110,6 +111,7 @@ def evaluate_with_detector(
     skip_bad: bool = False,
     limit: int | None = None,
     progress: bool = False,
+    model_name: str = "cuhk5",
 ) -> dict:
     """Landmarks from a detector's boxes against landmarks from the list's boxes, on the same faces.
 
@@ -123,9 +125,9 @@ def evaluate_with_detector(
         ``{"n_faces_listed", "n_images_with_a_detection", "n_matched", "on_matched_faces", "on_all_faces",
         "mapped_box_iou_mean", "ms_per_image"}``, each metrics block as :func:`brief` gives it.
     """
-    label = weights_label(weights)
+    label = weights_label(weights, model_name)
     detector = detector or YuNet()
-    det = LandmarkDetector(weights_path(weights), detector)
+    det = LandmarkDetector(weights_path(weights, model_name), detector)
     skipped = Skipped()
     samples = read_samples(det.model, label, list_path, fmt, root, pts_scheme, skip_bad, skipped)[:limit]
     scheme = det.scheme

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from isnet import options
+from isnet.assets import MODEL_NAMES
 from isnet.data import FORMATS
 from isnet.detectors import YuNet
 from isnet.evaluation import evaluate_list, evaluate_with_detector
@@ -22,7 +23,8 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         description="Evaluate a model on an annotated list: with the list's face boxes, or with "
         "--detector yunet in front (the landmarks a user gets from a photo, against those from the list's boxes).",
     )
-    p.add_argument("--weights", default=None, help="checkpoint file (None: the shipped model)")
+    p.add_argument("--model", default="cuhk5", choices=MODEL_NAMES, help="shipped model, when no --weights")
+    p.add_argument("--weights", default=None, help="checkpoint file instead of a shipped --model")
     p.add_argument("--list", required=True, help="annotation list (or folder, for --format pts)")
     p.add_argument("--format", default="sun", choices=FORMATS, help="annotation format of the list")
     p.add_argument("--root", default=None, help="folder image paths are relative to (None: the list's)")
@@ -67,6 +69,7 @@ def main(args: argparse.Namespace) -> dict:
         args.cache_dir,
         args.batch_size,
         progress=not args.quiet,
+        model_name=args.model,
     )
     if not args.quiet:
         print(format_table(ev.metrics))
@@ -90,6 +93,7 @@ def main_with_detector(args: argparse.Namespace) -> dict:
         args.skip_bad,
         args.limit,
         progress=not args.quiet,
+        model_name=args.model,
     )
     if not args.quiet:
         print(f"{report['n_matched']} of {report['n_faces_listed']} faces matched a detection")
