@@ -38,6 +38,11 @@ def weights_path(weights: str | Path | None, model: str = "cuhk5") -> Path:
     return shipped[model]
 
 
+def installed_models() -> tuple[str, ...]:
+    """The names of :data:`MODEL_NAMES` whose weights are installed."""
+    return tuple(name for name in MODEL_NAMES if {"cuhk5": DEFAULT_MODEL, "ibug68": IBUG68_MODEL}[name].is_file())
+
+
 def weights_label(weights: str | Path | None, model: str = "cuhk5") -> str:
     """How a report names the model: the path as given, or the shipped model's name."""
     return str(weights) if weights is not None else f"shipped:{weights_path(None, model).name}"

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from isnet import options
-from isnet.assets import MODEL_NAMES
+from isnet.assets import installed_models
 from isnet.data import FORMATS
 from isnet.detectors import YuNet
 from isnet.evaluation import evaluate_list, evaluate_with_detector
@@ -23,7 +23,7 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         description="Evaluate a model on an annotated list: with the list's face boxes, or with "
         "--detector yunet in front (the landmarks a user gets from a photo, against those from the list's boxes).",
     )
-    p.add_argument("--model", default="cuhk5", choices=MODEL_NAMES, help="shipped model, when no --weights")
+    p.add_argument("--model", default="cuhk5", choices=installed_models(), help="shipped model, when no --weights")
     p.add_argument("--weights", default=None, help="checkpoint file instead of a shipped --model")
     p.add_argument("--list", required=True, help="annotation list (or folder, for --format pts)")
     p.add_argument("--format", default="sun", choices=FORMATS, help="annotation format of the list")

@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from isnet import options
 from isnet.api import BACKENDS, LandmarkDetector
-from isnet.assets import MODEL_NAMES
+from isnet.assets import installed_models
 from isnet.detectors import DETECTION_SIDE, YuNet
 from isnet.imageio import IMAGE_SUFFIXES, VIDEO_SUFFIXES, ImageError, video_frames
 from isnet.output import RecordWriter, draw_faces
@@ -176,7 +176,7 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     p = options.ArgumentParser(
         "isnet predict",
         add_help=add_help,
-        description="Find faces and their landmarks (five, or 68 with --model ibug68) in images, folders "
+        description="Find faces and their landmarks (five, or 68 with a 68-point model) in images, folders "
         "(recursive) and videos. "
         "One record per face on stdout: file, frame (null for images), box [x, y, w, h], score, landmarks. "
         "A summary line on stderr counts the images read, the faces found, the images without a face "
@@ -184,7 +184,10 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="image, video or folder")
     p.add_argument(
-        "--model", default="cuhk5", choices=MODEL_NAMES, help="shipped model: cuhk5 (five points) or ibug68 (68 points)"
+        "--model",
+        default="cuhk5",
+        choices=installed_models(),
+        help="shipped model: cuhk5 (five points), ibug68 (68 points) when installed",
     )
     p.add_argument("--weights", default=None, help="landmark model file instead of a shipped --model")
     p.add_argument("--format", default="jsonl", choices=("jsonl", "csv"), help="record format")
