@@ -46,6 +46,12 @@ class Face:
         }
 
 
+def _detections(detector: Detector, bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(N, 4)`` boxes and ``(N,)`` scores of a detector on one image, as float64 arrays."""
+    boxes, scores = detector(bgr)
+    return np.asarray(boxes, np.float64).reshape(-1, 4), np.asarray(scores, np.float64).reshape(-1)
+
+
 class LandmarkDetector:
     """Faces and their landmarks in whole images.
 
@@ -112,10 +118,10 @@ class LandmarkDetector:
             raise ValueError("this LandmarkDetector has no face detector: pass boxes to predict()")
         greys, boxes, scores = [], [], []
         for bgr, grey in images:
-            b, s = self.detector(bgr)
+            b, s = _detections(self.detector, bgr)
             greys.append(grey)
-            boxes.append(np.asarray(b, dtype=np.float64).reshape(-1, 4))
-            scores.append(np.asarray(s, dtype=np.float64).reshape(-1))
+            boxes.append(b)
+            scores.append(s)
         return self._faces(greys, boxes, scores, from_detector=True)
 
     def detect_files(
@@ -131,8 +137,11 @@ class LandmarkDetector:
         """
         if self.detector is None:
             raise ValueError("this LandmarkDetector has no face detector: pass boxes to predict()")
-        if self.detector.copy() is None:
-            workers = 1
+        # One detector per thread: this one, and copies for the others (one thread if it cannot be copied).
+        first = self.detector.copy() if workers > 1 else None
+        copies = [first, *(self.detector.copy() for _ in range(workers - 2))] if first is not None else []
+        free = [self.detector, *copies]
+        workers = len(free)
         local = threading.local()
 
         def decode_and_detect(path):
@@ -141,9 +150,8 @@ class LandmarkDetector:
             except ImageError as e:
                 return e
             if not hasattr(local, "detector"):
-                local.detector = self.detector.copy() or self.detector
-            boxes, scores = local.detector(bgr)
-            return bgr, grey, np.asarray(boxes, np.float64).reshape(-1, 4), np.asarray(scores, np.float64).reshape(-1)
+                local.detector = free.pop()
+            return (bgr, grey, *_detections(local.detector, bgr))
 
         with ThreadPoolExecutor(max(1, workers)) as pool:
             ahead = None

@@ -21,17 +21,9 @@ from isnet.model import CheckpointError, ISNet, load
 from isnet.schemes import Scheme, get_scheme
 
 KEYS = (
-    "n_faces",
-    "nme_iod",
-    "nme_ipd",
-    "fr_008",
-    "fr_010",
-    "auc_008",
-    "auc_010",
-    "box_error_mean",
-    "box_error_per_point",
+    *("n_faces", "nme_iod", "nme_ipd", "fr_008", "fr_010", "auc_008", "auc_010"),
+    *("box_error_mean", "box_error_per_point", "nme_iod_per_region"),
 )
-REGION_KEYS = ("nme_iod_per_region",)
 
 
 @dataclass
@@ -97,7 +89,7 @@ def evaluate_list(
 
 
 def brief(metrics: dict) -> dict:
-    return {k: metrics[k] for k in KEYS + REGION_KEYS}
+    return {k: metrics[k] for k in KEYS}
 
 
 def evaluate_with_detector(
