@@ -2,6 +2,10 @@
 
 Usage:
     python scripts/fit_yunet_box_map.py [--list ../shared/data/cuhk_facepoint/trainImageList.txt]
+    python scripts/fit_yunet_box_map.py --format pts --list $RUNS/ibug68/train.txt --out FILE
+
+(300-W faces: their boxes are drawn from their five points as the training's are, so the fit
+measures how YuNet's boxes relate to those on in-the-wild faces.)
 
 YuNet runs on every image of the training list. The detection matched to the
 annotated face is the one with the highest IoU with its annotated box, and the
@@ -27,7 +31,7 @@ from tqdm import tqdm
 
 from isnet.assets import YUNET_BOX_MAP, YUNET_MODEL
 from isnet.boxes import BoxMap, iou, match_box, xywh_to_ltrb
-from isnet.data import read_sun_list
+from isnet.data import read_list
 from isnet.detectors import YuNet
 from isnet.imageio import ImageError, to_bgr_grey
 
@@ -80,7 +84,8 @@ def sha256(path: Path) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--list", default=str(DEFAULT_LIST), help="Sun-format training list")
+    p.add_argument("--list", default=str(DEFAULT_LIST), help="training list (or .pts folder)")
+    p.add_argument("--format", default="sun", choices=("sun", "pts"), help="annotation format")
     p.add_argument("--out", default=str(YUNET_BOX_MAP))
     p.add_argument("--min-iou", type=float, default=0.3)
     p.add_argument("--score-threshold", type=float, default=0.6, help="YuNet's (the LandmarkDetector default)")
@@ -89,7 +94,7 @@ def main() -> None:
     args = p.parse_args()
     cv2.setNumThreads(args.threads)
     t0 = time.perf_counter()
-    samples = read_sun_list(args.list)[: args.limit]
+    samples = read_list(args.list, args.format, target="cuhk5")[: args.limit]
     yunet = YuNet(score_threshold=args.score_threshold, box_map=None)
     m = detect_matches(samples, yunet, args.min_iou)
     det = m["raw"][:, :4]

@@ -6,6 +6,7 @@ import torch
 from isnet.schemes import CUHK5
 from isnet.transforms import (
     Augment,
+    WildParams,
     apply_affine,
     compose,
     crop_face,
@@ -16,6 +17,8 @@ from isnet.transforms import (
     plain_views,
     view_matrices,
     warp_batch,
+    wild,
+    wild_params,
 )
 
 
@@ -161,3 +164,57 @@ def test_plain_views_sample_as_warp_batch_does():
     rotated, _ = view_matrices(boxes, 86, 39, 0.05, Augment(rotate=15.0), np.random.default_rng(1))
     with pytest.raises(ValueError, match="axis-aligned"):
         plain_views(sources, rotated, 39)
+
+
+def _wild(n: int, **kw) -> WildParams:
+    base = dict(
+        occluded=np.zeros(n, bool), rect=np.zeros((n, 4)), fill=np.zeros(n), sigma=np.zeros(n), noise=np.zeros(n)
+    )
+    base.update(kw)
+    return WildParams(**base, seed=0)
+
+
+def test_wild_with_nothing_drawn_changes_nothing():
+    views = torch.rand(3, 1, 9, 9)
+    assert torch.equal(wild(views, _wild(3)), views)
+
+
+def test_occlusion_covers_exactly_its_rectangle():
+    views = torch.full((2, 1, 10, 10), 0.5)
+    # x from 0.2 to 0.5 of the view: pixel centres 0.25, 0.35, 0.45 -> columns 2, 3, 4; rows 0..9.
+    rect = np.array([[0.2, 0.0, 0.5, 1.0], [0.2, 0.0, 0.5, 1.0]])
+    out = wild(views, _wild(2, occluded=np.array([True, False]), rect=rect, fill=np.array([0.9, 0.9])))
+    expect = np.full((10, 10), 0.5, np.float32)
+    expect[:, 2:5] = 0.9
+    np.testing.assert_allclose(out[0, 0].numpy(), expect)
+    np.testing.assert_allclose(out[1, 0].numpy(), 0.5)
+
+
+def test_blur_keeps_a_flat_view_and_spreads_a_dot_like_a_gaussian():
+    flat = torch.full((1, 1, 11, 11), 0.3)
+    np.testing.assert_allclose(wild(flat, _wild(1, sigma=np.array([1.5]))).numpy(), 0.3, atol=1e-6)
+    dot = torch.zeros(2, 1, 11, 11)
+    dot[:, 0, 5, 5] = 1.0
+    out = wild(dot, _wild(2, sigma=np.array([1.0, 0.0])))
+    g = np.exp(-0.5 * np.arange(-3, 4) ** 2)
+    g /= g.sum()
+    np.testing.assert_allclose(out[0, 0, 2:9, 2:9].numpy(), np.outer(g, g), atol=1e-6)
+    assert torch.equal(out[1], dot[1])  # sigma 0: untouched
+
+
+def test_noise_has_the_drawn_spread_and_is_seeded():
+    views = torch.full((2, 1, 64, 64), 0.5)
+    params = _wild(2, noise=np.array([0.05, 0.0]))
+    out = wild(views, params)
+    assert abs(float(out[0].std()) - 0.05) < 0.005
+    assert torch.equal(out[1], views[1])
+    assert torch.equal(wild(views, params), out)
+
+
+def test_wild_draws_respect_their_ranges():
+    p = wild_params(500, Augment(occlude=0.5, blur=2.0, noise=0.1), np.random.default_rng(0))
+    assert 0.4 < p.occluded.mean() < 0.6
+    side = p.rect[:, 2:] - p.rect[:, :2]
+    assert np.all((side >= 0.15) & (side <= 0.5)) and np.all(p.rect >= 0) and np.all(p.rect <= 1)
+    assert np.all((p.sigma >= 0) & (p.sigma <= 2.0)) and np.all((p.noise >= 0) & (p.noise <= 0.1))
+    assert not Augment().is_wild() and Augment(blur=1.0).is_wild()

@@ -41,6 +41,8 @@ from isnet.transforms import (
     photometric_params,
     view_matrices,
     warp_batch,
+    wild,
+    wild_params,
 )
 
 _MODEL = ISNetConfig()
@@ -97,6 +99,9 @@ class TrainConfig:
     flip: float = _AUGMENT.flip
     contrast: float = _AUGMENT.contrast
     brightness: float = _AUGMENT.brightness
+    occlude: float = _AUGMENT.occlude
+    blur: float = _AUGMENT.blur
+    noise: float = _AUGMENT.noise
     # run
     out: str = "runs/train"
     resume: bool = False
@@ -147,7 +152,16 @@ class TrainConfig:
         if self.no_augment:
             return None
         return Augment(
-            self.rotate, self.translate, self.box_shift, self.box_scale, self.flip, self.contrast, self.brightness
+            self.rotate,
+            self.translate,
+            self.box_shift,
+            self.box_scale,
+            self.flip,
+            self.contrast,
+            self.brightness,
+            self.occlude,
+            self.blur,
+            self.noise,
         )
 
 
@@ -157,7 +171,7 @@ RESULT_FIELDS = (
     *("scheme", "arch", "beta", "learn_beta", "input_size", "channels", "kernels", "hidden", "synthesis", "margin"),
     *("iterations", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "schedule", "warmup", "loss"),
     *("seed", "no_augment", "rotate", "translate", "box_shift", "box_scale", "flip", "contrast", "brightness"),
-    *("init", "val_every"),
+    *("occlude", "blur", "noise", "init", "val_every"),
 )
 # Where a run is written and how it is run and reported: never part of its result.
 RUN_FIELDS = (
@@ -250,12 +264,16 @@ def make_batch(
     mats, flipped = view_matrices(crops.boxes[index], crops.images.shape[-1], size, config.margin, augment, rng)
     if augment is not None:
         contrast, brightness = photometric_params(len(index), augment, rng)
+        # Drawn only when on, so runs without them keep their random streams.
+        degrade = wild_params(len(index), augment, rng) if augment.is_wild() else None
     index, mats, flipped = index[part], mats[part], flipped[part]
     images = crops.images[index] if images is None else images
     src = torch.as_tensor(np.asarray(images)).unsqueeze(1).float().div_(255.0)
     views = warp_batch(src, mats, size)
     if augment is not None:
         views = photometric(views, contrast[part], brightness[part])
+        if degrade is not None:
+            views = wild(views, degrade[part])
     return views, view_targets(crops, index, config, mats, flipped)
 
 

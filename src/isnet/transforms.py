@@ -150,6 +150,11 @@ class Augment:
         flip: probability of a horizontal mirror (landmark pairs swap).
         contrast: maximum relative change of contrast.
         brightness: maximum added brightness, in units of full scale.
+        occlude: probability of a face getting a grey rectangle (random erasing) over 15-50 %
+            of the view's side in each direction, at a random place and grey level.
+        blur: largest Gaussian blur, as sigma in view pixels; each face draws sigma in [0, blur].
+        noise: largest standard deviation of added Gaussian pixel noise, in units of full
+            scale; each face draws its own in [0, noise].
     """
 
     rotate: float = 15.0
@@ -159,10 +164,17 @@ class Augment:
     flip: float = 0.5
     contrast: float = 0.3
     brightness: float = 0.15
+    occlude: float = 0.0
+    blur: float = 0.0
+    noise: float = 0.0
 
     @classmethod
     def none(cls) -> Augment:
         return cls(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+
+    def is_wild(self) -> bool:
+        """Whether any of the in-the-wild degradations (occlusion, blur, noise) is on."""
+        return self.occlude > 0 or self.blur > 0 or self.noise > 0
 
 
 def view_matrices(
@@ -301,3 +313,64 @@ def photometric(views: torch.Tensor, contrast: np.ndarray, brightness: np.ndarra
     mean = views.mean(dim=(1, 2, 3), keepdim=True)
     out = (views - mean) * contrast.view(-1, 1, 1, 1) + mean + bright.view(-1, 1, 1, 1)
     return out.clamp(0.0, 1.0)
+
+
+@dataclass
+class WildParams:
+    """Per-face draws of :func:`wild_params`: ``(B,)`` arrays, ``rect`` ``(B, 4)``."""
+
+    occluded: np.ndarray
+    rect: np.ndarray  # x0, y0, x1, y1 as fractions of the view
+    fill: np.ndarray
+    sigma: np.ndarray
+    noise: np.ndarray
+    seed: int
+
+    def __getitem__(self, part: slice) -> WildParams:
+        return WildParams(
+            self.occluded[part], self.rect[part], self.fill[part], self.sigma[part], self.noise[part], self.seed
+        )
+
+
+def wild_params(b: int, augment: Augment, rng: np.random.Generator) -> WildParams:
+    """Occlusion, blur and noise of ``b`` faces drawn from ``augment``'s ranges."""
+    occluded = rng.uniform(0, 1, b) < augment.occlude
+    wh = rng.uniform(0.15, 0.5, (b, 2))
+    xy = rng.uniform(0, 1, (b, 2)) * (1.0 - wh)
+    fill = rng.uniform(0, 1, b)
+    sigma = rng.uniform(0, 1, b) * augment.blur
+    noise = rng.uniform(0, 1, b) * augment.noise
+    return WildParams(occluded, np.concatenate([xy, xy + wh], 1), fill, sigma, noise, int(rng.integers(2**31)))
+
+
+def gaussian_kernels(sigma: np.ndarray, radius: int) -> np.ndarray:
+    """``(B, 2 * radius + 1)`` normalised 1-D Gaussian kernels; sigma 0 gives the identity."""
+    x = np.arange(-radius, radius + 1, dtype=np.float64)
+    s = np.maximum(np.asarray(sigma, np.float64), 1e-6)[:, None]
+    k = np.exp(-0.5 * (x / s) ** 2)
+    return k / k.sum(1, keepdims=True)
+
+
+def wild(views: torch.Tensor, params: WildParams) -> torch.Tensor:
+    """Blur, occlude and add noise to ``(B, 1, S, S)`` views in [0, 1], per face."""
+    b, _, size, _ = views.shape
+    if np.any(params.sigma > 0):
+        radius = max(1, int(np.ceil(3 * params.sigma.max())))
+        k = torch.as_tensor(gaussian_kernels(params.sigma, radius), dtype=views.dtype)
+        x = views.reshape(1, b, size, size)
+        x = F.conv2d(F.pad(x, (radius, radius, 0, 0), mode="replicate"), k.view(b, 1, 1, -1), groups=b)
+        x = F.conv2d(F.pad(x, (0, 0, radius, radius), mode="replicate"), k.view(b, 1, -1, 1), groups=b)
+        views = x.reshape(b, 1, size, size)
+    if params.occluded.any():
+        centres = (torch.arange(size, dtype=views.dtype) + 0.5) / size
+        r = torch.as_tensor(params.rect, dtype=views.dtype)
+        inside_x = (centres[None] >= r[:, 0:1]) & (centres[None] < r[:, 2:3])
+        inside_y = (centres[None] >= r[:, 1:2]) & (centres[None] < r[:, 3:4])
+        mask = inside_y[:, :, None] & inside_x[:, None, :] & torch.as_tensor(params.occluded)[:, None, None]
+        fill = torch.as_tensor(params.fill, dtype=views.dtype).view(b, 1, 1).expand(b, size, size)
+        views = torch.where(mask[:, None], fill[:, None], views)
+    if np.any(params.noise > 0):
+        g = torch.Generator().manual_seed(params.seed)
+        std = torch.as_tensor(params.noise, dtype=views.dtype).view(b, 1, 1, 1)
+        views = views + std * torch.randn(views.shape, generator=g, dtype=views.dtype)
+    return views.clamp(0.0, 1.0)

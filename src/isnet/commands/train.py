@@ -98,6 +98,11 @@ def add_augmentation_options(g: argparse._ArgumentGroup) -> None:
     g.add_argument(
         "--brightness", type=options.NON_NEGATIVE, default=a.brightness, help="brightness noise, fraction of full scale"
     )
+    g.add_argument("--occlude", type=options.FRACTION, default=a.occlude, help="probability of a random grey rectangle")
+    g.add_argument("--blur", type=options.NON_NEGATIVE, default=a.blur, help="largest Gaussian blur sigma, view pixels")
+    g.add_argument(
+        "--noise", type=options.NON_NEGATIVE, default=a.noise, help="largest pixel-noise std, fraction of full scale"
+    )
 
 
 def add_run_options(g: argparse._ArgumentGroup) -> None:
