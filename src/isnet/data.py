@@ -302,10 +302,10 @@ def read_pts_folder(
 
 
 def reduce_to_cuhk5(points: np.ndarray, scheme: Scheme) -> np.ndarray:
-    """Reduce ``(K, 2)`` points of ``scheme`` to the five CUHK points (means of index groups)."""
+    """Reduce ``(..., K, 2)`` points of ``scheme`` to the ``(..., 5, 2)`` CUHK points (means of index groups)."""
     if scheme.to_cuhk5 is None:
         raise ValueError(f"scheme {scheme.name} has no reduction to five points")
-    return np.stack([points[list(group)].mean(axis=0) for group in scheme.to_cuhk5])
+    return np.stack([points[..., list(group), :].mean(axis=-2) for group in scheme.to_cuhk5], axis=-2)
 
 
 def read_list(

@@ -12,13 +12,13 @@ from tqdm import tqdm
 from isnet.api import LandmarkDetector
 from isnet.assets import weights_label, weights_path
 from isnet.boxes import iou, ltrb_to_xywh, match_box, xywh_to_ltrb
-from isnet.data import Sample, Skipped, face_crops, read_list
+from isnet.data import Sample, Skipped, face_crops, read_list, reduce_to_cuhk5
 from isnet.detectors import YuNet
 from isnet.imageio import to_bgr_grey
 from isnet.inference import ground_truth, predict_crops
 from isnet.metrics import interocular, nme, summarise
 from isnet.model import CheckpointError, ISNet, load
-from isnet.schemes import Scheme, get_scheme
+from isnet.schemes import CUHK5, Scheme, get_scheme
 
 KEYS = (
     *("n_faces", "nme_iod", "nme_ipd", "fr_008", "fr_010", "auc_008", "auc_010"),
@@ -50,10 +50,12 @@ class Evaluation:
 def read_samples(
     model: ISNet, weights: str | Path, list_path: str | Path, fmt: str, root, pts_scheme: str, skip_bad: bool, skipped
 ) -> list[Sample]:
-    """The list's faces, refused when they carry other points than the model predicts."""
+    """The list's faces, refused when they carry other points than the model predicts (or, for a
+    model whose points reduce to five, than those five)."""
     scheme = get_scheme(model.config.scheme)
     samples = read_list(list_path, fmt, root, pts_scheme, skip_bad, skipped, target=scheme.name)
-    if samples and samples[0].landmarks.shape[0] != scheme.n_points:
+    n = samples[0].landmarks.shape[0] if samples else scheme.n_points
+    if n != scheme.n_points and not (n == CUHK5.n_points and scheme.to_cuhk5 is not None):
         raise CheckpointError(
             f"{weights}: the model predicts the {scheme.n_points} points of scheme {scheme.name!r}, "
             f"but {list_path} has {samples[0].landmarks.shape[0]} points per face"
@@ -73,7 +75,11 @@ def evaluate_list(
     progress: bool = False,
     model_name: str = "cuhk5",
 ) -> Evaluation:
-    """A model (default: the shipped ``model_name``) on the annotated faces of a list, with the list's boxes."""
+    """A model (default: the shipped ``model_name``) on the annotated faces of a list, with the list's boxes.
+
+    A model of more points on a five-point list (the 68-point model on the CUHK set) is scored
+    on its predictions reduced to five points (:func:`~isnet.data.reduce_to_cuhk5`).
+    """
     t0 = time.perf_counter()
     label = weights_label(weights, model_name)
     model = load(weights_path(weights, model_name))
@@ -82,6 +88,8 @@ def evaluate_list(
     crops = face_crops(samples, model.config.input_size, cache_dir, skip_bad, skipped, progress)
     pred, gt = predict_crops(model, crops, batch_size), ground_truth(crops)
     scheme = get_scheme(model.config.scheme)
+    if gt.shape[1] != pred.shape[1]:
+        pred, scheme = reduce_to_cuhk5(pred, scheme), CUHK5
     metrics = summarise(pred, gt, crops.box_wh, scheme)
     metrics |= {"skipped": skipped.items, "weights": label, "list": str(list_path)}
     metrics["seconds"] = time.perf_counter() - t0
@@ -139,13 +147,16 @@ def evaluate_with_detector(
         on_detector.append(det.predict(grey, raw[j : j + 1, :4], raw[j : j + 1, 14], from_detector=True)[0].landmarks)
         own_points.append(raw[j, 4:14].reshape(5, 2))
         box_iou.append(float(iou(detector.training_boxes(raw[j : j + 1, :4]), s.box)[0]))
-    gt_all, pred_all = np.array(gt), np.array(on_list)
+    gt_all, pred_all, on_detector = np.array(gt), np.array(on_list), np.array(on_detector)
+    if samples and gt_all.shape[1] != pred_all.shape[1]:
+        pred_all, scheme = reduce_to_cuhk5(pred_all, scheme), CUHK5
+        on_detector = reduce_to_cuhk5(on_detector, det.scheme) if len(on_detector) else on_detector.reshape(0, 5, 2)
     wh_all = np.stack([s.box[2:] - s.box[:2] for s in samples])
     idx = np.array(matched, dtype=int)
     gt_m, wh_m = gt_all[idx], wh_all[idx]
     on_matched = {
         "model_on_dataset_boxes": brief(summarise(pred_all[idx], gt_m, wh_m, scheme)),
-        "model_on_mapped_yunet_boxes": brief(summarise(np.array(on_detector), gt_m, wh_m, scheme)),
+        "model_on_mapped_yunet_boxes": brief(summarise(on_detector, gt_m, wh_m, scheme)),
     }
     if scheme.n_points == 5:
         on_matched["yunet_own_points"] = brief(summarise(np.array(own_points), gt_m, wh_m, scheme))
