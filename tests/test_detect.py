@@ -23,7 +23,7 @@ from isnet.assets import demo_list as _demo_list
 from isnet.assets import weights_path
 from isnet.boxes import BoxMap, iou, ltrb_to_xywh, match_box, xywh_to_ltrb
 from isnet.data import face_crops, read_sun_list
-from isnet.detectors import YuNet
+from isnet.detectors import YuNet, detector_training_boxes
 from isnet.imageio import ImageError, to_bgr_grey
 from isnet.inference import predict_crops
 from isnet.output import draw_faces
@@ -347,3 +347,23 @@ def test_68_points_are_drawn_as_contours():
     contours = np.any(draw_faces(canvas, [face], SCHEMES["ibug68"]) != canvas, axis=2)
     # Contours join the points: they cover pixels between them that the dots of the 5-point drawing do not.
     assert (contours & ~_drawn_pixels(canvas, [face])).sum() > 100
+
+
+def test_detector_training_boxes_are_the_mapped_boxes_in_crop_pixels(tmp_path):
+    samples = read_sun_list(_demo_list("val"))[:6]
+    crops = face_crops(samples, 39, progress=False)
+    yunet = YuNet()
+    blank = tmp_path / "blank.png"
+    cv2.imwrite(str(blank), np.full((120, 120), 128, np.uint8))
+    files = [*crops.files, str(blank)]
+    boxes = np.concatenate([crops.boxes, crops.boxes[:1]])
+    to_source = np.concatenate([crops.to_source, crops.to_source[:1]])
+    got = detector_training_boxes(yunet, files, boxes, to_source)
+    assert got.shape == (7, 4) and np.isnan(got[6]).all()  # no face in a blank image
+    for i, s in enumerate(samples):
+        bgr, _ = to_bgr_grey(s.image)
+        found, _ = yunet(bgr)
+        j = match_box(xywh_to_ltrb(found), s.box, 0.3)
+        expected = yunet.training_boxes(found[j : j + 1])[0].reshape(2, 2)
+        expected = expected @ crops.to_source[i][:, :2].T + crops.to_source[i][:, 2]
+        np.testing.assert_allclose(got[i], expected.reshape(4), atol=1e-3)

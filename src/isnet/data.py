@@ -378,6 +378,8 @@ class CropSet:
         to_source: ``(N, 2, 3)`` float64 affine maps from image to source-crop pixels.
         box_wh: ``(N, 2)`` float64 width and height of each original box, in image pixels.
         files: image paths, for reports.
+        detector_boxes: ``(N, 4)`` float32 training boxes drawn from a detector's boxes, in
+            source-crop pixels, NaN where it missed the face; ``None``: not computed.
     """
 
     images: np.ndarray
@@ -386,6 +388,7 @@ class CropSet:
     to_source: np.ndarray
     box_wh: np.ndarray
     files: list[str]
+    detector_boxes: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.images)

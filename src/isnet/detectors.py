@@ -20,7 +20,9 @@ import cv2
 import numpy as np
 
 from isnet.assets import YUNET_BOX_MAP, YUNET_MODEL
-from isnet.boxes import BoxMap, xywh_to_ltrb
+from isnet.boxes import BoxMap, match_box, xywh_to_ltrb
+from isnet.imageio import to_bgr_grey
+from isnet.transforms import apply_affine, invert_affine
 
 # YuNet finds faces down to about 30 pixels: at this longer side none of the CUHK validation or
 # HELEN test faces is lost that full-size detection finds (scripts/detection_size.py), and a
@@ -166,3 +168,32 @@ def as_detector(detector: str | Detector | Callable | None) -> Detector | None:
     if isinstance(detector, str) or not callable(detector):
         raise ValueError(f"unknown detector {detector!r}: use 'yunet', a callable or None")
     return CallableDetector(detector)
+
+
+def detector_training_boxes(
+    detector: Detector, files: list[str], boxes: np.ndarray, to_source: np.ndarray, min_iou: float = 0.3
+) -> np.ndarray:
+    """The training boxes a detector gives the annotated faces, in each face's source-crop pixels.
+
+    The detector runs on each image; the detection with the highest IoU with the annotated box,
+    at least ``min_iou``, is that face's, and its box goes through the detector's box map.
+
+    Args:
+        files: ``N`` image paths.
+        boxes: ``(N, 4)`` annotated boxes ``(l, t, r, b)`` in source-crop pixels.
+        to_source: ``(N, 2, 3)`` maps from image to source-crop pixels.
+
+    Returns:
+        ``(N, 4)`` float32 boxes in source-crop pixels; NaN rows where the face was not found.
+    """
+    out = np.full((len(files), 4), np.nan, np.float32)
+    from_source = invert_affine(np.asarray(to_source, np.float64))
+    for i, file in enumerate(files):
+        bgr, _ = to_bgr_grey(file)
+        found, _ = detector(bgr)
+        annotated = apply_affine(from_source[i], np.asarray(boxes[i], np.float64).reshape(2, 2)).reshape(4)
+        j = match_box(xywh_to_ltrb(found), annotated, min_iou)
+        if j >= 0:
+            mapped = detector.training_boxes(found[j : j + 1])[0]
+            out[i] = apply_affine(np.asarray(to_source[i]), mapped.reshape(2, 2)).reshape(4)
+    return out

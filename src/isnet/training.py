@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from isnet.assets import demo_list
 from isnet.data import CropSet, Skipped, face_crops, read_list
+from isnet.detectors import YuNet, detector_training_boxes
 from isnet.inference import ground_truth, predict_crops
 from isnet.losses import euclidean, euclidean_loss, view_to_loss_units, wing
 from isnet.metrics import summarise
@@ -102,6 +103,7 @@ class TrainConfig:
     occlude: float = _AUGMENT.occlude
     blur: float = _AUGMENT.blur
     noise: float = _AUGMENT.noise
+    detector_box: float = _AUGMENT.detector_box
     # run
     out: str = "runs/train"
     resume: bool = False
@@ -162,6 +164,7 @@ class TrainConfig:
             self.occlude,
             self.blur,
             self.noise,
+            self.detector_box,
         )
 
 
@@ -171,7 +174,7 @@ RESULT_FIELDS = (
     *("scheme", "arch", "beta", "learn_beta", "input_size", "channels", "kernels", "hidden", "synthesis", "margin"),
     *("iterations", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "schedule", "warmup", "loss"),
     *("seed", "no_augment", "rotate", "translate", "box_shift", "box_scale", "flip", "contrast", "brightness"),
-    *("occlude", "blur", "noise", "init", "val_every"),
+    *("occlude", "blur", "noise", "detector_box", "init", "val_every"),
 )
 # Where a run is written and how it is run and reported: never part of its result.
 RUN_FIELDS = (
@@ -261,7 +264,12 @@ def make_batch(
     already read (by a data-loader worker).
     """
     size = config.input_size
-    mats, flipped = view_matrices(crops.boxes[index], crops.images.shape[-1], size, config.margin, augment, rng)
+    boxes = crops.boxes[index]
+    if augment is not None and augment.detector_box > 0 and crops.detector_boxes is not None:
+        framed = crops.detector_boxes[index]
+        use = (rng.uniform(0, 1, len(index)) < augment.detector_box) & np.isfinite(framed).all(axis=1)
+        boxes = np.where(use[:, None], framed, boxes)
+    mats, flipped = view_matrices(boxes, crops.images.shape[-1], size, config.margin, augment, rng)
     if augment is not None:
         contrast, brightness = photometric_params(len(index), augment, rng)
         # Drawn only when on, so runs without them keep their random streams.
@@ -426,6 +434,11 @@ def prepare(config: TrainConfig) -> Run:
     model = build_model(config, ckpt)
     skipped = Skipped()
     train = load_crops(config, config.train_list, model.config, skipped, config.stream)
+    if config.detector_box > 0 and not config.no_augment:
+        train.detector_boxes = detector_training_boxes(YuNet(), train.files, train.boxes, train.to_source)
+        if not config.quiet:
+            found = int(np.isfinite(train.detector_boxes).all(axis=1).sum())
+            print(f"YuNet found {found} of {len(train)} training faces; those train on its boxes too")
     val = load_crops(config, config.val_list, model.config, skipped, False)
     if skipped and not config.quiet:
         print(f"skipped {len(skipped)} unusable entries:", file=sys.stderr)

@@ -155,6 +155,9 @@ class Augment:
         blur: largest Gaussian blur, as sigma in view pixels; each face draws sigma in [0, blur].
         noise: largest standard deviation of added Gaussian pixel noise, in units of full
             scale; each face draws its own in [0, noise].
+        detector_box: probability of a face being framed by the box its detector gave it
+            (where the detector found it; see :func:`isnet.detectors.detector_training_boxes`)
+            instead of its annotated box, before the box jitter.
     """
 
     rotate: float = 15.0
@@ -167,6 +170,7 @@ class Augment:
     occlude: float = 0.0
     blur: float = 0.0
     noise: float = 0.0
+    detector_box: float = 0.0
 
     @classmethod
     def none(cls) -> Augment:

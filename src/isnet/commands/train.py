@@ -103,6 +103,12 @@ def add_augmentation_options(g: argparse._ArgumentGroup) -> None:
     g.add_argument(
         "--noise", type=options.NON_NEGATIVE, default=a.noise, help="largest pixel-noise std, fraction of full scale"
     )
+    g.add_argument(
+        "--detector-box",
+        type=options.FRACTION,
+        default=a.detector_box,
+        help="probability of a face framed by YuNet's (mapped) box instead of the annotated one",
+    )
 
 
 def add_run_options(g: argparse._ArgumentGroup) -> None:

@@ -1,0 +1,99 @@
+"""Report the runs of scripts/compare_nets.sh: IS-Net, the plain CNN and the widened plain CNN.
+
+Usage: python scripts/compare_report.py --runs $RUNS/cmp68 --val-list $RUNS/ibug68/val.txt --format pts \\
+           --out docs/compare_ibug68.json
+       python scripts/compare_report.py --runs $RUNS/cmp5 --val-list $DATA/testImageList.txt \\
+           --out docs/compare_cuhk5.json
+
+Each finished run's model is evaluated on the validation list (isnet.evaluation.evaluate_list,
+the list's boxes) and timed through the ONNX path (onnxruntime, batch 1, one thread; the three
+networks interleaved over --rounds rounds so that drift of the machine hits all alike). Writes
+per-run metrics, mean and sample standard deviation over the seeds per network, parameters,
+multiply-adds and milliseconds per face, and prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+
+import numpy as np
+
+from isnet.benchmark import measure
+from isnet.evaluation import evaluate_list
+from isnet.export import OnnxISNet
+from isnet.model import count_macs, count_parameters, load
+
+NETS = ("isnet", "cnn", "cnn_wide")
+METRICS = ("euclidean_loss", "nme_iod", "nme_ipd", "fr_008", "fr_010", "auc_008", "auc_010")
+
+
+def mean_sd(values: list[float]) -> dict:
+    return {"mean": statistics.mean(values), "sd": statistics.stdev(values) if len(values) > 1 else 0.0}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--runs", type=Path, required=True)
+    p.add_argument("--val-list", required=True)
+    p.add_argument("--format", default="sun")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--seconds", type=float, default=1.0)
+    p.add_argument("--rounds", type=int, default=5)
+    a = p.parse_args()
+    runs = {net: sorted(a.runs.glob(f"{net}_s*/model.pt")) for net in NETS}
+    per_run = {
+        f"{net}/{path.parent.name}": {
+            k: evaluate_list(a.val_list, path, fmt=a.format, skip_bad=True).metrics[k] for k in METRICS
+        }
+        for net in NETS
+        for path in runs[net]
+    }
+    models = {net: load(runs[net][0]) for net in NETS if runs[net]}
+    onnx = {net: OnnxISNet(m, threads=1) for net, m in models.items()}
+    times: dict[str, list[float]] = {net: [] for net in onnx}
+    for _ in range(a.rounds):
+        for net, o in onnx.items():
+            v = np.random.default_rng(0).random((1, 1, o.config.input_size, o.config.input_size), dtype=np.float32)
+            times[net].append(measure(lambda o=o, v=v: o.run(v), a.seconds)["median_ms"])
+    summary = {}
+    for net, model in models.items():
+        rows = [m for name, m in per_run.items() if name.startswith(net + "/")]
+        summary[net] = {
+            "seeds": len(rows),
+            "channels": list(model.config.channels),
+            "hidden": model.config.hidden,
+            "beta": list(model.config.beta),
+            "parameters": count_parameters(model),
+            "macs_per_face": count_macs(model),
+            "network_ms_per_face_onnx_1_thread": statistics.median(times[net]),
+            "ms_rounds": times[net],
+            **{k: mean_sd([r[k] for r in rows]) for k in METRICS},
+        }
+    out = {
+        "command": f"python scripts/compare_report.py --runs $RUNS/{a.runs.name} --val-list VAL "
+        f"--format {a.format} --out {a.out.name}",
+        "val_list": Path(a.val_list).name,
+        "summary": summary,
+        "runs": per_run,
+    }
+    a.out.write_text(json.dumps(out, indent=2) + "\n")
+    print("| network | channels, hidden | parameters | ms/face | NME (iod) | FR@0.08 | FR@0.10 | AUC@0.08 | loss |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for net, s in summary.items():
+
+        def f(k: str, pct: bool = True, s=s) -> str:
+            m, d = s[k]["mean"], s[k]["sd"]
+            return f"{100 * m:.3f} ± {100 * d:.3f} %" if pct else f"{m:.4f} ± {d:.4f}"
+
+        print(
+            f"| {net} ({s['seeds']} seeds) | {s['channels']}, {s['hidden']} | {s['parameters']:,} | "
+            f"{s['network_ms_per_face_onnx_1_thread']:.3f} | {f('nme_iod')} | {f('fr_008')} | {f('fr_010')} | "
+            f"{f('auc_008', False)} | {f('euclidean_loss', False)} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
