@@ -2,7 +2,18 @@ import numpy as np
 import pytest
 
 from isnet.losses import euclidean_loss
-from isnet.metrics import auc, box_errors, ced, failure_rate, format_table, interocular, interpupil, nme, summarise
+from isnet.metrics import (
+    auc,
+    auroc,
+    box_errors,
+    ced,
+    failure_rate,
+    format_table,
+    interocular,
+    interpupil,
+    nme,
+    summarise,
+)
 from isnet.schemes import CUHK5, SCHEMES
 
 GT = np.array([[[10.0, 10.0], [30.0, 10.0], [20.0, 20.0], [12.0, 30.0], [28.0, 30.0]]])
@@ -95,3 +106,13 @@ def test_regions_cover_every_point_once_and_mirror_into_themselves():
             assert {perm[i] for i in idx} == set(idx), (scheme.name, name)
     a, b = SCHEMES["ibug68"].ocular
     assert SCHEMES["ibug68"].flip_permutation()[a] == b  # the two outer corners swap under a mirror
+
+
+def test_auroc_by_hand():
+    # Positives 0.9 and 0.4 against negatives 0.5, 0.1: pairs won 2 + 1 of 4.
+    assert auroc([0.9, 0.4, 0.5, 0.1], [True, True, False, False]) == pytest.approx(0.75)
+    assert auroc([1, 2, 3, 4], [False, False, True, True]) == 1.0
+    assert auroc([1, 2, 3, 4], [True, True, False, False]) == 0.0
+    assert auroc([1, 1, 1], [True, False, False]) == 0.5  # ties count half
+    with pytest.raises(ValueError, match="both"):
+        auroc([1, 2], [True, True])

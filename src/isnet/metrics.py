@@ -104,3 +104,27 @@ def format_table(metrics: dict) -> str:
         lines.append(f"{name:<14}{100 * err:>16.3f}%{100 * fail:>10.2f}%")
     lines.append(f"{'mean':<14}{100 * metrics['box_error_mean']:>16.3f}%")
     return "\n".join(lines)
+
+
+def auroc(scores: np.ndarray, positive: np.ndarray) -> float:
+    """Area under the ROC curve: the chance that a random positive scores above a random negative.
+
+    Ties count one half (the Mann-Whitney statistic over all pairs).
+
+    Args:
+        scores: ``(N,)`` higher = more likely positive.
+        positive: ``(N,)`` bool labels; both classes must occur.
+    """
+    scores, positive = np.asarray(scores, np.float64), np.asarray(positive, bool)
+    pos, neg = scores[positive], scores[~positive]
+    if len(pos) == 0 or len(neg) == 0:
+        raise ValueError("AUROC needs both positives and negatives")
+    ranks = np.empty(len(scores))
+    order = np.argsort(scores, kind="mergesort")
+    ranks[order] = np.arange(1, len(scores) + 1)
+    # Ties share their mean rank.
+    uniq, inverse = np.unique(scores, return_inverse=True)
+    sums = np.bincount(inverse, ranks)
+    counts = np.bincount(inverse)
+    ranks = (sums / counts)[inverse]
+    return float((ranks[positive].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
