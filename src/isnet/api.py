@@ -11,13 +11,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from isnet.assets import weights_path
+from isnet.assets import ROLL_MODEL, weights_path
+from isnet.boxes import ltrb_to_xywh, roll_of, upright_boxes, xywh_to_ltrb
+from isnet.data import reduce_to_cuhk5
 from isnet.detectors import Detector, as_detector
 from isnet.export import OnnxISNet, onnxruntime_available
 from isnet.imageio import ImageError, to_bgr_grey, to_grey
 from isnet.inference import crops_of_images, predict_crops
 from isnet.model import ISNet, load
-from isnet.schemes import get_scheme
+from isnet.quality import disagreement, quality_of
+from isnet.schemes import CUHK5, get_scheme
 
 # "auto": onnxruntime when it is installed (it is a regular dependency), else PyTorch.
 BACKENDS = ("auto", "onnx", "torch")
@@ -30,18 +33,28 @@ class Face:
     Attributes:
         box: ``(4,)`` ``[x, y, w, h]``, as the detector (or the caller) gave it.
         score: the detector's confidence; ``None`` for boxes given by the caller.
-        landmarks: ``(K, 2)`` ``(x, y)`` in image pixels, in the model's scheme's order.
+        landmarks: ``(K, 2)`` ``(x, y)`` in image pixels, in the model's scheme's order; the
+            order follows the subject (``left_eye`` is the eye on the image's left when the
+            face is upright, so on a face upside down it is on the right).
+        quality: how far to trust the fit, in [0, 1]: the estimated chance that its error is at
+            most 10 % of the eye distance (see :func:`quality_of`); ``None`` without the upright step.
+        roll: the face's in-plane rotation in degrees (0 upright, positive turned clockwise as
+            seen); ``None`` without the upright step.
     """
 
     box: np.ndarray
     score: float | None
     landmarks: np.ndarray
+    quality: float | None = None
+    roll: float | None = None
 
     def to_dict(self, decimals: int = 2) -> dict:
-        """JSON-ready ``{"box", "score", "landmarks"}``, coordinates rounded to ``decimals``."""
+        """JSON-ready ``{"box", "score", "quality", "roll", "landmarks"}``, coordinates rounded to ``decimals``."""
         return {
             "box": [round(float(v), decimals) for v in self.box],
             "score": None if self.score is None else round(float(self.score), 4),
+            "quality": None if self.quality is None else round(float(self.quality), 4),
+            "roll": None if self.roll is None else round(float(self.roll), 1),
             "landmarks": [[round(float(x), decimals), round(float(y), decimals)] for x, y in self.landmarks],
         }
 
@@ -50,6 +63,42 @@ def _detections(detector: Detector, bgr: np.ndarray) -> tuple[np.ndarray, np.nda
     """``(N, 4)`` boxes and ``(N,)`` scores of a detector on one image, as float64 arrays."""
     boxes, scores = detector(bgr)
     return np.asarray(boxes, np.float64).reshape(-1, 4), np.asarray(scores, np.float64).reshape(-1)
+
+
+def unturn_boxes(boxes: np.ndarray, turn: int, shape: tuple[int, ...]) -> np.ndarray:
+    """``(N, 4)`` boxes ``(l, t, r, b)`` found in ``np.rot90(image, turn // 90)`` as boxes of ``image``.
+
+    Args:
+        turn: 0, 90, 180 or 270 degrees counter-clockwise, as ``np.rot90`` turns.
+        shape: the unturned image's shape.
+    """
+    h, w = shape[:2]
+    x, y = boxes[:, [0, 2]], boxes[:, [1, 3]]
+    # Where pixel (x', y') of the turned image was: np.rot90 turns counter-clockwise.
+    back = {0: (x, y), 90: (w - 1 - y, x), 180: (w - 1 - x, h - 1 - y), 270: (y, h - 1 - x)}[turn % 360]
+    bx, by = back
+    return np.stack([bx.min(1), by.min(1), bx.max(1), by.max(1)], axis=1)
+
+
+def detect_turned(
+    detector: Detector, bgr: np.ndarray, turns: Sequence[int] = (0,)
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A detector's faces, trying the image turned by each of ``turns`` until one finds any.
+
+    The box map applies in the turned image, where the faces stand as the detector saw them.
+
+    Returns:
+        ``(boxes, scores, training_boxes)``: ``(N, 4)`` ``[x, y, w, h]``, ``(N,)`` and ``(N, 4)``
+        ``(l, t, r, b)``, all in the pixels of ``bgr``.
+    """
+    for turn in turns:
+        turned = bgr if turn % 360 == 0 else np.ascontiguousarray(np.rot90(bgr, (turn % 360) // 90))
+        boxes, scores = _detections(detector, turned)
+        if len(boxes) or turn == turns[-1]:
+            mapped = detector.training_boxes(boxes) if len(boxes) else np.zeros((0, 4))
+            found = unturn_boxes(xywh_to_ltrb(boxes), turn, bgr.shape)
+            return ltrb_to_xywh(found), scores, unturn_boxes(np.asarray(mapped).reshape(-1, 4), turn, bgr.shape)
+    raise ValueError("turns must name at least one turn")
 
 
 class LandmarkDetector:
@@ -68,6 +117,14 @@ class LandmarkDetector:
             process-wide count, for ``"onnx"`` the session's. ``None``: leave as is.
         model: which shipped model when ``weights`` is ``None``: ``"cuhk5"`` (five points, the
             default) or ``"ibug68"`` (the 68 points of 300-W).
+        upright: the upright step's first pass, a five-point model trained on faces at any roll
+            (a checkpoint or a loaded ``ISNet``): its points give each face's roll and box, and the
+            landmark model then reads the face turned upright; faces get ``roll`` and
+            ``quality``. ``"default"``: the shipped one if installed; ``None``: one pass on the
+            detector's box, as trained.
+        rotations: turns of the photo (multiples of 90 degrees, counter-clockwise) tried in
+            order while the detector finds no face, for photos held sideways or upside down;
+            ``(0,)``: the photo as it is only.
 
     Example:
         >>> det = isnet.LandmarkDetector()
@@ -83,6 +140,8 @@ class LandmarkDetector:
         batch_size: int = 256,
         threads: int | None = None,
         model: str = "cuhk5",
+        upright: str | Path | ISNet | None = "default",
+        rotations: Sequence[int] = (0,),
     ):
         if isinstance(weights, ISNet):
             self.model = weights.eval()
@@ -102,6 +161,24 @@ class LandmarkDetector:
         self.detector = as_detector(detector)
         self.batch_size = batch_size
         self.scheme = get_scheme(self.model.config.scheme)
+        if isinstance(upright, str) and upright == "default":
+            upright = ROLL_MODEL if ROLL_MODEL.is_file() else None
+        self.roll_model = None if upright is None else upright.eval() if isinstance(upright, ISNet) else load(upright)
+        if self.roll_model is not None and self.roll_model.config.scheme != CUHK5.name:
+            raise ValueError(
+                f"the upright step needs a five-point ({CUHK5.name}) model, got {self.roll_model.config.scheme}"
+            )
+        if self.roll_model is not None and self.scheme.n_points != CUHK5.n_points and self.scheme.to_cuhk5 is None:
+            raise ValueError(
+                f"the upright step needs landmarks that reduce to five points; {self.scheme.name} does not"
+            )
+        self.roll_net = None
+        if self.roll_model is not None:
+            self.roll_net = OnnxISNet(self.roll_model, threads) if backend == "onnx" else self.roll_model
+        turns = [int(r) for r in rotations]
+        if not turns or any(r % 90 for r in turns):
+            raise ValueError(f"rotations must be multiples of 90 degrees, got {list(rotations)}")
+        self.rotations = tuple(turns)
 
     def detect(self, image: np.ndarray | str | Path) -> list[Face]:
         """Find the faces of one image and their landmarks (see :func:`isnet.imageio.as_uint8` for inputs)."""
@@ -116,13 +193,14 @@ class LandmarkDetector:
         ``(BGR, grey)`` pairs, ``(H, W, 3)`` and ``(H, W)`` uint8."""
         if self.detector is None:
             raise ValueError("this LandmarkDetector has no face detector: pass boxes to predict()")
-        greys, boxes, scores = [], [], []
+        greys, boxes, scores, mapped = [], [], [], []
         for bgr, grey in images:
-            b, s = _detections(self.detector, bgr)
+            b, s, m = detect_turned(self.detector, bgr, self.rotations)
             greys.append(grey)
             boxes.append(b)
             scores.append(s)
-        return self._faces(greys, boxes, scores, from_detector=True)
+            mapped.append(m)
+        return self._faces(greys, boxes, scores, mapped)
 
     def detect_files(
         self, paths: Sequence[str | Path], batch_size: int = 16, workers: int = 2
@@ -151,7 +229,7 @@ class LandmarkDetector:
                 return e
             if not hasattr(local, "detector"):
                 local.detector = free.pop()
-            return (bgr, grey, *_detections(local.detector, bgr))
+            return (bgr, grey, *detect_turned(local.detector, bgr, self.rotations))
 
         with ThreadPoolExecutor(max(1, workers)) as pool:
             ahead = None
@@ -166,7 +244,7 @@ class LandmarkDetector:
     def _landmarks_of(self, detected: list[Future]) -> list[tuple[np.ndarray, list[Face]] | ImageError]:
         results = [f.result() for f in detected]
         found = [r for r in results if not isinstance(r, ImageError)]
-        faces = iter(self._faces(*([r[i] for r in found] for i in (1, 2, 3)), from_detector=True))
+        faces = iter(self._faces(*([r[i] for r in found] for i in (1, 2, 3, 4))))
         return [r if isinstance(r, ImageError) else (r[0], next(faces)) for r in results]
 
     def predict(
@@ -191,24 +269,43 @@ class LandmarkDetector:
         s = np.full(len(b), np.nan) if scores is None else np.asarray(scores, dtype=np.float64).reshape(-1)
         if len(s) != len(b):
             raise ValueError(f"{len(b)} boxes but {len(s)} scores")
-        return self._faces([grey], [b], [s], from_detector)[0]
+        convention = self.detector if from_detector and self.detector is not None else Detector()
+        return self._faces([grey], [b], [s], [convention.training_boxes(b)])[0]
 
     def _faces(
-        self, greys: list[np.ndarray], boxes: list[np.ndarray], scores: list[np.ndarray], from_detector: bool
+        self, greys: list[np.ndarray], boxes: list[np.ndarray], scores: list[np.ndarray], mapped: list[np.ndarray]
     ) -> list[list[Face]]:
-        convention = self.detector if from_detector and self.detector is not None else Detector()
-        crops = crops_of_images(
-            greys, [convention.training_boxes(b) for b in boxes], self.model.config.input_size, self.scheme.n_points
-        )
-        if len(crops):
-            points = predict_crops(self.net, crops, self.batch_size)
-        else:
-            points = np.zeros((0, self.scheme.n_points, 2))
+        """Faces of images from their boxes ``[x, y, w, h]``, scores and training boxes ``(l, t, r, b)``."""
+        points, quality, roll = self._landmarks(greys, mapped)
         out, start = [], 0
         for b, s in zip(boxes, scores):
-            faces = [
-                Face(b[i].copy(), None if np.isnan(s[i]) else float(s[i]), points[start + i]) for i in range(len(b))
-            ]
+            faces = []
+            for i in range(len(b)):
+                k = start + i
+                q, r = (None, None) if quality is None else (float(quality[k]), float(roll[k]))
+                faces.append(Face(b[i].copy(), None if np.isnan(s[i]) else float(s[i]), points[k], q, r))
             out.append(faces)
             start += len(b)
         return out
+
+    def _landmarks(
+        self, greys: list[np.ndarray], mapped: list[np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """``(N, K, 2)`` landmarks of all faces, with ``(N,)`` qualities and rolls (degrees) when
+        the upright step runs: its first pass on the training boxes gives each face's roll and
+        upright box, the landmark model reads the view turned upright."""
+        n_points, size = self.scheme.n_points, self.model.config.input_size
+        if self.roll_model is None:
+            crops = crops_of_images(greys, mapped, size, n_points)
+            points = predict_crops(self.net, crops, self.batch_size) if len(crops) else np.zeros((0, n_points, 2))
+            return points, None, None
+        first_crops = crops_of_images(greys, mapped, self.roll_model.config.input_size, CUHK5.n_points)
+        if not len(first_crops):
+            return np.zeros((0, n_points, 2)), np.zeros(0), np.zeros(0)
+        first = predict_crops(self.roll_net, first_crops, self.batch_size)
+        rolls = roll_of(first)
+        upright = np.split(upright_boxes(first, rolls), np.cumsum([len(m) for m in mapped])[:-1])
+        crops = crops_of_images(greys, upright, size, n_points)
+        points = predict_crops(self.net, crops, self.batch_size, angles=-rolls)
+        five = points if n_points == CUHK5.n_points else reduce_to_cuhk5(points, self.scheme)
+        return points, quality_of(disagreement(first, five)), np.degrees(rolls)

@@ -16,6 +16,10 @@ IBUG68_MODEL = WEIGHTS_DIR / "isnet_ibug68.pt"
 # The shipped models by name: the five CUHK points (the default) and the 68 points of 300-W.
 SHIPPED_MODELS = {"cuhk5": DEFAULT_MODEL, "ibug68": IBUG68_MODEL}
 MODEL_NAMES = tuple(SHIPPED_MODELS)
+# The upright step's first pass: five points of a face at any roll (issue 15).
+ROLL_MODEL = WEIGHTS_DIR / "isnet_roll.pt"
+# Written by scripts/fit_quality.py: how the two passes' disagreement becomes a quality.
+QUALITY_FIT = WEIGHTS_DIR / "quality.json"
 YUNET_MODEL = WEIGHTS_DIR / "face_detection_yunet_2026may.onnx"
 # Written by scripts/fit_yunet_box_map.py: YuNet box -> CUHK box.
 YUNET_BOX_MAP = WEIGHTS_DIR / "yunet_box_map.json"

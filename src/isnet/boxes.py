@@ -156,3 +156,35 @@ def box_from_landmarks(landmarks: np.ndarray, scheme: Scheme) -> np.ndarray:
     cy = centre[1] + fit["dy"] * spread
     half = 0.5 * fit["scale"] * spread
     return np.array([cx - half, cy - half, cx + half, cy + half])
+
+
+def roll_of(points: np.ndarray) -> np.ndarray:
+    """``(N,)`` roll of faces from their ``(N, 5, 2)`` CUHK points, in radians: the angle of the
+    line from ``left_eye`` to ``right_eye`` in image pixels (y down), 0 for an upright face and
+    +-pi for one upside down (the points follow the subject)."""
+    v = points[:, 1] - points[:, 0]
+    return np.arctan2(v[:, 1], v[:, 0])
+
+
+def rotate_points(points: np.ndarray, angles: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """``(N, K, 2)`` points turned by ``(N,)`` radians about ``(N, 2)`` centres (y down: a positive
+    angle turns +x towards +y)."""
+    c, s = np.cos(angles)[:, None], np.sin(angles)[:, None]
+    d = points - centres[:, None]
+    return np.stack([c * d[..., 0] - s * d[..., 1], s * d[..., 0] + c * d[..., 1]], -1) + centres[:, None]
+
+
+def upright_boxes(points: np.ndarray, rolls: np.ndarray) -> np.ndarray:
+    """CUHK-like boxes of faces rolled by ``rolls``, from their ``(N, 5, 2)`` points.
+
+    The points are turned upright about their centre, :func:`box_from_landmarks` draws the box
+    there, and its centre is turned back. Returns ``(N, 4)`` ``(l, t, r, b)``: the axis-aligned
+    square of that side about that centre, to be viewed turned by ``-roll``.
+    """
+    centres = points.mean(axis=1)
+    upright = rotate_points(points, -rolls, centres)
+    boxes = np.stack([box_from_landmarks(p, CUHK5) for p in upright]) if len(points) else np.zeros((0, 4))
+    mid = 0.5 * (boxes[:, :2] + boxes[:, 2:])
+    mid = rotate_points(mid[:, None], rolls, centres)[:, 0]
+    half = 0.5 * (boxes[:, 2:] - boxes[:, :2])
+    return np.concatenate([mid - half, mid + half], axis=1)

@@ -23,14 +23,26 @@ from isnet.transforms import (
     plain_views,
     source_size,
     view_matrices,
+    warp_batch,
 )
 
 
-def view_inputs(model: ISNet | OnnxISNet, crops: CropSet, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Plain (unaugmented) network views ``(B, 1, S, S)`` float32 of faces ``index`` and their maps source -> view."""
+def view_inputs(
+    model: ISNet | OnnxISNet, crops: CropSet, index: np.ndarray, angles: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Unaugmented network views ``(B, 1, S, S)`` float32 of faces ``index`` and their maps source -> view.
+
+    With ``angles`` (radians, one per face of ``crops``) each view is turned by its angle about
+    its centre, sampled as training samples its views; without, the plain views are sampled by
+    the faster separable path.
+    """
     cfg = model.config
-    mats, _ = view_matrices(crops.boxes[index], crops.images.shape[-1], cfg.input_size, cfg.margin)
-    return plain_views(crops.images[index], mats, cfg.input_size), mats
+    turn = None if angles is None else np.asarray(angles, np.float64)[index]
+    mats, _ = view_matrices(crops.boxes[index], crops.images.shape[-1], cfg.input_size, cfg.margin, angles=turn)
+    if turn is None or not np.any(turn):
+        return plain_views(crops.images[index], mats, cfg.input_size), mats
+    sources = torch.as_tensor(np.asarray(crops.images[index])).unsqueeze(1).float().div_(255.0)
+    return warp_batch(sources, mats, cfg.input_size).numpy(), mats
 
 
 def run_network(model: ISNet | OnnxISNet, views: np.ndarray) -> np.ndarray:
@@ -48,14 +60,17 @@ def input_device(model) -> torch.device:
     return first.device if first is not None else torch.device("cpu")
 
 
-def predict_crops(model: ISNet | OnnxISNet, crops: CropSet, batch_size: int = 256) -> np.ndarray:
-    """Landmarks ``(N, K, 2)`` in image pixels for every face of a crop set."""
+def predict_crops(
+    model: ISNet | OnnxISNet, crops: CropSet, batch_size: int = 256, angles: np.ndarray | None = None
+) -> np.ndarray:
+    """Landmarks ``(N, K, 2)`` in image pixels for every face of a crop set, each face's view
+    turned by ``angles`` (``(N,)`` radians) if given."""
     model.eval()
     size = model.config.input_size
     out = []
     for start in range(0, len(crops), batch_size):
         index = np.arange(start, min(start + batch_size, len(crops)))
-        views, mats = view_inputs(model, crops, index)
+        views, mats = view_inputs(model, crops, index, angles)
         pts = run_network(model, views) * size
         out.append(apply_affines(invert_affine(compose(mats, crops.to_source[index])), pts))
     return np.concatenate(out)

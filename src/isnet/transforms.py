@@ -188,12 +188,13 @@ def view_matrices(
     margin: float,
     augment: Augment | None = None,
     rng: np.random.Generator | None = None,
+    angles: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Affine maps from source-crop pixels to the network's view, one per face.
 
     Without augmentation the view is the square of :func:`square_region` with ``margin``
-    around each box. With it, the box is jittered (shift, scale), then the view is
-    rotated about its centre, shifted and mirrored.
+    around each box, turned by ``angles`` about its centre if given. With it, the box is
+    jittered (shift, scale), then the view is rotated about its centre, shifted and mirrored.
 
     Args:
         source_boxes: ``(B, 4)`` boxes in source-crop pixels.
@@ -202,6 +203,8 @@ def view_matrices(
         margin: the view's margin around the box.
         augment: ranges to draw from; ``None`` for the plain view.
         rng: random generator; required with ``augment``.
+        angles: ``(B,)`` radians by which each view is turned (a face rolled by ``-angle``
+            comes out upright); added to the augmentation's rotation.
 
     Returns:
         ``(matrices, flipped)``: ``(B, 2, 3)`` maps and a ``(B,)`` bool array.
@@ -211,7 +214,7 @@ def view_matrices(
     left, top, right, bottom = (source_boxes[:, i].astype(np.float64) for i in range(4))
     cx, cy = 0.5 * (left + right), 0.5 * (top + bottom)
     side = np.maximum(right - left, bottom - top) * (1.0 + 2.0 * margin)
-    angle = np.zeros(b)
+    angle = np.zeros(b) if angles is None else np.asarray(angles, np.float64).copy()
     shift = np.zeros((b, 2))
     flipped = np.zeros(b, dtype=bool)
     if augment is not None:
@@ -221,7 +224,7 @@ def view_matrices(
         cx = cx + rng.uniform(-1, 1, b) * augment.box_shift * base
         cy = cy + rng.uniform(-1, 1, b) * augment.box_shift * base
         side = side * (1.0 + rng.uniform(-1, 1, b) * augment.box_scale)
-        angle = np.deg2rad(rng.uniform(-1, 1, b) * augment.rotate)
+        angle = angle + np.deg2rad(rng.uniform(-1, 1, b) * augment.rotate)
         shift = rng.uniform(-1, 1, (b, 2)) * augment.translate * size
         flipped = rng.uniform(0, 1, b) < augment.flip
     s = size / side
