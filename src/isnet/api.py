@@ -179,6 +179,8 @@ class LandmarkDetector:
         if not turns or any(r % 90 for r in turns):
             raise ValueError(f"rotations must be multiples of 90 degrees, got {list(rotations)}")
         self.rotations = tuple(turns)
+        # The constants of quality_of; None: the shipped fit (weights/quality.json).
+        self.quality_fit: dict[str, float] | None = None
 
     def detect(self, image: np.ndarray | str | Path) -> list[Face]:
         """Find the faces of one image and their landmarks (see :func:`isnet.imageio.as_uint8` for inputs)."""
@@ -308,4 +310,4 @@ class LandmarkDetector:
         crops = crops_of_images(greys, upright, size, n_points)
         points = predict_crops(self.net, crops, self.batch_size, angles=-rolls)
         five = points if n_points == CUHK5.n_points else reduce_to_cuhk5(points, self.scheme)
-        return points, quality_of(disagreement(first, five)), np.degrees(rolls)
+        return points, quality_of(disagreement(first, five), self.quality_fit), np.degrees(rolls)

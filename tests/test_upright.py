@@ -1,0 +1,92 @@
+"""The upright step: roll from five points, boxes of rolled faces, turned detection, quality."""
+
+import numpy as np
+import pytest
+
+from isnet.api import LandmarkDetector, detect_turned, unturn_boxes
+from isnet.boxes import box_from_landmarks, roll_of, rotate_points, upright_boxes
+from isnet.detectors import Detector
+from isnet.quality import disagreement, quality_of
+from isnet.schemes import CUHK5
+
+FACE = np.array([[40.0, 50.0], [80.0, 50.0], [60.0, 70.0], [45.0, 90.0], [75.0, 90.0]])
+
+
+def test_rotate_points_by_hand_and_back():
+    p = np.array([[[2.0, 1.0]]])
+    turned = rotate_points(p, np.array([np.pi / 2]), np.array([[1.0, 1.0]]))
+    np.testing.assert_allclose(turned, [[[1.0, 2.0]]], atol=1e-12)  # y down: +x turns to +y
+    back = rotate_points(turned, np.array([-np.pi / 2]), np.array([[1.0, 1.0]]))
+    np.testing.assert_allclose(back, p, atol=1e-12)
+
+
+@pytest.mark.parametrize("degrees", [0, 30, -45, 90, 180])
+def test_roll_of_a_turned_face(degrees):
+    theta = np.deg2rad(degrees)
+    turned = rotate_points(FACE[None], np.array([theta]), FACE.mean(0)[None])
+    got = roll_of(turned)[0]
+    assert np.isclose(np.cos(got), np.cos(theta)) and np.isclose(np.sin(got), np.sin(theta))
+
+
+@pytest.mark.parametrize("degrees", [0, 25, -70, 180])
+def test_upright_box_of_a_turned_face_is_the_upright_box_turned(degrees):
+    theta = np.array([np.deg2rad(degrees)])
+    centre = FACE.mean(0)[None]
+    turned = rotate_points(FACE[None], theta, centre)
+    box = upright_boxes(turned, theta)[0]
+    expected = box_from_landmarks(FACE, CUHK5)
+    side = expected[2] - expected[0]
+    np.testing.assert_allclose(box[2:] - box[:2], [side, side], atol=1e-9)
+    mid = rotate_points((0.5 * (expected[:2] + expected[2:]))[None, None], theta, centre)[0, 0]
+    np.testing.assert_allclose(0.5 * (box[:2] + box[2:]), mid, atol=1e-9)
+
+
+@pytest.mark.parametrize("turn", [0, 90, 180, 270])
+def test_unturn_boxes_finds_the_same_pixels(turn):
+    image = np.zeros((30, 50), np.uint8)
+    image[4:11, 30:45] = 255  # rows 4..10, columns 30..44
+    turned = np.rot90(image, turn // 90)
+    ys, xs = np.nonzero(turned)
+    box = np.array([[xs.min(), ys.min(), xs.max(), ys.max()]], float)
+    np.testing.assert_allclose(unturn_boxes(box, turn, image.shape), [[30, 4, 44, 10]])
+
+
+class UprightOnly(Detector):
+    """Finds the bright bar only when it lies wider than tall; records the shapes it was shown."""
+
+    def __init__(self):
+        self.seen = []
+
+    def __call__(self, image):
+        self.seen.append(image.shape[:2])
+        ys, xs = np.nonzero(image[..., 0] > 128)
+        if not len(xs) or np.ptp(xs) < np.ptp(ys):
+            return np.zeros((0, 4)), np.zeros(0)
+        return np.array([[xs.min(), ys.min(), np.ptp(xs), np.ptp(ys)]], float), np.array([0.9])
+
+
+def test_turned_detection_tries_turns_in_order_and_maps_back():
+    image = np.zeros((60, 40, 3), np.uint8)
+    image[5:45, 10:20] = 255  # a bar taller than wide: found only once turned by 90 or 270
+    detector = UprightOnly()
+    boxes, scores, mapped = detect_turned(detector, image, (0, 180, 270, 90))
+    assert detector.seen == [(60, 40), (60, 40), (40, 60)]  # stopped at the first turn that found it
+    np.testing.assert_allclose(boxes, [[10, 5, 9, 39]])
+    np.testing.assert_allclose(mapped, [[10, 5, 19, 44]])
+    np.testing.assert_allclose(scores, [0.9])
+    assert len(detect_turned(UprightOnly(), image, (0,))[0]) == 0
+
+
+def test_rotations_must_be_quarter_turns():
+    with pytest.raises(ValueError, match="multiples of 90"):
+        LandmarkDetector(detector=None, upright=None, rotations=(0, 45))
+
+
+def test_disagreement_and_quality_by_hand():
+    second = FACE[None]
+    first = second + np.array([3.0, 4.0])  # 5 px everywhere; eye distance 40 px
+    np.testing.assert_allclose(disagreement(first, second), [5.0 / 40.0])
+    fit = {"intercept": 0.0, "slope": -1.0}
+    np.testing.assert_allclose(quality_of(np.array([1.0, np.e]), fit), [0.5, 1 / (1 + np.e)])
+    q = quality_of(np.array([0.01, 0.1, 1.0, 10.0]), {"intercept": -3.0, "slope": -2.0})
+    assert np.all(np.diff(q) < 0) and np.all((q > 0) & (q < 1))
