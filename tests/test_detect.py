@@ -159,7 +159,9 @@ def test_unreadable_files_are_named(tmp_path):
 
 
 def test_missing_default_model_says_what_to_do(monkeypatch, tmp_path):
-    monkeypatch.setattr("isnet.assets.DEFAULT_MODEL", tmp_path / "isnet_cuhk5.pt")
+    import isnet.assets
+
+    monkeypatch.setitem(isnet.assets.SHIPPED_MODELS, "cuhk5", tmp_path / "isnet_cuhk5.pt")
     with pytest.raises(FileNotFoundError, match="not installed; pass a checkpoint"):
         LandmarkDetector()
 
@@ -216,7 +218,15 @@ def test_yunet_shrinks_large_images_and_maps_boxes_back(samples):
 def test_face_to_dict_is_json_ready():
     f = Face(np.array([1.234, 2.0, 3.0, 4.0]), None, np.array([[1.0, 2.0]] * 5))
     d = json.loads(json.dumps(f.to_dict()))
-    assert d == {"box": [1.23, 2.0, 3.0, 4.0], "score": None, "landmarks": [[1.0, 2.0]] * 5}
+    assert d == {
+        "box": [1.23, 2.0, 3.0, 4.0],
+        "score": None,
+        "quality": None,
+        "roll": None,
+        "landmarks": [[1.0, 2.0]] * 5,
+    }
+    g = Face(np.zeros(4), 0.91234, np.zeros((5, 2)), quality=0.876543, roll=-12.345)
+    assert (g.to_dict()["score"], g.to_dict()["quality"], g.to_dict()["roll"]) == (0.9123, 0.8765, -12.3)
 
 
 # ---------------------------------------------------------------------------- isnet predict
@@ -246,7 +256,7 @@ def test_cli_json_lines_match_the_api(capsys, weights, detector, photo_dir, tmp_
     files = {Path(r["file"]).name for r in records}
     assert "flat.png" not in files and len(files) == 3  # a picture without a face gives no record
     for r in records:
-        assert set(r) == {"file", "frame", "box", "score", "landmarks"} and r["frame"] is None
+        assert set(r) == {"file", "frame", "box", "score", "quality", "roll", "landmarks"} and r["frame"] is None
         api = detector.detect(r["file"])
         j = int(np.argmin([np.abs(np.array(r["box"]) - f.box).max() for f in api]))
         np.testing.assert_allclose(r["landmarks"], api[j].landmarks, atol=0.01)
@@ -334,7 +344,9 @@ def test_score_label_stays_inside_the_image():
 def test_shipped_models_by_name(monkeypatch, tmp_path):
     with pytest.raises(ValueError, match="unknown model 'dlib'; the shipped ones are cuhk5, ibug68"):
         weights_path(None, "dlib")
-    monkeypatch.setattr("isnet.assets.IBUG68_MODEL", tmp_path / "isnet_ibug68.pt")
+    import isnet.assets
+
+    monkeypatch.setitem(isnet.assets.SHIPPED_MODELS, "ibug68", tmp_path / "isnet_ibug68.pt")
     with pytest.raises(FileNotFoundError, match="model 'ibug68' .* is not installed"):
         LandmarkDetector(model="ibug68")
     assert weights_path(tmp_path / "mine.pt", "ibug68") == tmp_path / "mine.pt"  # a file given wins

@@ -13,7 +13,7 @@ import cv2
 from tqdm import tqdm
 
 from isnet import options
-from isnet.api import BACKENDS, LandmarkDetector
+from isnet.api import BACKENDS, Face, LandmarkDetector
 from isnet.assets import installed_models
 from isnet.detectors import DETECTION_SIDE, YuNet
 from isnet.imageio import IMAGE_SUFFIXES, VIDEO_SUFFIXES, ImageError, video_frames
@@ -73,6 +73,7 @@ class Tally:
     frames: int = 0
     videos: int = 0
     faces: int = 0
+    below_quality: int = 0
     no_face: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
@@ -82,6 +83,8 @@ class Tally:
         parts = [
             f"{_count(self.images, 'image')} and {_count(self.videos, 'video')} read, {_count(self.faces, 'face')}"
         ]
+        if self.below_quality:
+            parts.append(f"{_count(self.below_quality, 'more face')} below --min-quality left out")
         if self.no_face:
             parts.append(f"no face in {_count(len(self.no_face), 'image')} ({_names(self.no_face)})")
         if self.errors:
@@ -105,6 +108,13 @@ def _names(paths: list[str], shown: int = 5) -> str:
     return names + (f" and {len(paths) - shown} more" if len(paths) > shown else "")
 
 
+def trusted(faces: list[Face], min_quality: float, tally: Tally) -> list[Face]:
+    """The faces whose quality reaches ``min_quality``; the others are counted in ``tally``."""
+    kept = [f for f in faces if min_quality <= 0 or (f.quality is not None and f.quality >= min_quality)]
+    tally.below_quality += len(faces) - len(kept)
+    return kept
+
+
 def process_video(det: LandmarkDetector, item: Input, writer: RecordWriter, args: argparse.Namespace, tally: Tally):
     """Write the records of every frame of a video (and an annotated copy with ``--draw``)."""
     frames, total, fps = video_frames(item.path)
@@ -114,6 +124,7 @@ def process_video(det: LandmarkDetector, item: Input, writer: RecordWriter, args
     try:
         for chunk in _chunks(frames, args.batch_images):
             for faces, frame in zip(det.detect_batch(chunk), chunk):
+                faces = trusted(faces, args.min_quality, tally)
                 for f in faces:
                     writer.write(str(item.path), n, f)
                 tally.faces += len(faces)
@@ -146,6 +157,7 @@ def write_images(
             _warn(str(result))
             continue
         bgr, faces = result
+        faces = trusted(faces, args.min_quality, tally)
         for f in faces:
             writer.write(str(item.path), None, f)
         tally.images += 1
@@ -178,7 +190,8 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         add_help=add_help,
         description="Find faces and their landmarks (five, or 68 with a 68-point model) in images, folders "
         "(recursive) and videos. "
-        "One record per face on stdout: file, frame (null for images), box [x, y, w, h], score, landmarks. "
+        "One record per face on stdout: file, frame (null for images), box [x, y, w, h], score, quality, "
+        "roll, landmarks. "
         "A summary line on stderr counts the images read, the faces found, the images without a face "
         "(named), the inputs that could not be processed and the files skipped as not images or videos.",
     )
@@ -206,6 +219,23 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         help="detect on images shrunk to this longer side; faces under about a tenth of it are lost "
         "(for group photos raise it, or 0: never shrink)",
     )
+    p.add_argument(
+        "--min-quality",
+        type=options.FRACTION,
+        default=0.0,
+        help="leave out faces whose quality (estimated chance of a good fit) is below this",
+    )
+    p.add_argument(
+        "--rotations",
+        action="store_true",
+        help="for photos held sideways or upside down: when no face is found, try the photo turned "
+        "by 90, 270 and 180 degrees",
+    )
+    p.add_argument(
+        "--no-upright",
+        action="store_true",
+        help="one pass on the detector's box instead of the upright step (no quality, no roll)",
+    )
     p.add_argument("--batch-images", type=options.POSITIVE, default=16, help="images or frames per landmark batch")
     p.add_argument("--threads", type=options.THREADS, default=0, help="CPU threads (0: the libraries' default)")
     p.add_argument("--quiet", action="store_true", help="no progress bars and no summary line")
@@ -232,7 +262,11 @@ def main(args: argparse.Namespace) -> dict:
         backend=args.backend,
         threads=threads,
         model=args.model,
+        upright=None if args.no_upright else "default",
+        rotations=(0, 90, 270, 180) if args.rotations else (0,),
     )
+    if args.min_quality > 0 and det.roll_model is None:
+        raise PredictError("--min-quality needs the upright step, which gives faces their quality (drop --no-upright)")
     n_inputs = len(items) + len(tally.errors)
     stream = open(args.output, "w", newline="") if args.output else sys.stdout
     try:
