@@ -3,11 +3,12 @@
 import numpy as np
 import pytest
 
-from isnet.api import LandmarkDetector, detect_turned, unturn_boxes
+from isnet.api import LandmarkDetector, detect_turned
 from isnet.boxes import box_from_landmarks, roll_of, rotate_points, upright_boxes
 from isnet.detectors import Detector
 from isnet.quality import disagreement, quality_of
 from isnet.schemes import CUHK5
+from isnet.transforms import apply_affine, turn_image, unturn_boxes
 
 FACE = np.array([[40.0, 50.0], [80.0, 50.0], [60.0, 70.0], [45.0, 90.0], [75.0, 90.0]])
 
@@ -41,14 +42,32 @@ def test_upright_box_of_a_turned_face_is_the_upright_box_turned(degrees):
     np.testing.assert_allclose(0.5 * (box[:2] + box[2:]), mid, atol=1e-9)
 
 
-@pytest.mark.parametrize("turn", [0, 90, 180, 270])
-def test_unturn_boxes_finds_the_same_pixels(turn):
+@pytest.mark.parametrize("turn", [0, 90, 180, 270, -90, 450])
+def test_quarter_turns_are_exact_and_boxes_come_back(turn):
     image = np.zeros((30, 50), np.uint8)
     image[4:11, 30:45] = 255  # rows 4..10, columns 30..44
-    turned = np.rot90(image, turn // 90)
+    turned, matrix = turn_image(image, turn)
+    np.testing.assert_array_equal(turned, np.rot90(image, turn // 90))
     ys, xs = np.nonzero(turned)
     box = np.array([[xs.min(), ys.min(), xs.max(), ys.max()]], float)
-    np.testing.assert_allclose(unturn_boxes(box, turn, image.shape), [[30, 4, 44, 10]])
+    np.testing.assert_allclose(unturn_boxes(box, turn, matrix), [[30, 4, 44, 10]], atol=1e-9)
+    # The matrix takes old pixels to new ones.
+    y, x = 4, 30
+    u, v = apply_affine(matrix, np.array([x, y], float)).round().astype(int)
+    assert turned[v, u] == 255 and turned.shape[:2] == (image.shape[::-1] if turn % 180 else image.shape)
+
+
+def test_any_turn_keeps_the_photo_whole_and_the_box_centre():
+    image = np.zeros((40, 60), np.uint8)
+    image[10:20, 40:50] = 255
+    turned, matrix = turn_image(image, 45)
+    assert turned.sum() == pytest.approx(image.sum(), rel=0.02)  # nothing cut off
+    ys, xs = np.nonzero(turned > 127)
+    centre = [0.5 * (xs.min() + xs.max()), 0.5 * (ys.min() + ys.max())]
+    box = np.array([[centre[0] - 5, centre[1] - 5, centre[0] + 5, centre[1] + 5]])
+    back = unturn_boxes(box, 45, matrix)[0]
+    np.testing.assert_allclose(0.5 * (back[:2] + back[2:]), [44.5, 14.5], atol=0.75)
+    np.testing.assert_allclose(back[2:] - back[:2], [10, 10])
 
 
 class UprightOnly(Detector):
@@ -77,9 +96,9 @@ def test_turned_detection_tries_turns_in_order_and_maps_back():
     assert len(detect_turned(UprightOnly(), image, (0,))[0]) == 0
 
 
-def test_rotations_must_be_quarter_turns():
-    with pytest.raises(ValueError, match="multiples of 90"):
-        LandmarkDetector(detector=None, upright=None, rotations=(0, 45))
+def test_rotations_must_name_a_turn():
+    with pytest.raises(ValueError, match="at least one turn"):
+        LandmarkDetector(detector=None, upright=None, rotations=())
 
 
 def test_disagreement_and_quality_by_hand():

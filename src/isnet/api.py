@@ -21,6 +21,7 @@ from isnet.inference import crops_of_images, predict_crops
 from isnet.model import ISNet, load
 from isnet.quality import disagreement, quality_of
 from isnet.schemes import CUHK5, get_scheme
+from isnet.transforms import turn_image, unturn_boxes
 
 # "auto": onnxruntime when it is installed (it is a regular dependency), else PyTorch.
 BACKENDS = ("auto", "onnx", "torch")
@@ -65,39 +66,28 @@ def _detections(detector: Detector, bgr: np.ndarray) -> tuple[np.ndarray, np.nda
     return np.asarray(boxes, np.float64).reshape(-1, 4), np.asarray(scores, np.float64).reshape(-1)
 
 
-def unturn_boxes(boxes: np.ndarray, turn: int, shape: tuple[int, ...]) -> np.ndarray:
-    """``(N, 4)`` boxes ``(l, t, r, b)`` found in ``np.rot90(image, turn // 90)`` as boxes of ``image``.
-
-    Args:
-        turn: 0, 90, 180 or 270 degrees counter-clockwise, as ``np.rot90`` turns.
-        shape: the unturned image's shape.
-    """
-    h, w = shape[:2]
-    x, y = boxes[:, [0, 2]], boxes[:, [1, 3]]
-    # Where pixel (x', y') of the turned image was: np.rot90 turns counter-clockwise.
-    back = {0: (x, y), 90: (w - 1 - y, x), 180: (w - 1 - x, h - 1 - y), 270: (y, h - 1 - x)}[turn % 360]
-    bx, by = back
-    return np.stack([bx.min(1), by.min(1), bx.max(1), by.max(1)], axis=1)
-
-
 def detect_turned(
     detector: Detector, bgr: np.ndarray, turns: Sequence[int] = (0,)
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A detector's faces, trying the image turned by each of ``turns`` until one finds any.
+    """A detector's faces, trying the image turned by each of ``turns`` (degrees, counter-clockwise
+    as seen) until one finds any.
 
-    The box map applies in the turned image, where the faces stand as the detector saw them.
+    The box map applies in the turned image, where the faces stand as the detector saw them;
+    boxes come back by :func:`~isnet.transforms.unturn_boxes`.
 
     Returns:
         ``(boxes, scores, training_boxes)``: ``(N, 4)`` ``[x, y, w, h]``, ``(N,)`` and ``(N, 4)``
         ``(l, t, r, b)``, all in the pixels of ``bgr``.
     """
     for turn in turns:
-        turned = bgr if turn % 360 == 0 else np.ascontiguousarray(np.rot90(bgr, (turn % 360) // 90))
+        turned, matrix = (bgr, None) if turn % 360 == 0 else turn_image(bgr, turn)
         boxes, scores = _detections(detector, turned)
         if len(boxes) or turn == turns[-1]:
-            mapped = detector.training_boxes(boxes) if len(boxes) else np.zeros((0, 4))
-            found = unturn_boxes(xywh_to_ltrb(boxes), turn, bgr.shape)
-            return ltrb_to_xywh(found), scores, unturn_boxes(np.asarray(mapped).reshape(-1, 4), turn, bgr.shape)
+            mapped = np.asarray(detector.training_boxes(boxes) if len(boxes) else np.zeros((0, 4))).reshape(-1, 4)
+            if matrix is None:
+                return boxes, scores, mapped
+            found = unturn_boxes(xywh_to_ltrb(boxes), turn, matrix)
+            return ltrb_to_xywh(found), scores, unturn_boxes(mapped, turn, matrix)
     raise ValueError("turns must name at least one turn")
 
 
@@ -122,9 +112,9 @@ class LandmarkDetector:
             landmark model then reads the face turned upright; faces get ``roll`` and
             ``quality``. ``"default"``: the shipped one if installed; ``None``: one pass on the
             detector's box, as trained.
-        rotations: turns of the photo (multiples of 90 degrees, counter-clockwise) tried in
-            order while the detector finds no face, for photos held sideways or upside down;
-            ``(0,)``: the photo as it is only.
+        rotations: turns of the photo (degrees, counter-clockwise as seen) tried in order while
+            the detector finds no face: faces rolled past what the detector finds (about 50
+            degrees), photos held sideways or upside down. ``(0,)``: the photo as it is only.
 
     Example:
         >>> det = isnet.LandmarkDetector()
@@ -175,10 +165,9 @@ class LandmarkDetector:
         self.roll_net = None
         if self.roll_model is not None:
             self.roll_net = OnnxISNet(self.roll_model, threads) if backend == "onnx" else self.roll_model
-        turns = [int(r) for r in rotations]
-        if not turns or any(r % 90 for r in turns):
-            raise ValueError(f"rotations must be multiples of 90 degrees, got {list(rotations)}")
-        self.rotations = tuple(turns)
+        if not len(rotations):
+            raise ValueError("rotations must name at least one turn (0: the photo as it is)")
+        self.rotations = tuple(float(r) for r in rotations)
         # The constants of quality_of; None: the shipped fit (weights/quality.json).
         self.quality_fit: dict[str, float] | None = None
 

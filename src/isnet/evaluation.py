@@ -6,7 +6,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 from tqdm import tqdm
 
@@ -20,6 +19,7 @@ from isnet.inference import ground_truth, predict_crops
 from isnet.metrics import interocular, nme, summarise
 from isnet.model import CheckpointError, ISNet, load
 from isnet.schemes import CUHK5, Scheme, get_scheme
+from isnet.transforms import turn_image
 
 KEYS = (
     *("n_faces", "nme_iod", "nme_ipd", "fr_008", "fr_010", "auc_008", "auc_010"),
@@ -177,21 +177,6 @@ def evaluate_with_detector(
     }
 
 
-def rotate_photo(bgr: np.ndarray, degrees: float) -> tuple[np.ndarray, np.ndarray]:
-    """The photo turned ``degrees`` counter-clockwise (as seen) onto a canvas that holds it whole.
-
-    Returns:
-        ``(image, matrix)``: the rotated image (black corners) and the ``(2, 3)`` map from old to new pixels.
-    """
-    h, w = bgr.shape[:2]
-    m = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), degrees, 1.0)
-    cos, sin = abs(m[0, 0]), abs(m[0, 1])
-    nw, nh = int(np.ceil(w * cos + h * sin)), int(np.ceil(w * sin + h * cos))
-    m[0, 2] += (nw - w) / 2
-    m[1, 2] += (nh - h) / 2
-    return cv2.warpAffine(bgr, m, (nw, nh), flags=cv2.INTER_LINEAR, borderValue=0), m
-
-
 def match_by_centre(boxes: np.ndarray, points: np.ndarray) -> int:
     """Index of the box ``[x, y, w, h]`` whose centre is nearest the centre of a face's annotated
     ``(K, 2)`` points, within half their extent (a face at any roll); -1 if none."""
@@ -224,13 +209,13 @@ class RolledFits:
 
 def fits_on_rolled_photos(det: LandmarkDetector, samples: list[Sample], roll: float) -> RolledFits:
     """:meth:`LandmarkDetector.detect` on each sample's photo turned by ``roll`` degrees
-    (:func:`rotate_photo`), matched by :func:`match_by_centre`, scored on five points in the
+    (:func:`~isnet.transforms.turn_image`), matched by :func:`match_by_centre`, scored on five points in the
     subject's order (a 68-point model's and annotation's reduced to five)."""
     n = len(samples)
     found, nme_, quality, score = np.zeros(n, bool), np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
     for i, s in enumerate(samples):
         bgr, _ = to_bgr_grey(s.image)
-        turned, m = rotate_photo(bgr, roll)
+        turned, m = turn_image(bgr, roll)
         points = s.landmarks @ m[:, :2].T + m[:, 2]
         faces = det.detect(turned)
         j = match_by_centre(np.array([f.box for f in faces]).reshape(-1, 4), points)

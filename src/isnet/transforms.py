@@ -381,3 +381,40 @@ def wild(views: torch.Tensor, params: WildParams) -> torch.Tensor:
         std = torch.as_tensor(params.noise, dtype=views.dtype).view(b, 1, 1, 1)
         views = views + std * torch.randn(views.shape, generator=g, dtype=views.dtype)
     return views.clamp(0.0, 1.0)
+
+
+def turn_image(image: np.ndarray, degrees: float) -> tuple[np.ndarray, np.ndarray]:
+    """An image turned ``degrees`` counter-clockwise (as seen) onto a canvas that holds it whole.
+
+    Quarter turns are exact (``np.rot90``); other angles are sampled bilinearly, black outside.
+
+    Returns:
+        ``(turned, matrix)``: the turned image and the ``(2, 3)`` map from its old pixels to the new.
+    """
+    h, w = image.shape[:2]
+    if degrees % 90 == 0:
+        k = int(degrees % 360) // 90
+        matrix = {
+            0: [[1, 0, 0], [0, 1, 0]],
+            1: [[0, 1, 0], [-1, 0, w - 1]],
+            2: [[-1, 0, w - 1], [0, -1, h - 1]],
+            3: [[0, -1, h - 1], [1, 0, 0]],
+        }[k]
+        return np.ascontiguousarray(np.rot90(image, k)), np.array(matrix, np.float64)
+    m = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), degrees, 1.0)
+    cos, sin = abs(m[0, 0]), abs(m[0, 1])
+    nw, nh = int(np.ceil(w * cos + h * sin)), int(np.ceil(w * sin + h * cos))
+    m[0, 2] += (nw - w) / 2
+    m[1, 2] += (nh - h) / 2
+    return cv2.warpAffine(image, m, (nw, nh), flags=cv2.INTER_LINEAR, borderValue=0), m
+
+
+def unturn_boxes(boxes: np.ndarray, degrees: float, matrix: np.ndarray) -> np.ndarray:
+    """``(N, 4)`` boxes ``(l, t, r, b)`` found in an image turned by :func:`turn_image` as boxes of
+    the unturned image: the same centre, mapped back, and the same size (sides swapped by a
+    quarter turn), so a face keeps the size it was found at whatever the turn."""
+    centres = apply_affine(invert_affine(matrix), 0.5 * (boxes[:, :2] + boxes[:, 2:]))
+    half = 0.5 * (boxes[:, 2:] - boxes[:, :2])
+    if degrees % 180 == 90:
+        half = half[:, ::-1]
+    return np.concatenate([centres - half, centres + half], axis=1)
