@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -24,10 +25,19 @@ import numpy as np
 from isnet.benchmark import measure
 from isnet.evaluation import evaluate_list
 from isnet.export import OnnxISNet
-from isnet.model import count_macs, count_parameters, load
+from isnet.model import ISNet, ISNetConfig, count_macs, count_parameters, load
 
 NETS = ("isnet", "cnn", "cnn_wide")
 METRICS = ("euclidean_loss", "nme_iod", "nme_ipd", "fr_008", "fr_010", "auc_008", "auc_010")
+
+
+def architecture(net: str, scheme: str) -> ISNetConfig:
+    """The architecture scripts/compare_nets.sh trains as ``net``."""
+    base = ISNetConfig(scheme=scheme)
+    if net == "isnet":
+        return base
+    cnn = replace(base, beta=(0.0,) * (len(base.channels) - 2) + (1.0,))
+    return cnn if net == "cnn" else replace(cnn, channels=(30, 60, 90, 120), hidden=180)
 
 
 def mean_sd(values: list[float]) -> dict:
@@ -51,7 +61,9 @@ def main() -> None:
         for net in NETS
         for path in runs[net]
     }
-    models = {net: load(runs[net][0]) for net in NETS if runs[net]}
+    # Time does not depend on the weights: a network without runs here is timed untrained.
+    scheme = load(next(r[0] for r in runs.values() if r)).config.scheme
+    models = {net: load(runs[net][0]) if runs[net] else ISNet(architecture(net, scheme)) for net in NETS}
     onnx = {net: OnnxISNet(m, threads=1) for net, m in models.items()}
     times: dict[str, list[float]] = {net: [] for net in onnx}
     for _ in range(a.rounds):
@@ -61,6 +73,15 @@ def main() -> None:
     summary = {}
     for net, model in models.items():
         rows = [m for name, m in per_run.items() if name.startswith(net + "/")]
+        if not rows:
+            summary[net] = {
+                "seeds": 0,
+                "parameters": count_parameters(model),
+                "macs_per_face": count_macs(model),
+                "network_ms_per_face_onnx_1_thread": statistics.median(times[net]),
+                "ms_rounds": times[net],
+            }
+            continue
         summary[net] = {
             "seeds": len(rows),
             "channels": list(model.config.channels),
@@ -83,6 +104,9 @@ def main() -> None:
     print("| network | channels, hidden | parameters | ms/face | NME (iod) | FR@0.08 | FR@0.10 | AUC@0.08 | loss |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for net, s in summary.items():
+        if not s["seeds"]:
+            print(f"| {net} (no runs here) | | {s['parameters']:,} | {s['network_ms_per_face_onnx_1_thread']:.3f} |")
+            continue
 
         def f(k: str, pct: bool = True, s=s) -> str:
             m, d = s[k]["mean"], s[k]["sd"]

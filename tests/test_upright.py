@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from isnet.api import LandmarkDetector, detect_turned
+from isnet.api import ALL_TURNS, LandmarkDetector, detect_turned
 from isnet.boxes import box_from_landmarks, roll_of, rotate_points, upright_boxes
 from isnet.detectors import Detector
 from isnet.quality import disagreement, quality_of
@@ -125,7 +125,7 @@ def upright_detector():
 
     if not ROLL_MODEL.is_file() or not QUALITY_FIT.is_file():
         pytest.skip("the upright step's model or its quality fit is not installed")
-    return LandmarkDetector(threads=1, rotations=(0, 90, 270, 180))
+    return LandmarkDetector(threads=1, rotations=ALL_TURNS)
 
 
 def demo_photos(n: int = 4):

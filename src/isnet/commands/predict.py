@@ -13,7 +13,7 @@ import cv2
 from tqdm import tqdm
 
 from isnet import options
-from isnet.api import BACKENDS, Face, LandmarkDetector
+from isnet.api import ALL_TURNS, BACKENDS, TURNS, Face, LandmarkDetector
 from isnet.assets import installed_models
 from isnet.detectors import DETECTION_SIDE, YuNet
 from isnet.imageio import IMAGE_SUFFIXES, VIDEO_SUFFIXES, ImageError, video_frames
@@ -228,8 +228,8 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     p.add_argument(
         "--rotations",
         action="store_true",
-        help="for photos held sideways or upside down: when no face is found, try the photo turned "
-        "by 90, 270 and 180 degrees",
+        help="for photos held sideways or upside down: when no face is found (upright or turned by "
+        "45 degrees either way), try the photo turned by 90, 270 and 180 degrees",
     )
     p.add_argument(
         "--no-upright",
@@ -263,7 +263,7 @@ def main(args: argparse.Namespace) -> dict:
         threads=threads,
         model=args.model,
         upright=None if args.no_upright else "default",
-        rotations=(0, 90, 270, 180) if args.rotations else (0,),
+        rotations=ALL_TURNS if args.rotations else TURNS,
     )
     if args.min_quality > 0 and det.roll_model is None:
         raise PredictError("--min-quality needs the upright step, which gives faces their quality (drop --no-upright)")
