@@ -1,0 +1,63 @@
+"""Time per face of the landmark step with and without the upright step (issue 15).
+
+Usage: python scripts/upright_cost.py [--model cuhk5] [--faces 50] [--seconds 2] [--rounds 5]
+    [--before-weights FILE]   # the one-pass side with another model (the model shipped before)
+
+``LandmarkDetector.predict`` on demo faces with their boxes, one face a call, one thread, ONNX
+backend: one pass (``upright=None``: crop, network, map back) against the upright step (first
+pass, box from its points, turned view, second pass, quality). The sides run interleaved over
+--rounds rounds, each the median over --seconds, so that drift of the machine hits both alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+
+from isnet.api import LandmarkDetector
+from isnet.assets import demo_list
+from isnet.benchmark import measure
+from isnet.boxes import ltrb_to_xywh
+from isnet.data import read_sun_list
+from isnet.imageio import to_bgr_grey
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", default="cuhk5")
+    p.add_argument("--before-weights", default=None)
+    p.add_argument("--faces", type=int, default=50)
+    p.add_argument("--seconds", type=float, default=2.0)
+    p.add_argument("--rounds", type=int, default=5)
+    a = p.parse_args()
+    samples = read_sun_list(demo_list("val"))[: a.faces]
+    greys = [to_bgr_grey(s.image)[1] for s in samples]
+    boxes = [ltrb_to_xywh(s.box) for s in samples]
+    sides = {
+        "one_pass": LandmarkDetector(a.before_weights, model=a.model, detector=None, upright=None, threads=1),
+        "upright_step": LandmarkDetector(model=a.model, detector=None, threads=1),
+    }
+    times = {name: [] for name in sides}
+    for _ in range(a.rounds):
+        for name, det in sides.items():
+
+            def every_face(det=det) -> None:
+                for grey, box in zip(greys, boxes):
+                    det.predict(grey, box)
+
+            times[name].append(measure(every_face, a.seconds, min_calls=2)["median_ms"] / len(greys))
+    out = {
+        "command": "python scripts/upright_cost.py --model "
+        + a.model
+        + (" --before-weights FILE" if a.before_weights else ""),
+        "faces": len(greys),
+        "ms_per_face": {name: statistics.median(t) for name, t in times.items()},
+        "ms_rounds": times,
+    }
+    out["ratio"] = out["ms_per_face"]["upright_step"] / out["ms_per_face"]["one_pass"]
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
