@@ -3,7 +3,9 @@
 Usage:
     python scripts/roll_benchmark.py --list $IBUG/helen_testset --format pts --out docs/roll_helen.json
     python scripts/roll_benchmark.py --list $DATA/testImageList.txt --out docs/roll_cuhk.json
-    [--weights MODEL | --model NAME] [--no-upright] [--rotations 0 90 180 270] [--rolls ...] [--limit N]
+    [--weights MODEL | --model NAME] [--no-upright] [--rotations 0 45 -45 90 270 180] [--rolls ...] [--limit N]
+
+Before the upright step (the pipeline as it was): --no-upright --rotations 0.
 
 Each photo is turned by each roll about its centre onto a canvas that keeps it whole (black
 corners), and ``LandmarkDetector.detect`` (YuNet in front) runs on it
@@ -25,7 +27,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from isnet.api import LandmarkDetector
+from isnet.api import TURNS, LandmarkDetector
 from isnet.data import read_list
 from isnet.evaluation import fits_on_rolled_photos
 from isnet.metrics import auroc
@@ -62,7 +64,7 @@ def main() -> None:
     p.add_argument("--weights", default=None, help="model file (default: the shipped --model)")
     p.add_argument("--model", default="cuhk5", help="shipped model name")
     p.add_argument("--no-upright", action="store_true", help="one pass on the detector's box")
-    p.add_argument("--rotations", type=int, nargs="+", default=[0], help="turns tried while no face is found")
+    p.add_argument("--rotations", type=float, nargs="+", default=list(TURNS), help="turns tried while no face is found")
     p.add_argument("--rolls", type=float, nargs="+", default=list(ROLLS))
     p.add_argument("--limit", type=int, default=None, help="first N faces only")
     p.add_argument("--threads", type=int, default=1)
@@ -85,7 +87,7 @@ def main() -> None:
         "command": f"python scripts/roll_benchmark.py --list {Path(a.list).name} --format {a.format} "
         + (f"--weights {Path(a.weights).name}" if a.weights else f"--model {a.model}")
         + (" --no-upright" if a.no_upright else "")
-        + (f" --rotations {' '.join(map(str, a.rotations))}" if a.rotations != [0] else ""),
+        + (f" --rotations {' '.join(f'{r:g}' for r in a.rotations)}" if a.rotations != list(TURNS) else ""),
         "list": Path(a.list).name,
         "upright_step": det.roll_model is not None,
         "rotations": a.rotations,

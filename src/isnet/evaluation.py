@@ -113,6 +113,7 @@ def evaluate_with_detector(
     limit: int | None = None,
     progress: bool = False,
     model_name: str = "cuhk5",
+    upright: str | Path | None = "default",
 ) -> dict:
     """Landmarks from a detector's boxes against landmarks from the list's boxes, on the same faces.
 
@@ -120,7 +121,8 @@ def evaluate_with_detector(
     box, at least ``min_iou``, is that face's. On the matched faces three predictions are
     compared with the annotation: the model on the list's box, the model on the detector's box
     mapped to a training box (what :meth:`LandmarkDetector.detect` does), and the detector's
-    own five points when it has them (YuNet).
+    own five points when it has them (YuNet). Both model predictions go through
+    :class:`LandmarkDetector` with ``upright`` (``None``: one pass on the box).
 
     Returns:
         ``{"n_faces_listed", "n_images_with_a_detection", "n_matched", "on_matched_faces", "on_all_faces",
@@ -128,7 +130,7 @@ def evaluate_with_detector(
     """
     label = weights_label(weights, model_name)
     detector = detector or YuNet()
-    det = LandmarkDetector(weights_path(weights, model_name), detector)
+    det = LandmarkDetector(weights_path(weights, model_name), detector, upright=upright)
     skipped = Skipped()
     samples = read_samples(det.model, label, list_path, fmt, root, pts_scheme, skip_bad, skipped)[:limit]
     scheme = det.scheme
@@ -165,6 +167,7 @@ def evaluate_with_detector(
         "list": str(list_path),
         "weights": label,
         "detector": detector.describe(),
+        "upright_step": det.roll_model is not None,
         "n_faces_listed": len(samples),
         "n_images_with_a_detection": int(n_found),
         "n_matched": len(idx),
