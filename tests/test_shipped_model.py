@@ -64,3 +64,12 @@ def test_shipped_68_point_model_reproduces_its_helen_numbers(ibug):
     got = evaluate_list(ibug / "helen_testset", fmt="pts", model_name="ibug68").metrics
     assert got["n_faces"] == expected["n_faces"] == 330
     check(got, expected)
+
+
+def test_shipped_roll_model_on_the_embedded_demo():
+    from isnet.assets import ROLL_MODEL
+
+    if not ROLL_MODEL.is_file() or not ROLL_MODEL.with_suffix(".json").is_file():
+        pytest.skip("the upright step's model or its card is not installed")
+    expected = json.loads(ROLL_MODEL.with_suffix(".json").read_text())["demo_val"]
+    check(evaluate_list(demo_list("val"), ROLL_MODEL).metrics, expected)
