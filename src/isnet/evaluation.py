@@ -182,9 +182,13 @@ def evaluate_with_detector(
 
 def match_by_centre(boxes: np.ndarray, points: np.ndarray) -> int:
     """Index of the box ``[x, y, w, h]`` whose centre is nearest the centre of a face's annotated
-    ``(K, 2)`` points, within half their extent (a face at any roll); -1 if none."""
-    centre = 0.5 * (points.min(0) + points.max(0))
-    reach = 0.5 * float((points.max(0) - points.min(0)).max())
+    five points, within their eye-centre distance (a face at any roll); -1 if none.
+
+    Args:
+        points: ``(5, 2)`` CUHK points (reduce 68 first).
+    """
+    centre = points.mean(axis=0)
+    reach = float(np.linalg.norm(points[1] - points[0]))
     if not len(boxes):
         return -1
     d = np.hypot(boxes[:, 0] + boxes[:, 2] / 2 - centre[0], boxes[:, 1] + boxes[:, 3] / 2 - centre[1])
@@ -219,12 +223,11 @@ def fits_on_rolled_photos(det: LandmarkDetector, samples: list[Sample], roll: fl
     for i, s in enumerate(samples):
         bgr, _ = to_bgr_grey(s.image)
         turned, m = turn_image(bgr, roll)
-        points = s.landmarks @ m[:, :2].T + m[:, 2]
+        truth = _five(s.landmarks @ m[:, :2].T + m[:, 2])
         faces = det.detect(turned)
-        j = match_by_centre(np.array([f.box for f in faces]).reshape(-1, 4), points)
+        j = match_by_centre(np.array([f.box for f in faces]).reshape(-1, 4), truth)
         if j < 0:
             continue
-        truth = _five(points)
         pred = _five(faces[j].landmarks)
         found[i] = True
         nme_[i] = np.linalg.norm(pred - truth, axis=1).mean() / np.linalg.norm(truth[1] - truth[0])
