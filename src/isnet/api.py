@@ -117,6 +117,8 @@ class LandmarkDetector:
             landmark model then reads the face turned upright; faces get ``roll`` and
             ``quality``. ``"default"``: the shipped one if installed; ``None``: one pass on the
             detector's box, as trained.
+        refine: further passes of the landmark model in the upright step, each framing the face
+            by the points of the pass before.
         rotations: turns of the photo (degrees, counter-clockwise as seen) tried in order while
             the detector finds no face: faces rolled past what the detector finds (about 50
             degrees), photos held sideways or upside down (add 90, 270, 180). ``(0,)``: the
@@ -138,6 +140,7 @@ class LandmarkDetector:
         model: str = "cuhk5",
         upright: str | Path | ISNet | None = "default",
         rotations: Sequence[float] = TURNS,
+        refine: int = 0,
     ):
         if isinstance(weights, ISNet):
             self.model = weights.eval()
@@ -174,6 +177,7 @@ class LandmarkDetector:
         if not len(rotations):
             raise ValueError("rotations must name at least one turn (0: the photo as it is)")
         self.rotations = tuple(float(r) for r in rotations)
+        self.refine = int(refine)
         # The constants of quality_of; None: the shipped fit (weights/quality.json).
         self.quality_fit: dict[str, float] | None = None
 
@@ -300,9 +304,11 @@ class LandmarkDetector:
         if not len(first_crops):
             return np.zeros((0, n_points, 2)), np.zeros(0), np.zeros(0)
         first = predict_crops(self.roll_net, first_crops, self.batch_size)
-        rolls = roll_of(first)
-        upright = np.split(upright_boxes(first, rolls), np.cumsum([len(m) for m in mapped])[:-1])
-        crops = crops_of_images(greys, upright, size, n_points)
-        points = predict_crops(self.net, crops, self.batch_size, angles=-rolls)
-        five = points if n_points == CUHK5.n_points else reduce_to_cuhk5(points, self.scheme)
+        five, splits = first, np.cumsum([len(m) for m in mapped])[:-1]
+        for _ in range(1 + self.refine):
+            # Each pass frames the face by the points of the pass before: roll, box and view.
+            rolls = roll_of(five)
+            crops = crops_of_images(greys, np.split(upright_boxes(five, rolls), splits), size, n_points)
+            points = predict_crops(self.net, crops, self.batch_size, angles=-rolls)
+            five = points if n_points == CUHK5.n_points else reduce_to_cuhk5(points, self.scheme)
         return points, quality_of(disagreement(first, five), self.quality_fit), np.degrees(rolls)
