@@ -64,6 +64,8 @@ def main() -> None:
     p.add_argument("--weights", default=None, help="model file (default: the shipped --model)")
     p.add_argument("--model", default="cuhk5", help="shipped model name")
     p.add_argument("--no-upright", action="store_true", help="one pass on the detector's box")
+    p.add_argument("--upright", default="default", help="the upright step's first-pass model (default: shipped)")
+    p.add_argument("--refine", type=int, default=None, help="refining passes (default: the API's)")
     p.add_argument("--rotations", type=float, nargs="+", default=list(TURNS), help="turns tried while no face is found")
     p.add_argument("--rolls", type=float, nargs="+", default=list(ROLLS))
     p.add_argument("--limit", type=int, default=None, help="first N faces only")
@@ -72,8 +74,11 @@ def main() -> None:
     a = p.parse_args()
     cv2.setNumThreads(a.threads)
     samples = read_list(a.list, a.format, target="ibug68" if a.format == "pts" else "cuhk5")[: a.limit]
-    upright = None if a.no_upright else "default"
-    det = LandmarkDetector(a.weights, model=a.model, threads=a.threads, upright=upright, rotations=a.rotations)
+    upright = None if a.no_upright else a.upright
+    refine = {} if a.refine is None else {"refine": a.refine}
+    det = LandmarkDetector(
+        a.weights, model=a.model, threads=a.threads, upright=upright, rotations=a.rotations, **refine
+    )
     rows, everything = [], []
     t0 = time.perf_counter()
     for roll in a.rolls:
@@ -87,9 +92,12 @@ def main() -> None:
         "command": f"python scripts/roll_benchmark.py --list {Path(a.list).name} --format {a.format} "
         + (f"--weights {Path(a.weights).name}" if a.weights else f"--model {a.model}")
         + (" --no-upright" if a.no_upright else "")
+        + (f" --upright {Path(a.upright).name}" if a.upright != "default" and not a.no_upright else "")
+        + (f" --refine {a.refine}" if a.refine is not None else "")
         + (f" --rotations {' '.join(f'{r:g}' for r in a.rotations)}" if a.rotations != list(TURNS) else ""),
         "list": Path(a.list).name,
         "upright_step": det.roll_model is not None,
+        "refine": det.refine,
         "rotations": a.rotations,
         "rolls": rows,
         "all_rolls": {
