@@ -70,7 +70,7 @@ def main() -> None:
         "n_fits": int(len(d)),
         "n_good": int(good.sum()),
         "rolls": a.rolls,
-        "in_sample_auroc": auroc(-d, ~good) if 0 < good.sum() < len(good) else None,
+        "in_sample_auroc": auroc(d, ~good) if 0 < good.sum() < len(good) else None,
     }
     a.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

@@ -20,6 +20,8 @@ import json
 import shutil
 from pathlib import Path
 
+import torch
+
 from isnet.assets import ROLL_MODEL, SHIPPED_MODELS, demo_list
 from isnet.evaluation import evaluate_list
 from isnet.model import count_macs, count_parameters, load, load_checkpoint
@@ -51,6 +53,37 @@ REPRODUCE = {
     "roll": "isnet evaluate --list $DATA/testImageList.txt --weights src/isnet/weights/isnet_roll.pt",
     "ibug68": "isnet evaluate --model ibug68 --format pts --list $IBUG/helen_testset",
 }
+
+
+PATH_FIELDS = ("train_list", "val_list", "root", "cache_dir", "out", "init")
+
+
+def portable(value: str | None) -> str | None:
+    """A path of this machine as the docs write paths: ``$DATA``, ``$IBUG``, ``$CACHE`` or ``$RUNS``."""
+    if value is None:
+        return None
+    parts = Path(value).parts
+    for marker, name in (("cuhk_facepoint", "$DATA"), ("ibug_300w", "$IBUG")):
+        if marker in parts:
+            return "/".join((name, *parts[parts.index(marker) + 1 :]))
+    if "weights" in parts and "isnet" in parts:
+        return "src/isnet/weights/" + parts[-1]
+    return "/".join(("$RUNS", *parts[-2:]))
+
+
+def scrubbed_train_config(path: Path) -> dict | None:
+    """The checkpoint's training config with portable paths, written back into the file (the
+    tensors untouched), so the shipped file names no folder of the machine it was made on."""
+    ckpt = load_checkpoint(path)
+    config = ckpt.get("train_config")
+    if config is None:
+        return None
+    config = {**config, **{k: portable(config.get(k)) for k in PATH_FIELDS}}
+    config["cache_dir"] = None if config["cache_dir"] is None else "$CACHE"
+    ckpt["train_config"] = config
+    ckpt.pop("metrics", None)  # measured again for the card, on portable list names
+    torch.save(ckpt, path)
+    return config
 
 
 def measure(list_path: Path, fmt: str, weights: Path) -> dict:
@@ -101,7 +134,7 @@ def main() -> None:
         "file_bytes": target.stat().st_size,
         "training": {
             "command": a.command,
-            "train_config": load_checkpoint(target).get("train_config"),
+            "train_config": scrubbed_train_config(target),
             "train_list": a.train_list or TRAIN_LISTS[a.model],
             "iterations": run_metrics["iterations"],
             "wall_seconds": run_metrics["seconds"],

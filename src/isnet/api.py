@@ -140,7 +140,7 @@ class LandmarkDetector:
         model: str = "cuhk5",
         upright: str | Path | ISNet | None = "default",
         rotations: Sequence[float] = TURNS,
-        refine: int = 0,
+        refine: int = 1,
     ):
         if isinstance(weights, ISNet):
             self.model = weights.eval()
