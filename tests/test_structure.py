@@ -9,7 +9,7 @@ import pytest
 from conftest import REPO, train_config
 
 from isnet import cli
-from isnet.assets import demo_list
+from isnet.assets import QUALITY_FIT, ROLL_MODEL, demo_list
 from isnet.evaluation import evaluate_list, evaluate_with_detector
 from isnet.training import train_or_continue
 
@@ -36,9 +36,9 @@ def test_train_or_continue_starts_resumes_and_skips(tmp_path):
 
 def test_evaluate_with_yunet_in_front(tmp_path, weights, capsys):
     limit = 6
-    report = evaluate_with_detector(demo_list("val"), weights, limit=limit)
+    report = evaluate_with_detector(demo_list("val"), weights, limit=limit, upright=None)
     assert report["n_faces_listed"] == limit and report["n_matched"] == limit
-    # On the list's boxes it is isnet evaluate on the same faces (one decoder, one crop path).
+    # In one pass on the list's boxes it is isnet evaluate on the same faces (one decoder, one crop path).
     first = tmp_path / "first.txt"
     first.write_text("".join(demo_list("val").read_text().splitlines(keepends=True)[:limit]))
     (tmp_path / "lfw_5590").symlink_to(demo_list("val").parent / "lfw_5590")
@@ -47,6 +47,9 @@ def test_evaluate_with_yunet_in_front(tmp_path, weights, capsys):
     on_list = report["on_matched_faces"]["model_on_dataset_boxes"]
     assert on_list["nme_iod"] == pytest.approx(reference["nme_iod"], rel=1e-5)
     assert report["on_matched_faces"]["model_on_mapped_yunet_boxes"]["nme_iod"] < 0.10
+    upright = evaluate_with_detector(demo_list("val"), weights, limit=limit)
+    assert upright["upright_step"] is (ROLL_MODEL.is_file() and QUALITY_FIT.is_file())
+    assert upright["on_matched_faces"]["model_on_mapped_yunet_boxes"]["nme_iod"] < 0.10
     out = tmp_path / "d.json"
     argv = ["evaluate", "--list", str(demo_list("val")), "--weights", str(weights), "--detector", "yunet"]
     assert cli.main([*argv, "--limit", str(limit), "--json", str(out), "--quiet"]) == 0
