@@ -22,8 +22,8 @@ from isnet.transforms import (
     invert_affine,
     plain_views,
     source_size,
+    turned_views,
     view_matrices,
-    warp_batch,
 )
 
 
@@ -33,16 +33,15 @@ def view_inputs(
     """Unaugmented network views ``(B, 1, S, S)`` float32 of faces ``index`` and their maps source -> view.
 
     With ``angles`` (radians, one per face of ``crops``) each view is turned by its angle about
-    its centre, sampled as training samples its views; without, the plain views are sampled by
-    the faster separable path.
+    its centre (:func:`~isnet.transforms.turned_views`); without, the plain views are sampled
+    by the separable path.
     """
     cfg = model.config
     turn = None if angles is None else np.asarray(angles, np.float64)[index]
     mats, _ = view_matrices(crops.boxes[index], crops.images.shape[-1], cfg.input_size, cfg.margin, angles=turn)
     if turn is None or not np.any(turn):
         return plain_views(crops.images[index], mats, cfg.input_size), mats
-    sources = torch.as_tensor(np.asarray(crops.images[index])).unsqueeze(1).float().div_(255.0)
-    return warp_batch(sources, mats, cfg.input_size).numpy(), mats
+    return turned_views(np.asarray(crops.images[index]), mats, cfg.input_size), mats
 
 
 def run_network(model: ISNet | OnnxISNet, views: np.ndarray) -> np.ndarray:
