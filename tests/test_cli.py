@@ -223,6 +223,16 @@ def interrupting_bowl(at_call: int):
 
 
 def test_ctrl_c_in_a_search_puts_the_trial_back(tmp_path):
+    # A shell starts background jobs with SIGINT ignored, and Python keeps it so: give this test
+    # the handler an interactive Python has, whatever started the suite.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        ctrl_c_in_a_search(tmp_path)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def ctrl_c_in_a_search(tmp_path):
     def args(out):
         return search.SearchConfig(TrainConfig(demo=True, out=str(out), quiet=True), random_trials=8, trials=11, phi=0)
 
