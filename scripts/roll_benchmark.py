@@ -30,7 +30,7 @@ import numpy as np
 from isnet.api import TURNS, LandmarkDetector
 from isnet.data import read_list
 from isnet.evaluation import fits_on_rolled_photos
-from isnet.metrics import auroc
+from isnet.metrics import auc, auroc
 
 ROLLS = (0, 15, 30, 45, -45, 60, -60, 75, 90, 180)
 
@@ -52,6 +52,7 @@ def summary(fits, n: int) -> dict:
         "nme_ipd_mean": float(nme.mean()) if f.any() else None,
         "nme_ipd_median": float(np.median(nme)) if f.any() else None,
         "fr_010": float(failed.mean()) if f.any() else None,
+        "auc_010": auc(nme) if f.any() else None,
         "quality_auroc": flags(fits.quality[f], failed),
         "score_auroc": flags(fits.score[f], failed),
     }
