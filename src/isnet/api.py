@@ -72,7 +72,7 @@ def _detections(detector: Detector, bgr: np.ndarray) -> tuple[np.ndarray, np.nda
 
 
 def detect_turned(
-    detector: Detector, bgr: np.ndarray, turns: Sequence[int] = (0,)
+    detector: Detector, bgr: np.ndarray, turns: Sequence[float] = (0.0,)
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A detector's faces, trying the image turned by each of ``turns`` (degrees, counter-clockwise
     as seen) until one finds any.
