@@ -13,8 +13,8 @@ corners), and ``LandmarkDetector.detect`` (YuNet in front) runs on it
 lies within the annotated eye-centre distance of the centre of its five annotated points. Its
 five points (a 68-point model's, and 300-W annotations, reduced to five) are compared with the
 annotation turned alike, in the subject's order: NME over the eye-centre distance, failures
-NME > 0.10, AUC@0.10, faces not found, and the AUROC with which each face's ``quality`` (and, for comparison, the detector's score)
-flags the failures. Time: the landmark step's share, measured separately by ``--time``.
+NME > 0.10, AUC@0.10, faces not found, and the AUROC with which each face's ``quality`` (and,
+for comparison, the detector's score) flags the failures. The cost: scripts/upright_cost.py.
 """
 
 from __future__ import annotations
