@@ -5,6 +5,7 @@ import torch
 
 from isnet.schemes import CUHK5
 from isnet.transforms import (
+    JPEG_QUALITY,
     Augment,
     WildParams,
     apply_affine,
@@ -217,4 +218,27 @@ def test_wild_draws_respect_their_ranges():
     side = p.rect[:, 2:] - p.rect[:, :2]
     assert np.all((side >= 0.15) & (side <= 0.5)) and np.all(p.rect >= 0) and np.all(p.rect <= 1)
     assert np.all((p.sigma >= 0) & (p.sigma <= 2.0)) and np.all((p.noise >= 0) & (p.noise <= 0.1))
-    assert not Augment().is_wild() and Augment(blur=1.0).is_wild()
+    assert not Augment().is_wild() and Augment(blur=1.0).is_wild() and Augment(jpeg=0.5).is_wild()
+    assert p.quality is None  # JPEG off: nothing drawn for it
+
+
+def test_jpeg_draws_keep_the_other_draws_and_their_range():
+    rng_off, rng_on = np.random.default_rng(3), np.random.default_rng(3)
+    off = wild_params(400, Augment(blur=1.0), rng_off)
+    on = wild_params(400, Augment(blur=1.0, jpeg=0.5), rng_on)
+    np.testing.assert_array_equal(off.sigma, on.sigma)
+    assert off.seed == on.seed
+    compressed = on.quality[on.quality > 0]
+    assert 0.4 < len(compressed) / 400 < 0.6
+    assert compressed.min() >= JPEG_QUALITY[0] and compressed.max() <= JPEG_QUALITY[1]
+
+
+def test_jpeg_round_trip_loses_more_at_low_quality_and_skips_quality_zero():
+    rng = np.random.default_rng(0)
+    smooth = np.kron(rng.uniform(0.2, 0.8, (5, 5)), np.ones((8, 8)))[:39, :39]
+    views = torch.from_numpy((smooth + rng.normal(0, 0.05, smooth.shape)).clip(0, 1)).float()[None, None]
+    views = views.repeat(3, 1, 1, 1)
+    out = wild(views, _wild(3, quality=np.array([95, 20, 0])))
+    err = (out - views).abs().mean(dim=(1, 2, 3))
+    assert 0 < err[0] < err[1] and torch.equal(out[2], views[2])
+    assert out.min() >= 0 and out.max() <= 1 and out.dtype == views.dtype

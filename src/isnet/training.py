@@ -104,6 +104,7 @@ class TrainConfig:
     blur: float = _AUGMENT.blur
     noise: float = _AUGMENT.noise
     detector_box: float = _AUGMENT.detector_box
+    jpeg: float = _AUGMENT.jpeg
     # run
     out: str = "runs/train"
     resume: bool = False
@@ -165,6 +166,7 @@ class TrainConfig:
             self.blur,
             self.noise,
             self.detector_box,
+            self.jpeg,
         )
 
 
@@ -174,7 +176,7 @@ RESULT_FIELDS = (
     *("scheme", "arch", "beta", "learn_beta", "input_size", "channels", "kernels", "hidden", "synthesis", "margin"),
     *("iterations", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "schedule", "warmup", "loss"),
     *("seed", "no_augment", "rotate", "translate", "box_shift", "box_scale", "flip", "contrast", "brightness"),
-    *("occlude", "blur", "noise", "detector_box", "init", "val_every"),
+    *("occlude", "blur", "noise", "detector_box", "jpeg", "init", "val_every"),
 )
 # Where a run is written and how it is run and reported: never part of its result.
 RUN_FIELDS = (

@@ -25,6 +25,8 @@ import torch.nn.functional as F
 # Source crops cover the view's box with this margin; with the largest augmentation
 # (15 degree rotation, 10 % scale, shifts) the view never reaches the crop's edge.
 SOURCE_MARGIN = 0.6
+# JPEG qualities drawn by Augment.jpeg: from a heavily compressed upload to a camera's own file.
+JPEG_QUALITY = (20, 95)
 
 
 def source_size(input_size: int) -> int:
@@ -158,6 +160,8 @@ class Augment:
         detector_box: probability of a face being framed by the box its detector gave it
             (where the detector found it; see :func:`isnet.detectors.detector_training_boxes`)
             instead of its annotated box, before the box jitter.
+        jpeg: probability of a face's view being saved as a JPEG (quality drawn in
+            ``JPEG_QUALITY``) and read back, after the other degradations.
     """
 
     rotate: float = 15.0
@@ -171,14 +175,15 @@ class Augment:
     blur: float = 0.0
     noise: float = 0.0
     detector_box: float = 0.0
+    jpeg: float = 0.0
 
     @classmethod
     def none(cls) -> Augment:
         return cls(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
 
     def is_wild(self) -> bool:
-        """Whether any of the in-the-wild degradations (occlusion, blur, noise) is on."""
-        return self.occlude > 0 or self.blur > 0 or self.noise > 0
+        """Whether any of the in-the-wild degradations (occlusion, blur, noise, JPEG) is on."""
+        return self.occlude > 0 or self.blur > 0 or self.noise > 0 or self.jpeg > 0
 
 
 def view_matrices(
@@ -353,10 +358,18 @@ class WildParams:
     sigma: np.ndarray
     noise: np.ndarray
     seed: int
+    quality: np.ndarray | None = None  # JPEG quality per face, 0: not compressed; None: none drawn
 
     def __getitem__(self, part: slice) -> WildParams:
+        quality = None if self.quality is None else self.quality[part]
         return WildParams(
-            self.occluded[part], self.rect[part], self.fill[part], self.sigma[part], self.noise[part], self.seed
+            self.occluded[part],
+            self.rect[part],
+            self.fill[part],
+            self.sigma[part],
+            self.noise[part],
+            self.seed,
+            quality,
         )
 
 
@@ -368,7 +381,22 @@ def wild_params(b: int, augment: Augment, rng: np.random.Generator) -> WildParam
     fill = rng.uniform(0, 1, b)
     sigma = rng.uniform(0, 1, b) * augment.blur
     noise = rng.uniform(0, 1, b) * augment.noise
-    return WildParams(occluded, np.concatenate([xy, xy + wh], 1), fill, sigma, noise, int(rng.integers(2**31)))
+    seed = int(rng.integers(2**31))
+    quality = None
+    if augment.jpeg > 0:  # drawn last and only when on, so runs without it keep their streams
+        quality = np.where(rng.uniform(0, 1, b) < augment.jpeg, rng.integers(*JPEG_QUALITY, b, endpoint=True), 0)
+    return WildParams(occluded, np.concatenate([xy, xy + wh], 1), fill, sigma, noise, seed, quality)
+
+
+def jpeg_round_trip(views: torch.Tensor, quality: np.ndarray) -> torch.Tensor:
+    """``(B, 1, S, S)`` views in [0, 1], each with ``quality[i] > 0`` saved as a JPEG of that
+    quality (8-bit, OpenCV's encoder) and read back; the others untouched."""
+    out = views.clone()
+    for i in np.flatnonzero(quality):
+        pixels = (views[i, 0].numpy() * 255.0).round().astype(np.uint8)
+        ok, buf = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, int(quality[i])])
+        out[i, 0] = torch.from_numpy(cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE).astype(np.float32) / 255.0)
+    return out
 
 
 def gaussian_kernels(sigma: np.ndarray, radius: int) -> np.ndarray:
@@ -380,7 +408,7 @@ def gaussian_kernels(sigma: np.ndarray, radius: int) -> np.ndarray:
 
 
 def wild(views: torch.Tensor, params: WildParams) -> torch.Tensor:
-    """Blur, occlude and add noise to ``(B, 1, S, S)`` views in [0, 1], per face."""
+    """Blur, occlude, add noise to and JPEG-compress ``(B, 1, S, S)`` views in [0, 1], per face."""
     b, _, size, _ = views.shape
     if np.any(params.sigma > 0):
         radius = max(1, int(np.ceil(3 * params.sigma.max())))
@@ -401,7 +429,10 @@ def wild(views: torch.Tensor, params: WildParams) -> torch.Tensor:
         g = torch.Generator().manual_seed(params.seed)
         std = torch.as_tensor(params.noise, dtype=views.dtype).view(b, 1, 1, 1)
         views = views + std * torch.randn(views.shape, generator=g, dtype=views.dtype)
-    return views.clamp(0.0, 1.0)
+    views = views.clamp(0.0, 1.0)
+    if params.quality is not None and np.any(params.quality > 0):
+        views = jpeg_round_trip(views, params.quality)
+    return views
 
 
 def turn_image(image: np.ndarray, degrees: float) -> tuple[np.ndarray, np.ndarray]:

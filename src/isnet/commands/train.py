@@ -104,6 +104,9 @@ def add_augmentation_options(g: argparse._ArgumentGroup) -> None:
         "--noise", type=options.NON_NEGATIVE, default=a.noise, help="largest pixel-noise std, fraction of full scale"
     )
     g.add_argument(
+        "--jpeg", type=options.FRACTION, default=a.jpeg, help="probability of a view saved as a JPEG (quality 20-95)"
+    )
+    g.add_argument(
         "--detector-box",
         type=options.FRACTION,
         default=a.detector_box,
