@@ -17,7 +17,7 @@ from isnet.data import reduce_to_cuhk5
 from isnet.detectors import Detector, as_detector
 from isnet.export import OnnxISNet, onnxruntime_available
 from isnet.imageio import ImageError, to_bgr_grey, to_grey
-from isnet.inference import crops_of_images, predict_crops
+from isnet.inference import crops_of_images, predict_crops, reframe
 from isnet.model import ISNet, load
 from isnet.quality import disagreement, quality_of
 from isnet.schemes import CUHK5, get_scheme
@@ -323,11 +323,21 @@ class LandmarkDetector:
         if not len(first_crops):
             return np.zeros((0, n_points, 2)), np.zeros(0), np.zeros(0)
         first = self._first_pass(first_crops)
-        five, splits = first, np.cumsum([len(m) for m in mapped])[:-1]
+        image_of = np.repeat(np.arange(len(mapped)), [len(m) for m in mapped])
+        five = first
         for _ in range(1 + self.refine):
             # Each pass frames the face by the points of the pass before: roll, box and view.
             rolls = roll_of(five)
-            crops = crops_of_images(greys, np.split(upright_boxes(five, rolls), splits), size, n_points)
+            crops = reframe(
+                first_crops,
+                greys,
+                image_of,
+                upright_boxes(five, rolls),
+                -rolls,
+                size,
+                self.model.config.margin,
+                n_points,
+            )
             points = predict_crops(self.net, crops, self.batch_size, angles=-rolls)
             five = points if n_points == CUHK5.n_points else reduce_to_cuhk5(points, self.scheme)
         return points, quality_of(disagreement(first, five), self.quality_fit), np.degrees(rolls)

@@ -132,7 +132,10 @@ def invert_affine(matrix: np.ndarray) -> np.ndarray:
     c, d, ty = matrix[..., 1, 0], matrix[..., 1, 1], matrix[..., 1, 2]
     det = a * d - b * c
     ia, ib, ic, id_ = d / det, -b / det, -c / det, a / det
-    return np.stack([np.stack([ia, ib, -(ia * tx + ib * ty)], -1), np.stack([ic, id_, -(ic * tx + id_ * ty)], -1)], -2)
+    out = np.empty(np.shape(matrix)[:-2] + (2, 3), np.result_type(matrix, np.float64))
+    out[..., 0, 0], out[..., 0, 1], out[..., 0, 2] = ia, ib, -(ia * tx + ib * ty)
+    out[..., 1, 0], out[..., 1, 1], out[..., 1, 2] = ic, id_, -(ic * tx + id_ * ty)
+    return out
 
 
 def compose(second: np.ndarray, first: np.ndarray) -> np.ndarray:
