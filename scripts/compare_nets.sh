@@ -8,12 +8,15 @@
 set -euo pipefail
 SCHEME=$1; TRAIN=$2; VAL=$3; RUNS=$4; CACHE=$5; ITERATIONS=${6:-5000}
 if [ "$SCHEME" = ibug68 ]; then DATA_ARGS=(--scheme ibug68 --format pts --skip-bad); else DATA_ARGS=(); fi
+# The widened plain CNN's blocks, from the one place its widening is written down.
+WIDE=$(python -c "import sys; sys.path.insert(0, '$(dirname "$0")'); from compare_report import architecture
+c = architecture('cnn_wide', '$SCHEME'); print('--channels', *c.channels, '--hidden', c.hidden)")
 for seed in 0 1 2; do
   for net in ${NETS:-isnet cnn cnn_wide}; do
     case $net in
       isnet) NET=(--arch isnet) ;;
       cnn) NET=(--arch cnn) ;;
-      cnn_wide) NET=(--arch cnn --channels 30 60 90 120 --hidden 180) ;;
+      cnn_wide) read -ra NET <<< "--arch cnn $WIDE" ;;
     esac
     # --continue: skip a finished run, resume a started one, else start.
     isnet train "${DATA_ARGS[@]}" --train-list "$TRAIN" --val-list "$VAL" --cache-dir "$CACHE" "${NET[@]}" \

@@ -25,14 +25,7 @@ BETA = (0.4067, 0.3654, 0.1669)
 
 
 def widened(scheme: str, factor: float, input_size: int) -> ISNetConfig:
-    base = ISNetConfig()
-    return ISNetConfig(
-        scheme=scheme,
-        input_size=input_size,
-        channels=tuple(max(1, round(c * factor)) for c in base.channels),
-        hidden=max(1, round(base.hidden * factor)),
-        beta=(0.0,) * (len(base.channels) - 2) + (1.0,),
-    )
+    return ISNetConfig(scheme=scheme, input_size=input_size).plain_cnn().widened(factor)
 
 
 def main() -> None:

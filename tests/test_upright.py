@@ -115,6 +115,7 @@ def test_disagreement_and_quality_by_hand():
 
 # ------------------------------------------------------------ with the shipped upright step
 
+
 # How far the answer on a turned photo may move from the upright answer turned alike: the first
 # pass sees a differently drawn detector box, so the roll and the box it gives differ a little.
 # Measured on the first twelve demo faces at 30 degrees: at most 0.043 eye distances. (At 90 and

@@ -30,7 +30,7 @@ import math
 import os
 import pickle
 import zipfile
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import torch
@@ -75,6 +75,18 @@ class ISNetConfig:
         self.kernels = tuple(int(k) for k in self.kernels)
         self.beta = tuple(float(b) for b in self.beta)
         self.validate()
+
+    def plain_cnn(self) -> ISNetConfig:
+        """The plain CNN of the same blocks: beta = (0, ..., 0, 1), only the last block feeds the head."""
+        return replace(self, beta=(0.0,) * (len(self.channels) - 2) + (1.0,))
+
+    def widened(self, factor: float) -> ISNetConfig:
+        """This architecture with every block's channels and the hidden layer ``factor`` times as wide."""
+        return replace(
+            self,
+            channels=tuple(max(1, round(c * factor)) for c in self.channels),
+            hidden=max(1, round(self.hidden * factor)),
+        )
 
     def validate(self) -> None:
         """Raise ``ValueError`` with a clear message if the configuration is unusable."""

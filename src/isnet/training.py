@@ -134,12 +134,9 @@ class TrainConfig:
 
     def model_config(self) -> ISNetConfig:
         """The architecture these options describe (``arch="cnn"``: beta = 0, ..., 0, 1)."""
-        beta = self.beta
-        if self.arch == "cnn":
-            if beta is not None:
-                raise ValueError("--arch cnn fixes beta = (0, ..., 0, 1); drop --beta")
-            beta = (0.0,) * (len(self.channels) - 2) + (1.0,)
-        return ISNetConfig(
+        if self.arch == "cnn" and self.beta is not None:
+            raise ValueError("--arch cnn fixes beta = (0, ..., 0, 1); drop --beta")
+        config = ISNetConfig(
             scheme=self.scheme,
             learn_beta=self.learn_beta,
             input_size=self.input_size,
@@ -148,8 +145,9 @@ class TrainConfig:
             hidden=self.hidden,
             synthesis=self.synthesis,
             margin=self.margin,
-            **({} if beta is None else {"beta": beta}),
+            **({} if self.beta is None else {"beta": self.beta}),
         )
+        return config.plain_cnn() if self.arch == "cnn" else config
 
     def augment(self) -> Augment | None:
         if self.no_augment:
