@@ -101,6 +101,55 @@ def brief(metrics: dict) -> dict:
     return {k: metrics[k] for k in KEYS}
 
 
+@dataclass
+class DetectorFits:
+    """What :func:`detector_fits` saw: per listed face ``gt`` and ``on_list`` ``(K, 2)``; per
+    matched face (``matched`` indexes the listed ones) ``on_detector`` ``(M, K, 2)``, the
+    detector's own ``own_points`` ``(M, 5, 2)`` and ``box_iou`` ``(M,)``."""
+
+    gt: list[np.ndarray]
+    on_list: list[np.ndarray]
+    matched: np.ndarray
+    on_detector: np.ndarray
+    own_points: np.ndarray
+    box_iou: np.ndarray
+    n_found: int
+    seconds: float
+
+
+def detector_fits(samples: list[Sample], det: LandmarkDetector, min_iou: float, progress: bool = False) -> DetectorFits:
+    """Each sample's landmarks from its listed box and, where ``det``'s detector finds it (the
+    detection of highest IoU, at least ``min_iou``), from the detector's box."""
+    detector = det.detector
+    gt, on_list, matched, on_detector, own_points, box_iou, n_found, seconds = [], [], [], [], [], [], 0, 0.0
+    for i, s in enumerate(tqdm(samples, desc="faces", mininterval=5, disable=not progress)):
+        bgr, grey = to_bgr_grey(s.image)
+        t = time.perf_counter()
+        raw = detector.detect_raw(bgr)
+        seconds += time.perf_counter() - t
+        n_found += len(raw) > 0
+        gt.append(s.landmarks)
+        on_list.append(det.predict(grey, ltrb_to_xywh(s.box))[0].landmarks)
+        j = match_box(xywh_to_ltrb(raw[:, :4]), s.box, min_iou)
+        if j < 0:
+            continue
+        matched.append(i)
+        on_detector.append(det.predict(grey, raw[j : j + 1, :4], raw[j : j + 1, 14], from_detector=True)[0].landmarks)
+        own_points.append(raw[j, 4:14].reshape(5, 2))
+        box_iou.append(float(iou(detector.training_boxes(raw[j : j + 1, :4]), s.box)[0]))
+    k = det.scheme.n_points
+    return DetectorFits(
+        gt,
+        on_list,
+        np.array(matched, dtype=int),
+        np.array(on_detector).reshape(-1, k, 2),
+        np.array(own_points).reshape(-1, 5, 2),
+        np.array(box_iou),
+        int(n_found),
+        seconds,
+    )
+
+
 def evaluate_with_detector(
     list_path: str | Path,
     weights: str | Path | None = None,
@@ -133,49 +182,33 @@ def evaluate_with_detector(
     det = LandmarkDetector(weights_path(weights, model_name), detector, upright=upright)
     skipped = Skipped()
     samples = read_samples(det.model, label, list_path, fmt, root, pts_scheme, skip_bad, skipped)[:limit]
-    scheme = det.scheme
-    gt, on_list, matched, on_detector, own_points, box_iou, n_found, seconds = [], [], [], [], [], [], 0, 0.0
-    for i, s in enumerate(tqdm(samples, desc="faces", mininterval=5, disable=not progress)):
-        bgr, grey = to_bgr_grey(s.image)
-        t = time.perf_counter()
-        raw = detector.detect_raw(bgr)
-        seconds += time.perf_counter() - t
-        n_found += len(raw) > 0
-        gt.append(s.landmarks)
-        on_list.append(det.predict(grey, ltrb_to_xywh(s.box))[0].landmarks)
-        j = match_box(xywh_to_ltrb(raw[:, :4]), s.box, min_iou)
-        if j < 0:
-            continue
-        matched.append(i)
-        on_detector.append(det.predict(grey, raw[j : j + 1, :4], raw[j : j + 1, 14], from_detector=True)[0].landmarks)
-        own_points.append(raw[j, 4:14].reshape(5, 2))
-        box_iou.append(float(iou(detector.training_boxes(raw[j : j + 1, :4]), s.box)[0]))
-    gt_all, pred_all, on_detector = np.array(gt), np.array(on_list), np.array(on_detector)
+    fits = detector_fits(samples, det, min_iou, progress)
+    scheme, gt_all, pred_all, on_detector = det.scheme, np.array(fits.gt), np.array(fits.on_list), fits.on_detector
     if samples and gt_all.shape[1] != pred_all.shape[1]:
         pred_all, scheme = reduce_to_cuhk5(pred_all, scheme), CUHK5
         on_detector = reduce_to_cuhk5(on_detector, det.scheme) if len(on_detector) else on_detector.reshape(0, 5, 2)
     wh_all = np.stack([s.box[2:] - s.box[:2] for s in samples])
-    idx = np.array(matched, dtype=int)
+    idx = fits.matched
     gt_m, wh_m = gt_all[idx], wh_all[idx]
     on_matched = {
         "model_on_dataset_boxes": brief(summarise(pred_all[idx], gt_m, wh_m, scheme)),
         "model_on_mapped_yunet_boxes": brief(summarise(on_detector, gt_m, wh_m, scheme)),
     }
     if scheme.n_points == 5:
-        on_matched["yunet_own_points"] = brief(summarise(np.array(own_points), gt_m, wh_m, scheme))
+        on_matched["yunet_own_points"] = brief(summarise(fits.own_points, gt_m, wh_m, scheme))
     return {
         "list": str(list_path),
         "weights": label,
         "detector": detector.describe(),
         "upright_step": det.roll_model is not None,
         "n_faces_listed": len(samples),
-        "n_images_with_a_detection": int(n_found),
+        "n_images_with_a_detection": fits.n_found,
         "n_matched": len(idx),
         "matching": f"detection with the highest IoU with the annotated box, kept if IoU >= {min_iou}",
         "on_matched_faces": on_matched,
         "on_all_faces": {"model_on_dataset_boxes": brief(summarise(pred_all, gt_all, wh_all, scheme))},
-        "mapped_box_iou_with_dataset_box_mean": float(np.mean(box_iou)) if box_iou else None,
-        "detector_ms_per_image": 1000 * seconds / max(1, len(samples)),
+        "mapped_box_iou_with_dataset_box_mean": float(np.mean(fits.box_iou)) if len(fits.box_iou) else None,
+        "detector_ms_per_image": 1000 * fits.seconds / max(1, len(samples)),
         "skipped": skipped.items,
     }
 
