@@ -28,6 +28,9 @@ from isnet.transforms import turn_image, unturn_boxes
 TURNS = (0.0, 45.0, -45.0)
 # With --rotations: photos held sideways or upside down too.
 ALL_TURNS = (*TURNS, 90.0, 270.0, 180.0)
+# The roll model reads a face as framed; one it reads rolled further than this (degrees) it
+# reads again in four quarter-turned views, where it misreads less (it reads faces near upright best).
+CONSENSUS_BEYOND = 45.0
 # "auto": onnxruntime when it is installed (it is a regular dependency), else PyTorch.
 BACKENDS = ("auto", "onnx", "torch")
 
@@ -290,15 +293,24 @@ class LandmarkDetector:
         return out
 
     def _first_pass(self, crops) -> np.ndarray:
-        """``(N, 5, 2)`` points of the roll model, read in four quarter-turned views of each face.
+        """``(N, 5, 2)`` points of the roll model: each face read as framed; a face read rolled past
+        ``CONSENSUS_BEYOND`` is read again in four quarter-turned views (:meth:`_consensus`)."""
+        points = predict_crops(self.roll_net, crops, self.batch_size)
+        doubtful = np.flatnonzero(np.abs(roll_of(points)) > np.deg2rad(CONSENSUS_BEYOND))
+        if len(doubtful):
+            points[doubtful] = self._consensus(crops, doubtful)
+        return points
+
+    def _consensus(self, crops, faces: np.ndarray) -> np.ndarray:
+        """``(n, 5, 2)`` points of the roll model for ``faces``, read in four quarter-turned views.
 
         The roll model errs most on faces far from upright, so each face is read upright, on its
         side both ways and upside down; the reading kept is the one whose roll most of the others
         agree with (within 30 degrees), ties going to the view in which the face stood most upright.
         """
-        n = len(crops)
+        n = len(faces)
         quarter = np.arange(4) * (np.pi / 2)
-        index = np.tile(np.arange(n), 4)
+        index = np.tile(faces, 4)
         views = replace(crops, images=crops.images[index], boxes=crops.boxes[index], to_source=crops.to_source[index])
         points = predict_crops(self.roll_net, views, self.batch_size, angles=np.repeat(quarter, n)).reshape(4, n, 5, 2)
         rolls = roll_of(points.reshape(-1, 5, 2)).reshape(4, n)
