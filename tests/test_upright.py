@@ -120,28 +120,6 @@ def test_disagreement_and_quality_by_hand():
 # pass sees a differently drawn detector box, so the roll and the box it gives differ a little.
 # Measured on the first twelve demo faces at 30 degrees: at most 0.043 eye distances. (At 90 and
 # 180 degrees the roll model still misreads 4 to 5 of those 12: docs/roll_*.json.)
-def test_reframe_reuses_the_crop_inside_it_and_cuts_again_outside():
-    from isnet.inference import crops_of_images, reframe, view_inputs
-    from isnet.model import ISNet, ISNetConfig
-
-    grey = demo_photos(1)[0][..., 1].copy()
-    model = ISNet(ISNetConfig(scheme="cuhk5")).eval()
-    size, margin = model.config.input_size, model.config.margin
-    box = np.array([[60.0, 60.0, 140.0, 140.0]])
-    first = crops_of_images([grey], [box], size, 5)
-    near = box + np.array([6.0, -4.0, 6.0, -4.0])  # turned by 20 degrees, inside the first crop
-    far = box + 200.0  # another place of the photo: its view leaves the first crop
-    for moved, angle, reused in ((near, 0.35, True), (far, 0.0, False)):
-        got = reframe(first, [grey], np.array([0]), moved, np.array([angle]), size, margin, 5)
-        fresh = crops_of_images([grey], [moved], size, 5)
-        assert np.array_equal(got.images, first.images) == reused
-        view, _ = view_inputs(model, got, np.arange(1), np.array([angle]))
-        expect, _ = view_inputs(model, fresh, np.arange(1), np.array([angle]))
-        # Sampled from the first crop or cut afresh, the view shows the same pixels of the photo.
-        assert np.abs(view - expect).mean() < (0.01 if reused else 1e-6)
-        np.testing.assert_allclose(got.box_wh, [[80.0, 80.0]])
-
-
 TURN_TOLERANCE = 0.08
 
 

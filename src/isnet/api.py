@@ -17,7 +17,7 @@ from isnet.data import reduce_to_cuhk5
 from isnet.detectors import Detector, as_detector
 from isnet.export import OnnxISNet, onnxruntime_available
 from isnet.imageio import ImageError, to_bgr_grey, to_grey
-from isnet.inference import crops_of_images, predict_crops, reframe
+from isnet.inference import crops_of_images, predict_crops
 from isnet.model import ISNet, load
 from isnet.quality import disagreement, quality_of
 from isnet.schemes import CUHK5, get_scheme
@@ -31,6 +31,9 @@ ALL_TURNS = (*TURNS, 90.0, 270.0, 180.0)
 # The roll model reads a face as framed; one it reads rolled further than this (degrees) it
 # reads again in four quarter-turned views, where it misreads less (it reads faces near upright best).
 CONSENSUS_BEYOND = 45.0
+# The upright step refines a face (another pass, framed by the landmark model's own points) only
+# where the two passes disagree by more than this, in eye distances (see quality.disagreement).
+REFINE_ABOVE = 0.0
 # "auto": onnxruntime when it is installed (it is a regular dependency), else PyTorch.
 BACKENDS = ("auto", "onnx", "torch")
 
@@ -336,20 +339,32 @@ class LandmarkDetector:
             return np.zeros((0, n_points, 2)), np.zeros(0), np.zeros(0)
         first = self._first_pass(first_crops)
         image_of = np.repeat(np.arange(len(mapped)), [len(m) for m in mapped])
-        five = first
-        for _ in range(1 + self.refine):
-            # Each pass frames the face by the points of the pass before: roll, box and view.
-            rolls = roll_of(five)
-            crops = reframe(
-                first_crops,
-                greys,
-                image_of,
-                upright_boxes(five, rolls),
-                -rolls,
-                size,
-                self.model.config.margin,
-                n_points,
-            )
-            points = predict_crops(self.net, crops, self.batch_size, angles=-rolls)
-            five = points if n_points == CUHK5.n_points else reduce_to_cuhk5(points, self.scheme)
+        rolls = roll_of(first)
+        points = self._upright_pass(greys, image_of, first, rolls)
+        five = self._five(points)
+        todo = np.arange(len(first))
+        for _ in range(self.refine):
+            # Where the two passes agree, another changes little; where they part, the landmark
+            # model's own points frame the face better than the first pass's.
+            todo = todo[disagreement(first[todo], five[todo]) > REFINE_ABOVE]
+            if not len(todo):
+                break
+            rolls[todo] = roll_of(five[todo])
+            points[todo] = self._upright_pass(greys, image_of[todo], five[todo], rolls[todo])
+            five[todo] = self._five(points[todo])
         return points, quality_of(disagreement(first, five), self.quality_fit), np.degrees(rolls)
+
+    def _upright_pass(
+        self, greys: list[np.ndarray], image_of: np.ndarray, five: np.ndarray, rolls: np.ndarray
+    ) -> np.ndarray:
+        """``(n, K, 2)`` landmarks of faces framed by their ``(n, 5, 2)`` points and read turned
+        upright by their ``(n,)`` rolls (radians); ``image_of`` ``(n,)`` names each face's image."""
+        boxes = upright_boxes(five, rolls)
+        crops = crops_of_images(
+            [greys[i] for i in image_of], boxes[:, None], self.model.config.input_size, self.scheme.n_points
+        )
+        return predict_crops(self.net, crops, self.batch_size, angles=-rolls)
+
+    def _five(self, points: np.ndarray) -> np.ndarray:
+        """The five CUHK points of ``(n, K, 2)`` landmarks of this detector's scheme."""
+        return points if self.scheme.n_points == CUHK5.n_points else reduce_to_cuhk5(points, self.scheme)

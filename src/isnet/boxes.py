@@ -135,12 +135,14 @@ def fit_box_from_points(landmarks: np.ndarray, boxes: np.ndarray) -> dict[str, f
 
 
 @functools.cache
+@functools.cache
 def _box_fit() -> dict[str, float]:
     return read_fit(BOX_FROM_POINTS, ("dx", "dy", "scale"), "scripts/fit_box_from_landmarks.py")
 
 
 def box_from_landmarks(landmarks: np.ndarray, scheme: Scheme) -> np.ndarray:
-    """A CUHK-like face box ``(left, top, right, bottom)`` from five CUHK points.
+    """A CUHK-like face box ``(left, top, right, bottom)`` from five CUHK points; ``(..., 5, 2)``
+    points give ``(..., 4)`` boxes.
 
     The CUHK set's boxes come from a face detector; formats without a box get one drawn the
     same way on average, from the spread of the five points: centre = point centre + (dx, dy)
@@ -150,12 +152,12 @@ def box_from_landmarks(landmarks: np.ndarray, scheme: Scheme) -> np.ndarray:
     if scheme.n_points != CUHK5.n_points:
         raise ValueError("box_from_landmarks expects five CUHK points")
     fit = _box_fit()
-    centre = landmarks.mean(axis=0)
-    spread = max(np.ptp(landmarks[:, 0]), np.ptp(landmarks[:, 1]), 1.0)
-    cx = centre[0] + fit["dx"] * spread
-    cy = centre[1] + fit["dy"] * spread
+    centre = landmarks.mean(axis=-2)
+    spread = np.maximum(np.ptp(landmarks, axis=-2).max(axis=-1), 1.0)
+    cx = centre[..., 0] + fit["dx"] * spread
+    cy = centre[..., 1] + fit["dy"] * spread
     half = 0.5 * fit["scale"] * spread
-    return np.array([cx - half, cy - half, cx + half, cy + half])
+    return np.stack([cx - half, cy - half, cx + half, cy + half], axis=-1)
 
 
 def roll_of(points: np.ndarray) -> np.ndarray:
@@ -183,7 +185,7 @@ def upright_boxes(points: np.ndarray, rolls: np.ndarray) -> np.ndarray:
     """
     centres = points.mean(axis=1)
     upright = rotate_points(points, -rolls, centres)
-    boxes = np.stack([box_from_landmarks(p, CUHK5) for p in upright]) if len(points) else np.zeros((0, 4))
+    boxes = box_from_landmarks(upright, CUHK5).reshape(-1, 4)
     mid = 0.5 * (boxes[:, :2] + boxes[:, 2:])
     mid = rotate_points(mid[:, None], rolls, centres)[:, 0]
     half = 0.5 * (boxes[:, 2:] - boxes[:, :2])

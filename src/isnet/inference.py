@@ -7,7 +7,6 @@ validation during training, and by :class:`~isnet.api.LandmarkDetector`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 
 import numpy as np
 import torch
@@ -108,52 +107,3 @@ def crops_of_images(greys: Sequence[np.ndarray], boxes: Sequence[np.ndarray], in
     n = len(crops)
     images = np.stack(crops) if n else np.zeros((0, size, size), np.uint8)
     return make_crop_set(images, np.array(kept).reshape(n, 4), np.array(mats), None, [""] * n, n_points)
-
-
-def reframe(
-    crops: CropSet,
-    greys: Sequence[np.ndarray],
-    image_of: np.ndarray,
-    boxes: np.ndarray,
-    angles: np.ndarray,
-    input_size: int,
-    margin: float,
-    n_points: int,
-) -> CropSet:
-    """The faces of ``crops`` framed anew by ``boxes``, reusing their source crops where they can.
-
-    A view framed by a box and turned by its angle that lies within the face's source crop is
-    sampled from it, as training sampled its views; a face whose view would leave it (a box far
-    from the one cut around) is cut again from its image.
-
-    Args:
-        crops: faces cut by :func:`crops_of_images` for a network of ``input_size``.
-        greys: the images, ``(H, W)`` uint8.
-        image_of: ``(N,)`` the image of each face.
-        boxes: ``(N, 4)`` new boxes ``(l, t, r, b)`` in image pixels.
-        angles: ``(N,)`` radians by which each view will be turned.
-        input_size, margin: the network's view (see :func:`~isnet.transforms.view_matrices`).
-        n_points: landmarks per face of the network to come.
-    """
-    n, side = len(crops), crops.images.shape[-1]
-    corners = apply_affines(crops.to_source, boxes.reshape(n, 2, 2)).reshape(n, 4)
-    mats, _ = view_matrices(corners, side, input_size, margin, angles=angles)
-    edge = np.array([[0.0, 0.0], [input_size - 1, 0.0], [0.0, input_size - 1], [input_size - 1, input_size - 1]])
-    seen = apply_affines(invert_affine(mats), np.broadcast_to(edge, (n, 4, 2)))
-    # Cut for another input size, a crop holds the wrong number of pixels per view pixel.
-    inside = np.all((seen >= 0) & (seen <= side - 1), axis=(1, 2)) & (side == source_size(input_size))
-    images, to_source = crops.images, crops.to_source
-    if not inside.all():
-        again = np.flatnonzero(~inside)
-        cut = crops_of_images([greys[image_of[i]] for i in again], boxes[again, None], input_size, n_points)
-        images, to_source = images.copy(), to_source.copy()
-        images[again], to_source[again] = cut.images, cut.to_source
-        corners[again] = cut.boxes
-    return replace(
-        crops,
-        images=images,
-        boxes=corners.astype(np.float32),
-        to_source=to_source,
-        box_wh=boxes[:, 2:] - boxes[:, :2],
-        landmarks=np.zeros((n, n_points, 2), np.float32),
-    )
