@@ -1,11 +1,14 @@
 """Time per face of the landmark step with and without the upright step (issue 15).
 
 Usage: python scripts/upright_cost.py [--model cuhk5] [--faces 50] [--seconds 2] [--rounds 5]
+    [--batch 16]              # faces per call (default 1)
     [--before-weights FILE]   # the one-pass side with another model (the model shipped before)
 
 ``LandmarkDetector.predict`` on demo faces with their boxes, one face a call, one thread, ONNX
 backend: one pass (``upright=None``: crop, network, map back) against the upright step (first
-pass, box from its points, turned view, second pass, quality). The sides run interleaved over
+pass, box from its points, turned view, second pass where needed, quality). With --batch B,
+B photos a call go through ``detect_decoded`` (as ``isnet predict`` batches them), a detector
+that returns each photo's listed box standing in for YuNet. The sides run interleaved over
 --rounds rounds, each the median over --seconds, so that drift of the machine hits both alike.
 """
 
@@ -14,6 +17,8 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+
+import numpy as np
 
 from isnet.api import LandmarkDetector
 from isnet.assets import demo_list
@@ -30,28 +35,42 @@ def main() -> None:
     p.add_argument("--faces", type=int, default=50)
     p.add_argument("--seconds", type=float, default=2.0)
     p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--batch", type=int, default=1, help="faces (one per photo) per call")
     a = p.parse_args()
     samples = read_sun_list(demo_list("val"))[: a.faces]
-    greys = [to_bgr_grey(s.image)[1] for s in samples]
+    decoded = [to_bgr_grey(s.image) for s in samples]
+    greys = [grey for _, grey in decoded]
     boxes = [ltrb_to_xywh(s.box) for s in samples]
+    listed = {id(bgr): box for (bgr, _), box in zip(decoded, boxes)}
+
+    def listed_box(bgr):
+        return listed[id(bgr)][None], np.ones(1)
+
+    detector = None if a.batch == 1 else listed_box
     sides = {
-        "one_pass": LandmarkDetector(a.before_weights, model=a.model, detector=None, upright=None, threads=1),
-        "upright_step": LandmarkDetector(model=a.model, detector=None, threads=1),
+        "one_pass": LandmarkDetector(a.before_weights, model=a.model, detector=detector, upright=None, threads=1),
+        "upright_step": LandmarkDetector(model=a.model, detector=detector, threads=1),
     }
     times = {name: [] for name in sides}
     for _ in range(a.rounds):
         for name, det in sides.items():
 
             def every_face(det=det) -> None:
-                for grey, box in zip(greys, boxes):
-                    det.predict(grey, box)
+                if a.batch == 1:
+                    for grey, box in zip(greys, boxes):
+                        det.predict(grey, box)
+                    return
+                for start in range(0, len(decoded), a.batch):
+                    det.detect_decoded(decoded[start : start + a.batch])
 
             times[name].append(measure(every_face, a.seconds, min_calls=2)["median_ms"] / len(greys))
     out = {
         "command": "python scripts/upright_cost.py --model "
         + a.model
+        + (f" --batch {a.batch}" if a.batch != 1 else "")
         + (" --before-weights FILE" if a.before_weights else ""),
         "faces": len(greys),
+        "faces_per_call": a.batch,
         "ms_per_face": {name: statistics.median(t) for name, t in times.items()},
         "ms_rounds": times,
     }

@@ -157,6 +157,48 @@ def test_a_turned_photo_gives_the_upright_answer_turned(upright_detector, roll):
         assert abs((best_face(faces).roll - upright.roll + roll + 180) % 360 - 180) < 10  # roll follows the turn
 
 
+def _count_calls(monkeypatch, det, name: str) -> list[int]:
+    """Wrap ``det.<name>(..., faces_or_image_of, ...)`` to record how many faces each call got."""
+    calls, original = [], getattr(det, name)
+
+    def counted(*args):
+        calls.append(len(args[1]))
+        return original(*args)
+
+    monkeypatch.setattr(det, name, counted)
+    return calls
+
+
+def test_refining_passes_run_only_where_the_readings_disagree(upright_detector, monkeypatch):
+    import isnet.api as api
+
+    photos = demo_photos(6)
+    calls = _count_calls(monkeypatch, upright_detector, "_upright_pass")
+    monkeypatch.setattr(api, "REFINE_ABOVE", 0.0)
+    n = sum(len(f) for f in upright_detector.detect_batch(photos))
+    assert calls == [n, n]  # every face refined
+    calls.clear()
+    monkeypatch.setattr(api, "REFINE_ABOVE", np.inf)
+    never = upright_detector.detect_batch(photos)
+    assert calls == [n]
+    once = LandmarkDetector(threads=1, refine=0).detect_batch(photos)
+    for a, b in zip(never, once):
+        np.testing.assert_array_equal(np.array([f.landmarks for f in a]), np.array([f.landmarks for f in b]))
+
+
+def test_quarter_turn_consensus_only_for_faces_read_far_from_upright(upright_detector, monkeypatch):
+    import isnet.api as api
+
+    photos = [np.ascontiguousarray(np.rot90(p, 2)) for p in demo_photos(4)]
+    calls = _count_calls(monkeypatch, upright_detector, "_consensus")
+    monkeypatch.setattr(api, "CONSENSUS_BEYOND", 180.0)
+    upright_detector.detect_batch(photos)
+    assert calls == []
+    monkeypatch.setattr(api, "CONSENSUS_BEYOND", 0.0)
+    n = sum(len(f) for f in upright_detector.detect_batch(photos))
+    assert calls == [n]
+
+
 def test_labels_follow_the_subject_upside_down(upright_detector):
     # Where the upright step reads a face as upside down, the subject's left_eye is on the image's
     # right. (How often it reads such faces right is measured in docs/roll_*.json, not asserted.)

@@ -33,7 +33,7 @@ ALL_TURNS = (*TURNS, 90.0, 270.0, 180.0)
 CONSENSUS_BEYOND = 45.0
 # The upright step refines a face (another pass, framed by the landmark model's own points) only
 # where the two passes disagree by more than this, in eye distances (see quality.disagreement).
-REFINE_ABOVE = 0.0
+REFINE_ABOVE = 0.1
 # "auto": onnxruntime when it is installed (it is a regular dependency), else PyTorch.
 BACKENDS = ("auto", "onnx", "torch")
 
@@ -124,7 +124,8 @@ class LandmarkDetector:
             ``quality``. ``"default"``: the shipped one if installed; ``None``: one pass on the
             detector's box, as trained.
         refine: further passes of the landmark model in the upright step, each framing the face
-            by the points of the pass before.
+            by the points of the pass before; run only on faces whose two readings disagree by
+            more than ``REFINE_ABOVE`` eye distances.
         rotations: turns of the photo (degrees, counter-clockwise as seen) tried in order while
             the detector finds no face: faces rolled past what the detector finds (about 50
             degrees), photos held sideways or upside down (add 90, 270, 180). ``(0,)``: the
@@ -328,7 +329,8 @@ class LandmarkDetector:
     ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         """``(N, K, 2)`` landmarks of all faces, with ``(N,)`` qualities and rolls (degrees) when
         the upright step runs: its first pass on the training boxes gives each face's roll and
-        upright box, the landmark model reads the view turned upright."""
+        upright box, the landmark model reads the view turned upright, and again, framed by its
+        own points, where the two readings disagree."""
         n_points, size = self.scheme.n_points, self.model.config.input_size
         if self.roll_model is None:
             crops = crops_of_images(greys, mapped, size, n_points)
@@ -352,7 +354,8 @@ class LandmarkDetector:
             rolls[todo] = roll_of(five[todo])
             points[todo] = self._upright_pass(greys, image_of[todo], five[todo], rolls[todo])
             five[todo] = self._five(points[todo])
-        return points, quality_of(disagreement(first, five), self.quality_fit), np.degrees(rolls)
+        # The roll reported is that of the points returned, not the one their view was turned by.
+        return points, quality_of(disagreement(first, five), self.quality_fit), np.degrees(roll_of(five))
 
     def _upright_pass(
         self, greys: list[np.ndarray], image_of: np.ndarray, five: np.ndarray, rolls: np.ndarray
