@@ -170,15 +170,12 @@ def _count_calls(monkeypatch, det, name: str) -> list[int]:
 
 
 def test_refining_passes_run_only_where_the_readings_disagree(upright_detector, monkeypatch):
-    import isnet.api as api
-
     photos = demo_photos(6)
     calls = _count_calls(monkeypatch, upright_detector, "_upright_pass")
-    monkeypatch.setattr(api, "REFINE_ABOVE", 0.0)
     n = sum(len(f) for f in upright_detector.detect_batch(photos))
-    assert calls == [n, n]  # every face refined
+    assert upright_detector.refine_above == 0.0 and calls == [n, n]  # by default every face is refined
     calls.clear()
-    monkeypatch.setattr(api, "REFINE_ABOVE", np.inf)
+    monkeypatch.setattr(upright_detector, "refine_above", np.inf)
     never = upright_detector.detect_batch(photos)
     assert calls == [n]
     once = LandmarkDetector(threads=1, refine=0).detect_batch(photos)
