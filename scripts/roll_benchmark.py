@@ -3,7 +3,8 @@
 Usage:
     python scripts/roll_benchmark.py --list $IBUG/helen_testset --format pts --out docs/roll_helen.json
     python scripts/roll_benchmark.py --list $DATA/testImageList.txt --out docs/roll_cuhk.json
-    [--weights MODEL | --model NAME] [--no-upright] [--rotations 0 45 -45 90 270 180] [--rolls ...] [--limit N]
+    [--weights MODEL | --model NAME] [--no-upright] [--rotations 0 45 -45 90 270 180] [--quarter-turns]
+    [--rolls ...] [--limit N]
 
 Before the upright step (the pipeline as it was): --no-upright --rotations 0.
 
@@ -68,6 +69,7 @@ def main() -> None:
     p.add_argument("--upright", default="default", help="the upright step's first-pass model (default: shipped)")
     p.add_argument("--refine", type=int, default=None, help="refining passes (default: the API's)")
     p.add_argument("--rotations", type=float, nargs="+", default=list(TURNS), help="turns tried while no face is found")
+    p.add_argument("--quarter-turns", action="store_true", help="read each photo in four quarter turns (--rotations)")
     p.add_argument("--rolls", type=float, nargs="+", default=list(ROLLS))
     p.add_argument("--limit", type=int, default=None, help="first N faces only")
     p.add_argument("--threads", type=int, default=1)
@@ -78,7 +80,13 @@ def main() -> None:
     upright = None if a.no_upright else a.upright
     refine = {} if a.refine is None else {"refine": a.refine}
     det = LandmarkDetector(
-        a.weights, model=a.model, threads=a.threads, upright=upright, rotations=a.rotations, **refine
+        a.weights,
+        model=a.model,
+        threads=a.threads,
+        upright=upright,
+        rotations=a.rotations,
+        quarter_turns=a.quarter_turns,
+        **refine,
     )
     rows, everything = [], []
     t0 = time.perf_counter()
@@ -95,11 +103,13 @@ def main() -> None:
         + (" --no-upright" if a.no_upright else "")
         + (f" --upright {Path(a.upright).name}" if a.upright != "default" and not a.no_upright else "")
         + (f" --refine {a.refine}" if a.refine is not None else "")
-        + (f" --rotations {' '.join(f'{r:g}' for r in a.rotations)}" if a.rotations != list(TURNS) else ""),
+        + (f" --rotations {' '.join(f'{r:g}' for r in a.rotations)}" if a.rotations != list(TURNS) else "")
+        + (" --quarter-turns" if a.quarter_turns else ""),
         "list": Path(a.list).name,
         "upright_step": det.roll_model is not None,
         "refine": det.refine,
         "rotations": a.rotations,
+        "quarter_turns": a.quarter_turns,
         "rolls": rows,
         "all_rolls": {
             "quality_auroc": flags(np.concatenate([f.quality for f in everything])[found], failed),

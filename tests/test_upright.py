@@ -209,6 +209,60 @@ def test_labels_follow_the_subject_upside_down(upright_detector):
     assert upside_down >= 6
 
 
+@pytest.fixture(scope="module")
+def quarter_detector(upright_detector):
+    return LandmarkDetector(threads=1, quarter_turns=True)
+
+
+@pytest.mark.parametrize("turn", [90, 180, 270])
+def test_quarter_turns_give_the_upright_answer_turned(upright_detector, quarter_detector, turn):
+    # Measured on 12 demo photos: at most 0.011 eye distances at every quarter turn.
+    for photo in demo_photos():
+        upright = best_face(upright_detector.detect(photo))
+        turned, matrix = turn_image(photo, turn)
+        expected = apply_affine(matrix, upright.landmarks)
+        faces = quarter_detector.detect(turned)
+        got = min(faces, key=lambda f: np.abs(f.landmarks - expected).max())
+        eyes = np.linalg.norm(expected[1] - expected[0])
+        assert np.linalg.norm(got.landmarks - expected, axis=1).max() / eyes < TURN_TOLERANCE
+        assert abs((got.roll - upright.roll + turn + 180) % 360 - 180) < 10
+        if turn == 180:  # labels follow the subject: its left eye is on the image's right
+            assert got.landmarks[0, 0] > got.landmarks[1, 0]
+
+
+def test_merge_turned_maps_back_and_keeps_each_face_once():
+    from isnet.api import Face, merge_turned
+
+    points = FACE.copy()
+    upright = Face(np.array([30.0, 40.0, 60.0, 60.0]), 0.9, points, quality=0.8, roll=0.0)
+    # The same face read in the photo turned by 180 degrees (100 x 120 photo, 120 x 100 turned by 90).
+    flip = np.array([[-1.0, 0.0, 119.0], [0.0, -1.0, 99.0]])
+    box_180 = np.array([119.0 - 90.0, 99.0 - 100.0, 60.0, 60.0])
+    read_180 = Face(box_180, 0.8, apply_affine(flip, points), quality=0.95, roll=-178.0)
+    other = Face(np.array([0.0, 0.0, 20.0, 20.0]), 0.5, points / 10, quality=0.1, roll=3.0)
+    kept = merge_turned([(0.0, (100, 120), [upright, other]), (180.0, (100, 120), [read_180])])
+    assert [k.quality for k in kept] == [0.95, 0.1]  # the better reading of the face, then the other face
+    np.testing.assert_allclose(kept[0].landmarks, points, atol=1e-9)
+    np.testing.assert_allclose(kept[0].box, upright.box, atol=1e-9)
+    assert kept[0].roll == pytest.approx(2.0)
+
+
+def test_rotations_need_the_upright_step(capsys):
+    from isnet.cli import main
+
+    assert main(["predict", "--rotations", "--no-upright", str(demo_photo_path())]) != 0
+    assert "--rotations" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="upright step"):
+        LandmarkDetector(detector=None, upright=None, quarter_turns=True)
+
+
+def demo_photo_path():
+    from isnet.assets import demo_list
+    from isnet.data import read_sun_list
+
+    return read_sun_list(demo_list("val"))[0].image
+
+
 def test_quality_ranks_garbage_below_real_faces(upright_detector):
     rng = np.random.default_rng(0)
     for photo in demo_photos():

@@ -21,7 +21,7 @@ from isnet.inference import crops_of_images, predict_crops
 from isnet.model import ISNet, load
 from isnet.quality import disagreement, quality_of
 from isnet.schemes import CUHK5, get_scheme
-from isnet.transforms import turn_image, unturn_boxes
+from isnet.transforms import apply_affine, invert_affine, quarter_turn_matrix, turn_image, unturn_boxes
 
 # YuNet misses faces rolled by 60 degrees or more (15 % of HELEN test faces at 60); turned by
 # 45 degrees either way such a face stands within its reach. Tried only while none is found.
@@ -31,6 +31,8 @@ ALL_TURNS = (*TURNS, 90.0, 270.0, 180.0)
 # The roll model reads a face as framed; one it reads rolled further than this (degrees) it
 # reads again in four quarter-turned views, where it misreads less (it reads faces near upright best).
 CONSENSUS_BEYOND = 45.0
+# With quarter_turns: the photo as it is and turned by each quarter (degrees, counter-clockwise as seen).
+QUARTER_TURNS = (0.0, 90.0, 180.0, 270.0)
 # "auto": onnxruntime when it is installed (it is a regular dependency), else PyTorch.
 BACKENDS = ("auto", "onnx", "torch")
 
@@ -99,6 +101,38 @@ def detect_turned(
     raise ValueError("turns must name at least one turn")
 
 
+def merge_turned(read: list[tuple[float, tuple[int, ...], list[Face]]]) -> list[Face]:
+    """One photo's faces read in several turned copies, in the photo's own pixels, each face once.
+
+    Args:
+        read: per turned copy, ``(turn, its shape, its faces)``: ``turn`` a multiple of 90 degrees
+            counter-clockwise (:func:`~isnet.transforms.turn_image` of the photo), faces in the copy's pixels.
+
+    Returns:
+        The faces mapped back (box, landmarks, roll), best ``quality`` first; a face whose box
+        centre lies within half a box side of a better one's is the same face read again and left out.
+    """
+    back = []
+    for turn, shape, faces in read:
+        if turn % 360 == 0:
+            back.extend(faces)
+            continue
+        # The shape is the turned copy's: the photo's own is that with the sides swapped by odd quarters.
+        matrix = quarter_turn_matrix(turn, shape[:2][::-1] if turn % 180 else shape[:2])
+        for f in faces:
+            box = ltrb_to_xywh(unturn_boxes(xywh_to_ltrb(f.box[None]), turn, matrix))[0]
+            points = apply_affine(invert_affine(matrix), f.landmarks)
+            roll = None if f.roll is None else (f.roll + turn + 180.0) % 360.0 - 180.0
+            back.append(replace(f, box=box, landmarks=points, roll=roll))
+    back.sort(key=lambda f: -1.0 if f.quality is None else f.quality, reverse=True)
+    kept: list[Face] = []
+    for f in back:
+        centre = f.box[:2] + 0.5 * f.box[2:]
+        if all(np.linalg.norm(centre - (k.box[:2] + 0.5 * k.box[2:])) > 0.5 * min(k.box[2:]) for k in kept):
+            kept.append(f)
+    return kept
+
+
 class LandmarkDetector:
     """Faces and their landmarks in whole images.
 
@@ -122,6 +156,9 @@ class LandmarkDetector:
             detector's box, as trained.
         refine: further passes of the landmark model in the upright step, each framing the face
             by the points of the pass before.
+        quarter_turns: for photos held sideways or upside down: read the photo as it is and
+            turned by 90, 180 and 270 degrees (four times the work); each face keeps the reading
+            of highest ``quality``, faces found in several turns counted once.
         refine_above: refine only faces whose two readings disagree by more than this many eye
             distances (see :func:`~isnet.quality.disagreement`). 0: every face. 0.1 skips about
             half of the faces' second pass, but the quality score then ranks failures less well
@@ -149,6 +186,7 @@ class LandmarkDetector:
         rotations: Sequence[float] = TURNS,
         refine: int = 1,
         refine_above: float = 0.0,
+        quarter_turns: bool = False,
     ):
         if isinstance(weights, ISNet):
             self.model = weights.eval()
@@ -187,6 +225,9 @@ class LandmarkDetector:
         self.rotations = tuple(float(r) for r in rotations)
         self.refine = int(refine)
         self.refine_above = float(refine_above)
+        if quarter_turns and self.roll_model is None:
+            raise ValueError("quarter_turns keeps each face's reading of highest quality: it needs the upright step")
+        self.quarter_turns = bool(quarter_turns)
         # The constants of quality_of; None: the shipped fit (weights/quality.json).
         self.quality_fit: dict[str, float] | None = None
 
@@ -203,14 +244,27 @@ class LandmarkDetector:
         ``(BGR, grey)`` pairs, ``(H, W, 3)`` and ``(H, W)`` uint8."""
         if self.detector is None:
             raise ValueError("this LandmarkDetector has no face detector: pass boxes to predict()")
-        greys, boxes, scores, mapped = [], [], [], []
-        for bgr, grey in images:
-            b, s, m = detect_turned(self.detector, bgr, self.rotations)
-            greys.append(grey)
-            boxes.append(b)
-            scores.append(s)
-            mapped.append(m)
-        return self._faces(greys, boxes, scores, mapped)
+        return self._faces_of_detections([self._detections_of(bgr, grey, self.detector) for bgr, grey in images])
+
+    def _detections_of(self, bgr: np.ndarray, grey: np.ndarray, detector: Detector) -> list[tuple]:
+        """The detector's faces of one photo, ``[(turn, grey, boxes, scores, training boxes)]``: one
+        entry, or with ``quarter_turns`` one per quarter turn, each in the turned photo's pixels."""
+        out = []
+        for turn in QUARTER_TURNS if self.quarter_turns else (0.0,):
+            b, g = (bgr, grey) if turn == 0 else (turn_image(bgr, turn)[0], turn_image(grey, turn)[0])
+            out.append((turn, g, *detect_turned(detector, b, self.rotations)))
+        return out
+
+    def _faces_of_detections(self, detections: list[list[tuple]]) -> list[list[Face]]:
+        """The faces of photos from :meth:`_detections_of`: one landmark step over every entry, then
+        per photo the faces of its turns mapped back and merged (:func:`merge_turned`)."""
+        flat = [d for photo in detections for d in photo]
+        faces = iter(self._faces(*([d[i] for d in flat] for i in (1, 2, 3, 4))))
+        out = []
+        for photo in detections:
+            read = [(turn, grey.shape, next(faces)) for turn, grey, *_ in photo]
+            out.append(read[0][2] if len(read) == 1 else merge_turned(read))
+        return out
 
     def detect_files(
         self, paths: Sequence[str | Path], batch_size: int = 16, workers: int = 2
@@ -239,7 +293,7 @@ class LandmarkDetector:
                 return e
             if not hasattr(local, "detector"):
                 local.detector = free.pop()
-            return (bgr, grey, *detect_turned(local.detector, bgr, self.rotations))
+            return bgr, self._detections_of(bgr, grey, local.detector)
 
         with ThreadPoolExecutor(max(1, workers)) as pool:
             ahead = None
@@ -253,8 +307,7 @@ class LandmarkDetector:
 
     def _landmarks_of(self, detected: list[Future]) -> list[tuple[np.ndarray, list[Face]] | ImageError]:
         results = [f.result() for f in detected]
-        found = [r for r in results if not isinstance(r, ImageError)]
-        faces = iter(self._faces(*([r[i] for r in found] for i in (1, 2, 3, 4))))
+        faces = iter(self._faces_of_detections([r[1] for r in results if not isinstance(r, ImageError)]))
         return [r if isinstance(r, ImageError) else (r[0], next(faces)) for r in results]
 
     def predict(

@@ -449,19 +449,28 @@ def turn_image(image: np.ndarray, degrees: float) -> tuple[np.ndarray, np.ndarra
     h, w = image.shape[:2]
     if degrees % 90 == 0:
         k = int(degrees % 360) // 90
-        matrix = {
-            0: [[1, 0, 0], [0, 1, 0]],
-            1: [[0, 1, 0], [-1, 0, w - 1]],
-            2: [[-1, 0, w - 1], [0, -1, h - 1]],
-            3: [[0, -1, h - 1], [1, 0, 0]],
-        }[k]
-        return np.ascontiguousarray(np.rot90(image, k)), np.array(matrix, np.float64)
+        return np.ascontiguousarray(np.rot90(image, k)), quarter_turn_matrix(degrees, (h, w))
     m = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), degrees, 1.0)
     cos, sin = abs(m[0, 0]), abs(m[0, 1])
     nw, nh = int(np.ceil(w * cos + h * sin)), int(np.ceil(w * sin + h * cos))
     m[0, 2] += (nw - w) / 2
     m[1, 2] += (nh - h) / 2
     return cv2.warpAffine(image, m, (nw, nh), flags=cv2.INTER_LINEAR, borderValue=0), m
+
+
+def quarter_turn_matrix(degrees: float, shape: tuple[int, ...]) -> np.ndarray:
+    """The ``(2, 3)`` map from an ``(H, W)`` image's pixels to those of the image turned by a
+    multiple of 90 ``degrees`` counter-clockwise (as seen; ``np.rot90``)."""
+    if degrees % 90:
+        raise ValueError(f"not a quarter turn: {degrees} degrees")
+    h, w = shape[:2]
+    matrix = {
+        0: [[1, 0, 0], [0, 1, 0]],
+        1: [[0, 1, 0], [-1, 0, w - 1]],
+        2: [[-1, 0, w - 1], [0, -1, h - 1]],
+        3: [[0, -1, h - 1], [1, 0, 0]],
+    }[int(degrees % 360) // 90]
+    return np.array(matrix, np.float64)
 
 
 def unturn_boxes(boxes: np.ndarray, degrees: float, matrix: np.ndarray) -> np.ndarray:
