@@ -118,6 +118,7 @@ def main() -> None:
         help="card of the model the run was fine-tuned from (isnet train --init), kept in the new card",
     )
     p.add_argument("--init-weights", default=None, help="where that model's weights are kept (a path, a commit)")
+    p.add_argument("--chosen-by", default=None, help="how the model was chosen over others, for the card")
     a = p.parse_args()
     lists = [(key, list_path(template, a), fmt) for key, template, fmt in MEASURED[a.model]]
     # Read the parent's card before the copy below replaces it.
@@ -141,6 +142,8 @@ def main() -> None:
             "final_history": history[-1],
         },
     }
+    if a.chosen_by:
+        card["training"]["chosen_by"] = a.chosen_by
     card |= {key: measure(path, fmt, target) for key, path, fmt in lists}
     card["reproduce"] = REPRODUCE[a.model]
     if parent is not None:
