@@ -68,6 +68,7 @@ def main() -> None:
         "command": "python scripts/upright_cost.py --model "
         + a.model
         + (f" --batch {a.batch}" if a.batch != 1 else "")
+        + (f" --faces {a.faces}" if a.faces != 50 else "")
         + (" --before-weights FILE" if a.before_weights else ""),
         "faces": len(greys),
         "faces_per_call": a.batch,
