@@ -192,7 +192,8 @@ def test_detector_boxes_frame_the_training_views():
 
 
 def test_training_in_the_wild_on_detector_boxes_runs_and_learns(tmp_path):
-    wild = dict(occlude=0.3, blur=1.0, noise=0.03, detector_box=0.5, iterations=90, val_every=30)
+    wild = dict(occlude=0.3, blur=1.0, noise=0.03, jpeg=0.3, detector_box=0.5, iterations=90, val_every=30)
     hist = train(train_config(tmp_path / "wild", **wild))["history"]
     assert hist[-1]["train_loss"] < 0.8 * hist[0]["train_loss"] and hist[-1]["val_loss"] < hist[0]["val_loss"]
-    assert load_checkpoint(tmp_path / "wild" / "model.pt")["train_config"]["detector_box"] == 0.5
+    saved = load_checkpoint(tmp_path / "wild" / "model.pt")["train_config"]
+    assert saved["detector_box"] == 0.5 and saved["jpeg"] == 0.3
