@@ -36,17 +36,25 @@ def test_export_command_writes_a_graph_matching_pytorch(tmp_path, weights, capsy
         assert diff < PARITY_TOLERANCE
 
 
-def test_onnx_backend_gives_the_torch_landmarks(weights):
+# With the upright step the later passes' crops are cut from squares snapped to whole pixels
+# around the first pass's points, so the backends' differences of about 1e-5 can move a crop by
+# a pixel; measured up to 0.027 px on 40 demo faces with the shipped models.
+UPRIGHT_PARITY_PX = 0.1
+
+
+@pytest.mark.parametrize("upright", [None, "default"])
+def test_onnx_backend_gives_the_torch_landmarks(weights, upright):
     s = read_sun_list(_demo_list("val"))[3]
     box = ltrb_to_xywh(s.box)
-    by_torch = LandmarkDetector(weights, backend="torch")
-    by_onnx = LandmarkDetector(weights, backend="onnx", threads=1)
+    by_torch = LandmarkDetector(weights, backend="torch", upright=upright)
+    by_onnx = LandmarkDetector(weights, backend="onnx", threads=1, upright=upright)
+    atol = 1e-3 if upright is None else UPRIGHT_PARITY_PX
     np.testing.assert_allclose(
-        by_onnx.predict(s.image, box)[0].landmarks, by_torch.predict(s.image, box)[0].landmarks, atol=1e-3
+        by_onnx.predict(s.image, box)[0].landmarks, by_torch.predict(s.image, box)[0].landmarks, atol=atol
     )
     a, b = by_onnx.detect(s.image), by_torch.detect(s.image)
     assert len(a) == len(b) >= 1
-    np.testing.assert_allclose(a[0].landmarks, b[0].landmarks, atol=1e-3)
+    np.testing.assert_allclose(a[0].landmarks, b[0].landmarks, atol=atol)
     with pytest.raises(ValueError, match="backend"):
         LandmarkDetector(weights, backend="tflite")
 
