@@ -398,6 +398,8 @@ def jpeg_round_trip(views: torch.Tensor, quality: np.ndarray) -> torch.Tensor:
     for i in np.flatnonzero(quality):
         pixels = (views[i, 0].numpy() * 255.0).round().astype(np.uint8)
         ok, buf = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, int(quality[i])])
+        if not ok:
+            raise RuntimeError(f"OpenCV could not encode a {pixels.shape} view as JPEG")
         out[i, 0] = torch.from_numpy(cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE).astype(np.float32) / 255.0)
     return out
 
