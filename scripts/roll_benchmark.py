@@ -4,7 +4,10 @@ Usage:
     python scripts/roll_benchmark.py --list $IBUG/helen_testset --format pts --out docs/roll_helen.json
     python scripts/roll_benchmark.py --list $DATA/testImageList.txt --out docs/roll_cuhk.json
     [--weights MODEL | --model NAME] [--no-upright] [--rotations 0 45 -45 90 270 180] [--quarter-turns]
-    [--rolls ...] [--limit N]
+    [--placement 300w] [--rolls ...] [--limit N]
+
+300-W's annotations place the five points as 300-W does: score them with --placement 300w
+(:mod:`isnet.placement`; without it a five-point model's points are placed as CUHK's).
 
 Before the upright step (the pipeline as it was): --no-upright --rotations 0.
 
@@ -32,6 +35,7 @@ from isnet.api import TURNS, LandmarkDetector
 from isnet.data import read_list
 from isnet.evaluation import fits_on_rolled_photos
 from isnet.metrics import auc, auroc
+from isnet.placement import PLACEMENTS
 
 ROLLS = (0, 15, 30, 45, -45, 60, -60, 75, 90, 180)
 
@@ -70,6 +74,9 @@ def main() -> None:
     p.add_argument("--refine", type=int, default=None, help="refining passes (default: the API's)")
     p.add_argument("--rotations", type=float, nargs="+", default=list(TURNS), help="turns tried while no face is found")
     p.add_argument("--quarter-turns", action="store_true", help="read each photo in four quarter turns (--rotations)")
+    p.add_argument(
+        "--placement", default=None, choices=PLACEMENTS, help="where five points go (default: the model's own)"
+    )
     p.add_argument("--rolls", type=float, nargs="+", default=list(ROLLS))
     p.add_argument("--limit", type=int, default=None, help="first N faces only")
     p.add_argument("--threads", type=int, default=1)
@@ -86,6 +93,7 @@ def main() -> None:
         upright=upright,
         rotations=a.rotations,
         quarter_turns=a.quarter_turns,
+        placement=a.placement,
         **refine,
     )
     rows, everything = [], []
@@ -104,12 +112,14 @@ def main() -> None:
         + (f" --upright {Path(a.upright).name}" if a.upright != "default" and not a.no_upright else "")
         + (f" --refine {a.refine}" if a.refine is not None else "")
         + (f" --rotations {' '.join(f'{r:g}' for r in a.rotations)}" if a.rotations != list(TURNS) else "")
-        + (" --quarter-turns" if a.quarter_turns else ""),
+        + (" --quarter-turns" if a.quarter_turns else "")
+        + (f" --placement {a.placement}" if a.placement else ""),
         "list": Path(a.list).name,
         "upright_step": det.roll_model is not None,
         "refine": det.refine,
         "rotations": a.rotations,
         "quarter_turns": a.quarter_turns,
+        "placement": det.placement,
         "rolls": rows,
         "all_rolls": {
             "quality_auroc": flags(np.concatenate([f.quality for f in everything])[found], failed),

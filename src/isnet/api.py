@@ -19,6 +19,7 @@ from isnet.export import OnnxISNet, onnxruntime_available
 from isnet.imageio import ImageError, to_bgr_grey, to_grey
 from isnet.inference import crops_of_images, predict_crops
 from isnet.model import ISNet, load
+from isnet.placement import PLACEMENTS, apply_map, placement_map
 from isnet.quality import disagreement, quality_of
 from isnet.schemes import CUHK5, get_scheme
 from isnet.transforms import apply_affine, invert_affine, quarter_turn_matrix, turn_image, unturn_boxes
@@ -163,6 +164,9 @@ class LandmarkDetector:
             distances (see :func:`~isnet.quality.disagreement`). 0: every face. 0.1 skips about
             half of the faces' second pass, but the quality score then ranks failures less well
             (AUROC 0.867 against 0.891 on held-out 300-W faces at eight rolls).
+        placement: where five-point outputs put the points (:mod:`isnet.placement`): ``"cuhk"``
+            (CUHK's hand-placed pupils) or ``"300w"`` (300-W's means of the eyes' contours); ``None``:
+            the model's own (the five-point model's is CUHK's, the 68-point model's 300-W's).
         rotations: turns of the photo (degrees, counter-clockwise as seen) tried in order while
             the detector finds no face: faces rolled past what the detector finds (about 50
             degrees), photos held sideways or upside down (add 90, 270, 180). ``(0,)``: the
@@ -187,6 +191,7 @@ class LandmarkDetector:
         refine: int = 1,
         refine_above: float = 0.0,
         quarter_turns: bool = False,
+        placement: str | None = None,
     ):
         if isinstance(weights, ISNet):
             self.model = weights.eval()
@@ -206,6 +211,17 @@ class LandmarkDetector:
         self.detector = as_detector(detector)
         self.batch_size = batch_size
         self.scheme = get_scheme(self.model.config.scheme)
+        self.placement = self.scheme.placement if placement is None else placement
+        if self.placement not in PLACEMENTS:
+            raise ValueError(f"placement must be one of {PLACEMENTS}, got {placement!r}")
+        self.placement_map = None
+        if self.placement != self.scheme.placement:
+            if self.scheme.n_points != CUHK5.n_points:
+                raise ValueError(
+                    f"the {self.scheme.name} model's points are placed as {self.scheme.placement} places them; "
+                    "only five-point outputs can be moved to another placement"
+                )
+            self.placement_map = placement_map(self.scheme.placement, self.placement)
         if isinstance(upright, str) and upright == "default":
             upright = ROLL_MODEL if ROLL_MODEL.is_file() else None
         self.roll_model = None if upright is None else upright.eval() if isinstance(upright, ISNet) else load(upright)
@@ -390,7 +406,7 @@ class LandmarkDetector:
         if self.roll_model is None:
             crops = crops_of_images(greys, mapped, size, n_points)
             points = predict_crops(self.net, crops, self.batch_size) if len(crops) else np.zeros((0, n_points, 2))
-            return points, None, None
+            return self._placed(points), None, None
         first_crops = crops_of_images(greys, mapped, self.roll_model.config.input_size, CUHK5.n_points)
         if not len(first_crops):
             return np.zeros((0, n_points, 2)), np.zeros(0), np.zeros(0)
@@ -409,8 +425,10 @@ class LandmarkDetector:
             rolls[todo] = roll_of(five[todo])
             points[todo] = self._upright_pass(greys, image_of[todo], five[todo], rolls[todo])
             five[todo] = self._five(points[todo])
+        quality = quality_of(disagreement(first, five), self.quality_fit)
+        points = self._placed(points)
         # The roll reported is that of the points returned, not the one their view was turned by.
-        return points, quality_of(disagreement(first, five), self.quality_fit), np.degrees(roll_of(five))
+        return points, quality, np.degrees(roll_of(self._five(points)))
 
     def _upright_pass(
         self, greys: list[np.ndarray], image_of: np.ndarray, five: np.ndarray, rolls: np.ndarray
@@ -422,6 +440,10 @@ class LandmarkDetector:
             [greys[i] for i in image_of], boxes[:, None], self.model.config.input_size, self.scheme.n_points
         )
         return predict_crops(self.net, crops, self.batch_size, angles=-rolls)
+
+    def _placed(self, points: np.ndarray) -> np.ndarray:
+        """``(N, K, 2)`` landmarks moved to this detector's ``placement`` (unmoved when it is the model's own)."""
+        return points if self.placement_map is None else apply_map(points, self.placement_map)
 
     def _five(self, points: np.ndarray) -> np.ndarray:
         """The five CUHK points of ``(n, K, 2)`` landmarks of this detector's scheme."""

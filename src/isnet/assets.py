@@ -25,6 +25,8 @@ YUNET_MODEL = WEIGHTS_DIR / "face_detection_yunet_2026may.onnx"
 YUNET_BOX_MAP = WEIGHTS_DIR / "yunet_box_map.json"
 # Written by scripts/fit_box_from_landmarks.py: five points -> CUHK box.
 BOX_FROM_POINTS = WEIGHTS_DIR / "box_from_points.json"
+# Written by scripts/fit_placement.py: five points placed as one set does -> as another does.
+PLACEMENT_FITS = {("cuhk", "300w"): WEIGHTS_DIR / "placement_cuhk_to_300w.json"}
 
 
 def weights_path(weights: str | Path | None, model: str = "cuhk5") -> Path:

@@ -238,6 +238,8 @@ class RolledFits:
         nme: ``(N,)`` mean error of the five points over the annotated eye-centre distance (NaN if not found).
         quality: ``(N,)`` the face's ``quality`` (NaN if not found or none).
         score: ``(N,)`` the detector's score (NaN if not found).
+        read: ``(N, 5, 2)`` the five points read, in the turned photo's pixels (NaN if not found).
+        truth: ``(N, 5, 2)`` the annotation's five points, turned alike.
     """
 
     roll: float
@@ -245,6 +247,8 @@ class RolledFits:
     nme: np.ndarray
     quality: np.ndarray
     score: np.ndarray
+    read: np.ndarray
+    truth: np.ndarray
 
 
 def fits_on_rolled_photos(det: LandmarkDetector, samples: list[Sample], roll: float) -> RolledFits:
@@ -253,20 +257,21 @@ def fits_on_rolled_photos(det: LandmarkDetector, samples: list[Sample], roll: fl
     subject's order (a 68-point model's and annotation's reduced to five)."""
     n = len(samples)
     found, nme_, quality, score = np.zeros(n, bool), np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+    read, truths = np.full((n, 5, 2), np.nan), np.full((n, 5, 2), np.nan)
     for i, s in enumerate(samples):
         bgr, _ = to_bgr_grey(s.image)
         turned, m = turn_image(bgr, roll)
-        truth = _five(s.landmarks @ m[:, :2].T + m[:, 2])
+        truth = truths[i] = _five(s.landmarks @ m[:, :2].T + m[:, 2])
         faces = det.detect(turned)
         j = match_by_centre(np.array([f.box for f in faces]).reshape(-1, 4), truth)
         if j < 0:
             continue
-        pred = _five(faces[j].landmarks)
+        pred = read[i] = _five(faces[j].landmarks)
         found[i] = True
         nme_[i] = np.linalg.norm(pred - truth, axis=1).mean() / np.linalg.norm(truth[1] - truth[0])
         quality[i] = np.nan if faces[j].quality is None else faces[j].quality
         score[i] = np.nan if faces[j].score is None else faces[j].score
-    return RolledFits(roll, found, nme_, quality, score)
+    return RolledFits(roll, found, nme_, quality, score, read, truths)
 
 
 def _five(points: np.ndarray) -> np.ndarray:

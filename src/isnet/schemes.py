@@ -26,6 +26,8 @@ class Scheme:
             the outer eye corners); ``None``: the eye centres, as for CUHK.
         regions: named groups of points (jaw, brows, nose, eyes, mouth) for errors per region.
         contours: point sequences to draw as lines, each with whether it closes on itself.
+        placement: whose convention its five points follow (:data:`isnet.placement.PLACEMENTS`):
+            CUHK's hand-placed pupils, or 300-W's means of the eyes' contours.
     """
 
     name: str
@@ -37,6 +39,7 @@ class Scheme:
     ocular: tuple[int, int] | None = None
     regions: tuple[tuple[str, tuple[int, ...]], ...] = ()
     contours: tuple[tuple[tuple[int, ...], bool], ...] = ()
+    placement: str = "cuhk"
 
     @property
     def n_points(self) -> int:
@@ -82,6 +85,7 @@ def _ibug68() -> Scheme:
         to_cuhk5=(left_eye, right_eye, (30,), (48,), (54,)),
         # 300-W's normalisation: points 37 and 46 (1-based), the outer eye corners.
         ocular=(36, 45),
+        placement="300w",
         regions=(
             ("jaw", tuple(range(0, 17))),
             ("brows", tuple(range(17, 27))),

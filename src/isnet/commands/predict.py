@@ -18,6 +18,7 @@ from isnet.assets import installed_models
 from isnet.detectors import DETECTION_SIDE, YuNet
 from isnet.imageio import IMAGE_SUFFIXES, VIDEO_SUFFIXES, ImageError, video_frames
 from isnet.output import RecordWriter, draw_faces
+from isnet.placement import PLACEMENTS
 from isnet.schemes import Scheme
 
 # Detection on a smaller image than this finds nothing: YuNet's smallest anchor is 10 pixels at stride 8.
@@ -236,6 +237,13 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         action="store_true",
         help="one pass on the detector's box instead of the upright step (no quality, no roll)",
     )
+    p.add_argument(
+        "--placement",
+        default=None,
+        choices=PLACEMENTS,
+        help="where five points go: cuhk (CUHK's hand-placed pupils) or 300w (300-W's means of the eyes' "
+        "contours); default: the model's own (cuhk5: cuhk, ibug68: 300w)",
+    )
     p.add_argument("--batch-images", type=options.POSITIVE, default=16, help="images or frames per landmark batch")
     p.add_argument("--threads", type=options.THREADS, default=0, help="CPU threads (0: the libraries' default)")
     p.add_argument("--quiet", action="store_true", help="no progress bars and no summary line")
@@ -268,6 +276,7 @@ def main(args: argparse.Namespace) -> dict:
         model=args.model,
         upright=None if args.no_upright else "default",
         quarter_turns=args.rotations,
+        placement=args.placement,
     )
     if args.min_quality > 0 and det.roll_model is None:
         raise PredictError("--min-quality needs the upright step, which gives faces their quality (drop --no-upright)")
