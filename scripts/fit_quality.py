@@ -48,7 +48,8 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=QUALITY_FIT)
     a = p.parse_args()
     samples = read_list(a.list, a.format, target="ibug68" if a.format == "pts" else "cuhk5")
-    det = LandmarkDetector(threads=1)
+    # 300-W's faces are scored with 300-W's placement of the five points (isnet.placement).
+    det = LandmarkDetector(threads=1, placement="300w" if a.format == "pts" else None)
     if det.roll_model is None:
         raise SystemExit("no upright model is installed (weights/isnet_roll.pt): nothing to fit")
     det.quality_fit = IDENTITY

@@ -31,7 +31,7 @@ def main() -> None:
     weights = a.weights or str(weights_path(None, "ibug68"))
     on_gt = evaluate_list(test, weights, fmt="pts").metrics
     on_yunet = evaluate_with_detector(test, weights, fmt="pts")
-    one_pass = evaluate_with_detector(test, weights, fmt="pts", upright=None)
+    one_pass = evaluate_with_detector(test, weights, fmt="pts", upright=None, mirror=False)
     out = {
         "command": "python scripts/ibug68_report.py --ibug $IBUG"
         + (f" --weights {Path(a.weights).name}" if a.weights else ""),

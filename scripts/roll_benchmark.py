@@ -77,6 +77,7 @@ def main() -> None:
     p.add_argument(
         "--placement", default=None, choices=PLACEMENTS, help="where five points go (default: the model's own)"
     )
+    p.add_argument("--mirror", action="store_true", help="average each landmark pass with its mirrored view's")
     p.add_argument("--rolls", type=float, nargs="+", default=list(ROLLS))
     p.add_argument("--limit", type=int, default=None, help="first N faces only")
     p.add_argument("--threads", type=int, default=1)
@@ -86,6 +87,8 @@ def main() -> None:
     samples = read_list(a.list, a.format, target="ibug68" if a.format == "pts" else "cuhk5")[: a.limit]
     upright = None if a.no_upright else a.upright
     refine = {} if a.refine is None else {"refine": a.refine}
+    if a.mirror:
+        refine["mirror"] = True
     det = LandmarkDetector(
         a.weights,
         model=a.model,
@@ -113,10 +116,12 @@ def main() -> None:
         + (f" --refine {a.refine}" if a.refine is not None else "")
         + (f" --rotations {' '.join(f'{r:g}' for r in a.rotations)}" if a.rotations != list(TURNS) else "")
         + (" --quarter-turns" if a.quarter_turns else "")
-        + (f" --placement {a.placement}" if a.placement else ""),
+        + (f" --placement {a.placement}" if a.placement else "")
+        + (" --mirror" if a.mirror else ""),
         "list": Path(a.list).name,
         "upright_step": det.roll_model is not None,
         "refine": det.refine,
+        "mirror": det.mirror,
         "rotations": a.rotations,
         "quarter_turns": a.quarter_turns,
         "placement": det.placement,

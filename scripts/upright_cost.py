@@ -5,8 +5,9 @@ Usage: python scripts/upright_cost.py [--model cuhk5] [--faces 50] [--seconds 2]
     [--before-weights FILE]   # the one-pass side with another model (the model shipped before)
 
 ``LandmarkDetector.predict`` on demo faces with their boxes, one face a call, one thread, ONNX
-backend: one pass (``upright=None``: crop, network, map back) against the upright step (first
-pass, box from its points, turned view, refining pass, quality). With --batch B,
+backend: one pass as the pipeline ran before the upright step (``upright=None, mirror=False``:
+crop, network, map back) against the shipped default (first pass, box from its points, turned
+view, refining pass, each view read plain and mirrored, quality). With --batch B,
 B photos a call go through ``detect_decoded`` (as ``isnet predict`` batches them), a detector
 that returns each photo's listed box standing in for YuNet. The sides run interleaved over
 --rounds rounds, each the median over --seconds, so that drift of the machine hits both alike.
@@ -48,7 +49,9 @@ def main() -> None:
 
     detector = None if a.batch == 1 else listed_box
     sides = {
-        "one_pass": LandmarkDetector(a.before_weights, model=a.model, detector=detector, upright=None, threads=1),
+        "one_pass": LandmarkDetector(
+            a.before_weights, model=a.model, detector=detector, upright=None, mirror=False, threads=1
+        ),
         "upright_step": LandmarkDetector(model=a.model, detector=detector, threads=1),
     }
     times = {name: [] for name in sides}

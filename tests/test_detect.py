@@ -51,7 +51,8 @@ def box_error(pred: np.ndarray, sample) -> float:
 
 def test_predict_on_dataset_boxes_is_accurate_and_reuses_the_pipeline(detector, samples):
     errors, preds = [], []
-    one_pass = LandmarkDetector(detector.model, detector=None, upright=None)  # as isnet evaluate runs it
+    # As isnet evaluate runs it: one pass, one reading a view.
+    one_pass = LandmarkDetector(detector.model, detector=None, upright=None, mirror=False)
     for s in samples:
         faces = one_pass.predict(s.image, ltrb_to_xywh(s.box))
         assert len(faces) == 1 and faces[0].score is None and faces[0].landmarks.shape == (5, 2)
@@ -63,6 +64,53 @@ def test_predict_on_dataset_boxes_is_accurate_and_reuses_the_pipeline(detector, 
     # is left is float32 rounding of one face per call against twelve (about 1e-5 px).
     crops = face_crops(samples, detector.model.config.input_size)
     np.testing.assert_allclose(np.array(preds), predict_crops(detector.model, crops), rtol=0, atol=1e-4)
+
+
+class _Fake:
+    """Stands in for a network: ``read(views)`` ``(B, K, 2)`` fractions of the view, K points."""
+
+    def __init__(self, read, scheme="cuhk5"):
+        from isnet.model import ISNetConfig
+
+        self.config = ISNetConfig(scheme=scheme)
+        self.read = read
+
+    def eval(self):
+        return self
+
+
+def _predict_with(fake, crops, monkeypatch, **kw):
+    import isnet.inference as inference
+
+    monkeypatch.setattr(inference, "run_network", lambda model, views: model.read(views))
+    return predict_crops(fake, crops, **kw)
+
+
+def test_mirrored_reading_by_hand(samples, monkeypatch):
+    crops = face_crops(samples[:3], 39)
+    # A reader of the brightest pixel is mirror-equivariant: mirroring changes nothing.
+    size = 39
+
+    def brightest(views):
+        flat = views[:, 0].reshape(len(views), -1).argmax(axis=1)
+        v, u = np.divmod(flat, size)
+        return np.repeat(np.stack([u, v], -1)[:, None] / size, 5, axis=1).astype(np.float64)
+
+    plain = _predict_with(_Fake(brightest), crops, monkeypatch)
+    np.testing.assert_allclose(_predict_with(_Fake(brightest), crops, monkeypatch, mirror=True), plain, atol=1e-9)
+    # A reader that sees nothing answers the same points in every view; mirrored back, its pairs
+    # swap and x goes to size - 1 - x: the average is that of the points and their mirror image.
+    fixed = np.array([[10.0, 12.0], [25.0, 13.0], [17.0, 20.0], [12.0, 28.0], [26.0, 29.0]])
+
+    def constant(views):
+        return np.repeat(fixed[None] / size, len(views), axis=0)
+
+    expected_view = 0.5 * (fixed + np.c_[size - 1 - fixed[[1, 0, 2, 4, 3], 0], fixed[[1, 0, 2, 4, 3], 1]])
+    got = _predict_with(_Fake(constant), crops, monkeypatch, mirror=True)
+    base = _predict_with(_Fake(lambda views: np.repeat(expected_view[None] / size, len(views), 0)), crops, monkeypatch)
+    np.testing.assert_allclose(got, base, atol=1e-9)
+    # By hand: the left eye averages (10, 12) with the right eye's (25, 13) mirrored, (38 - 25, 13).
+    np.testing.assert_allclose(expected_view, [[11.5, 12.5], [26.5, 12.5], [19, 20], [12, 28.5], [26, 28.5]])
 
 
 def test_detect_with_yunet_finds_the_annotated_faces(detector, samples):

@@ -167,7 +167,7 @@ def test_a_68_point_model_on_a_five_point_list_is_scored_on_its_reduction(tmp_pa
     ev = evaluate_list(demo_list("val"), tmp_path / "m68.pt")
     assert ev.pred.shape[1:] == (5, 2) and len(ev.metrics["points"]) == 5
     sample = read_sun_list(demo_list("val"))[0]
-    det = isnet.LandmarkDetector(tmp_path / "m68.pt", detector=None, backend="torch", upright=None)
+    det = isnet.LandmarkDetector(tmp_path / "m68.pt", detector=None, backend="torch", upright=None, mirror=False)
     (face,) = det.predict(sample.image, [ltrb_to_xywh(sample.box)])
     assert face.landmarks.shape == (68, 2)
     np.testing.assert_allclose(ev.pred[0], reduce_to_cuhk5(face.landmarks, get_scheme("ibug68")), atol=1e-3)

@@ -36,7 +36,7 @@ def test_train_or_continue_starts_resumes_and_skips(tmp_path):
 
 def test_evaluate_with_yunet_in_front(tmp_path, weights, capsys):
     limit = 6
-    report = evaluate_with_detector(demo_list("val"), weights, limit=limit, upright=None)
+    report = evaluate_with_detector(demo_list("val"), weights, limit=limit, upright=None, mirror=False)
     assert report["n_faces_listed"] == limit and report["n_matched"] == limit
     # In one pass on the list's boxes it is isnet evaluate on the same faces (one decoder, one crop path).
     first = tmp_path / "first.txt"

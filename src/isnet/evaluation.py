@@ -163,6 +163,7 @@ def evaluate_with_detector(
     progress: bool = False,
     model_name: str = "cuhk5",
     upright: str | Path | None = "default",
+    mirror: bool = True,
 ) -> dict:
     """Landmarks from a detector's boxes against landmarks from the list's boxes, on the same faces.
 
@@ -171,7 +172,8 @@ def evaluate_with_detector(
     compared with the annotation: the model on the list's box, the model on the detector's box
     mapped to a training box (what :meth:`LandmarkDetector.detect` does), and the detector's
     own five points when it has them (YuNet). Both model predictions go through
-    :class:`LandmarkDetector` with ``upright`` (``None``: one pass on the box).
+    :class:`LandmarkDetector` with ``upright`` (``None``: one pass on the box) and ``mirror``
+    (``False``: one reading a view, as ``isnet evaluate`` reads them).
 
     Returns:
         ``{"n_faces_listed", "n_images_with_a_detection", "n_matched", "on_matched_faces", "on_all_faces",
@@ -179,7 +181,7 @@ def evaluate_with_detector(
     """
     label = weights_label(weights, model_name)
     detector = detector or YuNet()
-    det = LandmarkDetector(weights_path(weights, model_name), detector, upright=upright)
+    det = LandmarkDetector(weights_path(weights, model_name), detector, upright=upright, mirror=mirror)
     skipped = Skipped()
     samples = read_samples(det.model, label, list_path, fmt, root, pts_scheme, skip_bad, skipped)[:limit]
     fits = detector_fits(samples, det, min_iou, progress)
@@ -201,6 +203,7 @@ def evaluate_with_detector(
         "weights": label,
         "detector": detector.describe(),
         "upright_step": det.roll_model is not None,
+        "mirror": det.mirror,
         "n_faces_listed": len(samples),
         "n_images_with_a_detection": fits.n_found,
         "n_matched": len(idx),

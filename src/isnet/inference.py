@@ -14,6 +14,7 @@ import torch
 from isnet.data import CropSet, make_crop_set
 from isnet.export import OnnxISNet
 from isnet.model import ISNet
+from isnet.schemes import get_scheme
 from isnet.transforms import (
     SOURCE_MARGIN,
     apply_affines,
@@ -60,17 +61,34 @@ def input_device(model) -> torch.device:
 
 
 def predict_crops(
-    model: ISNet | OnnxISNet, crops: CropSet, batch_size: int = 256, angles: np.ndarray | None = None
+    model: ISNet | OnnxISNet,
+    crops: CropSet,
+    batch_size: int = 256,
+    angles: np.ndarray | None = None,
+    mirror: bool = False,
 ) -> np.ndarray:
     """Landmarks ``(N, K, 2)`` in image pixels for every face of a crop set, each face's view
-    turned by ``angles`` (``(N,)`` radians) if given."""
+    turned by ``angles`` (``(N,)`` radians) if given.
+
+    With ``mirror`` each view is also read mirrored (in the same network call) and the two
+    readings are averaged, the mirrored one mirrored back and its pairs swapped as training
+    swapped them (:func:`~isnet.transforms.flip_landmarks`).
+    """
     model.eval()
     size = model.config.input_size
+    perm = get_scheme(model.config.scheme).flip_permutation() if mirror else None
     out = []
     for start in range(0, len(crops), batch_size):
         index = np.arange(start, min(start + batch_size, len(crops)))
         views, mats = view_inputs(model, crops, index, angles)
-        pts = run_network(model, views) * size
+        if perm is None:
+            pts = run_network(model, views) * size
+        else:
+            # Training mirrored views about their centre, (size - 1) / 2 in pixels: u -> size - 1 - u.
+            both = run_network(model, np.concatenate([views, np.ascontiguousarray(views[..., ::-1])])) * size
+            plain, mirrored = both[: len(index)], both[len(index) :, perm]
+            mirrored[..., 0] = size - 1 - mirrored[..., 0]
+            pts = 0.5 * (plain + mirrored)
         out.append(apply_affines(invert_affine(compose(mats, crops.to_source[index])), pts))
     return np.concatenate(out)
 
