@@ -4,6 +4,8 @@ Usage: python scripts/make_wild_list.py --data $DATA --ibug-list $RUNS/ibug68/tr
     ($DATA: the CUHK folder; the 300-W list: scripts/ibug68_split.py's, whose 200 held-out faces
     stay out.) Writes $RUNS/wild/train.txt (Sun format, absolute paths) and
     docs/eye_centre_correction.json.
+    [--ibug-copies 3 --reuse-correction]   # the 300-W faces three times over, moved by the
+    correction already in docs/eye_centre_correction.json (the landmark model's list, $RUNS/wild3)
 
 The two sets place the five points differently: CUHK's eye centres are the pupils as marked by
 hand, 300-W's five points are means of the 68 (README of ibug_300w). The correction is measured,
@@ -43,19 +45,36 @@ def main() -> None:
     p.add_argument("--ibug-list", type=Path, required=True, help="300-W training faces (image paths)")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--correction", type=Path, default=ROOT / "docs" / "eye_centre_correction.json")
+    p.add_argument("--ibug-copies", type=int, default=1, help="times each 300-W face is listed")
+    p.add_argument(
+        "--reuse-correction",
+        action="store_true",
+        help="move the 300-W points by the offset already in --correction (measured with the CUHK model "
+        "shipped then) instead of measuring it with the model shipped now",
+    )
     a = p.parse_args()
     ibug = read_list(a.ibug_list, "pts", target="cuhk5")
-    ev = evaluate_list(a.ibug_list, fmt="pts")
-    if len(ev.pred) != len(ibug):
-        raise SystemExit(f"{a.ibug_list}: {len(ibug)} faces read but {len(ev.pred)} evaluated")
     side = box_sides(ibug)
-    offset = ((ev.pred - ev.gt) / side[:, None, None]).mean(axis=0)
-    sem = ((ev.pred - ev.gt) / side[:, None, None]).std(axis=0) / np.sqrt(len(side))
+    if a.reuse_correction:
+        offset = np.array(json.loads(a.correction.read_text())["offset_xy_box_sides"])
+    else:
+        ev = evaluate_list(a.ibug_list, fmt="pts")
+        if len(ev.pred) != len(ibug):
+            raise SystemExit(f"{a.ibug_list}: {len(ibug)} faces read but {len(ev.pred)} evaluated")
+        offset = ((ev.pred - ev.gt) / side[:, None, None]).mean(axis=0)
+        sem = ((ev.pred - ev.gt) / side[:, None, None]).std(axis=0) / np.sqrt(len(side))
     cuhk = read_sun_list(a.data / "trainImageList.txt")
     lines = [sun_line(s.image, s.box, s.landmarks) for s in cuhk]
-    lines += [sun_line(s.image, s.box, s.landmarks + offset * w) for s, w in zip(ibug, side)]
+    moved = [sun_line(s.image, s.box, s.landmarks + offset * w) for s, w in zip(ibug, side)]
+    lines += moved * a.ibug_copies
     a.out.mkdir(parents=True, exist_ok=True)
     (a.out / "train.txt").write_text("\n".join(lines) + "\n")
+    print(
+        f"{a.out / 'train.txt'}: {len(cuhk)} CUHK + {a.ibug_copies} x {len(ibug)} 300-W faces; "
+        f"offset {offset.round(4).tolist()}"
+    )
+    if a.reuse_correction:
+        return
     a.correction.write_text(
         json.dumps(
             {
@@ -73,7 +92,6 @@ def main() -> None:
         )
         + "\n"
     )
-    print(f"{a.out / 'train.txt'}: {len(cuhk)} CUHK + {len(ibug)} 300-W faces; offset {offset.round(4).tolist()}")
 
 
 if __name__ == "__main__":
