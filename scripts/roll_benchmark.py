@@ -77,7 +77,7 @@ def main() -> None:
     p.add_argument(
         "--placement", default=None, choices=PLACEMENTS, help="where five points go (default: the model's own)"
     )
-    p.add_argument("--mirror", action="store_true", help="average each landmark pass with its mirrored view's")
+    p.add_argument("--settled", type=float, default=None, help="later refining passes skip faces moved less")
     p.add_argument("--rolls", type=float, nargs="+", default=list(ROLLS))
     p.add_argument("--limit", type=int, default=None, help="first N faces only")
     p.add_argument("--threads", type=int, default=1)
@@ -87,8 +87,8 @@ def main() -> None:
     samples = read_list(a.list, a.format, target="ibug68" if a.format == "pts" else "cuhk5")[: a.limit]
     upright = None if a.no_upright else a.upright
     refine = {} if a.refine is None else {"refine": a.refine}
-    if a.mirror:
-        refine["mirror"] = True
+    if a.settled is not None:
+        refine["settled"] = a.settled
     det = LandmarkDetector(
         a.weights,
         model=a.model,
@@ -117,10 +117,11 @@ def main() -> None:
         + (f" --rotations {' '.join(f'{r:g}' for r in a.rotations)}" if a.rotations != list(TURNS) else "")
         + (" --quarter-turns" if a.quarter_turns else "")
         + (f" --placement {a.placement}" if a.placement else "")
-        + (" --mirror" if a.mirror else ""),
+        + (f" --settled {a.settled:g}" if a.settled is not None else ""),
         "list": Path(a.list).name,
         "upright_step": det.roll_model is not None,
         "refine": det.refine,
+        "settled": det.settled,
         "mirror": det.mirror,
         "rotations": a.rotations,
         "quarter_turns": a.quarter_turns,

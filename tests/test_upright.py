@@ -169,11 +169,24 @@ def _count_calls(monkeypatch, det, name: str) -> list[int]:
     return calls
 
 
-def test_refining_passes_run_only_where_the_readings_disagree(upright_detector, monkeypatch):
+def test_refining_passes_run_only_where_the_readings_disagree_or_still_move(upright_detector, monkeypatch):
     photos = demo_photos(6)
     calls = _count_calls(monkeypatch, upright_detector, "_upright_pass")
     n = sum(len(f) for f in upright_detector.detect_batch(photos))
-    assert upright_detector.refine_above == 0.0 and calls == [n, n]  # by default every face is refined
+    # By default every face is refined once, and again only where that pass still moved it.
+    assert upright_detector.refine_above == 0.0 and upright_detector.refine == 2 and calls[:2] == [n, n]
+    assert len(calls) == 2 or 0 < calls[2] <= n
+    calls.clear()
+    monkeypatch.setattr(upright_detector, "settled", 0.0)
+    upright_detector.detect_batch(photos)
+    assert calls == [n, n, n]
+    calls.clear()
+    monkeypatch.setattr(upright_detector, "settled", np.inf)
+    settled = upright_detector.detect_batch(photos)
+    assert calls == [n, n]
+    twice = LandmarkDetector(threads=1, refine=1).detect_batch(photos)
+    for a, b in zip(settled, twice):
+        np.testing.assert_array_equal(np.array([f.landmarks for f in a]), np.array([f.landmarks for f in b]))
     calls.clear()
     monkeypatch.setattr(upright_detector, "refine_above", np.inf)
     never = upright_detector.detect_batch(photos)

@@ -160,6 +160,10 @@ class LandmarkDetector:
         quarter_turns: for photos held sideways or upside down: read the photo as it is and
             turned by 90, 180 and 270 degrees (four times the work); each face keeps the reading
             of highest ``quality``, faces found in several turns counted once.
+        settled: refining passes after the first run only on faces that the pass before moved by
+            more than this many eye distances (mean over the five points). 0: every face. With
+            ``refine=2``, 0.08 sends about one face in eight through the third pass and was as
+            accurate as 0 on held-out 300-W faces (README, the upright step).
         mirror: read every view of every network also mirrored, in the same call, and average
             the two readings (mirrored back, pairs swapped): steadier points for a few percent
             more time. ``False``: as the networks were run before (one reading a view).
@@ -191,11 +195,12 @@ class LandmarkDetector:
         model: str = "cuhk5",
         upright: str | Path | ISNet | None = "default",
         rotations: Sequence[float] = TURNS,
-        refine: int = 1,
+        refine: int = 2,
         refine_above: float = 0.0,
         quarter_turns: bool = False,
         placement: str | None = None,
         mirror: bool = True,
+        settled: float = 0.08,
     ):
         if isinstance(weights, ISNet):
             self.model = weights.eval()
@@ -245,6 +250,7 @@ class LandmarkDetector:
         self.rotations = tuple(float(r) for r in rotations)
         self.refine = int(refine)
         self.refine_above = float(refine_above)
+        self.settled = float(settled)
         self.mirror = bool(mirror)
         if quarter_turns and self.roll_model is None:
             raise ValueError("quarter_turns keeps each face's reading of highest quality: it needs the upright step")
@@ -423,13 +429,16 @@ class LandmarkDetector:
         rolls = roll_of(first)
         points = self._upright_pass(greys, image_of, first, rolls)
         five = self._five(points)
-        todo = np.arange(len(first))
-        for _ in range(self.refine):
+        todo, before = np.arange(len(first)), first
+        for k in range(self.refine):
             # Where the two passes agree, another changes little; where they part, the landmark
-            # model's own points frame the face better than the first pass's.
-            todo = todo[disagreement(first[todo], five[todo]) > self.refine_above]
+            # model's own points frame the face better than the first pass's. A later pass runs
+            # only where the pass before still moved the points (``settled``).
+            limit = self.refine_above if k == 0 else self.settled
+            todo = todo[disagreement(before[todo], five[todo]) > limit]
             if not len(todo):
                 break
+            before = five.copy()
             rolls[todo] = roll_of(five[todo])
             points[todo] = self._upright_pass(greys, image_of[todo], five[todo], rolls[todo])
             five[todo] = self._five(points[todo])
