@@ -238,6 +238,11 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         help="one pass on the detector's box instead of the upright step (no quality, no roll)",
     )
     p.add_argument(
+        "--no-mirror",
+        action="store_true",
+        help="read each view once instead of plain and mirrored (faster, less accurate: README, the upright step)",
+    )
+    p.add_argument(
         "--placement",
         default=None,
         choices=PLACEMENTS,
@@ -277,6 +282,7 @@ def main(args: argparse.Namespace) -> dict:
         upright=None if args.no_upright else "default",
         quarter_turns=args.rotations,
         placement=args.placement,
+        mirror=not args.no_mirror,
     )
     if args.min_quality > 0 and det.roll_model is None:
         raise PredictError("--min-quality needs the upright step, which gives faces their quality (drop --no-upright)")
