@@ -156,7 +156,7 @@ class LandmarkDetector:
             ``quality``. ``"default"``: the shipped one if installed; ``None``: one pass on the
             detector's box, as trained.
         refine: further passes of the landmark model in the upright step, each framing the face
-            by the points of the pass before.
+            by the points of the pass before (2: the second only where ``settled`` says so).
         quarter_turns: for photos held sideways or upside down: read the photo as it is and
             turned by 90, 180 and 270 degrees (four times the work); each face keeps the reading
             of highest ``quality``, faces found in several turns counted once.
@@ -413,8 +413,9 @@ class LandmarkDetector:
     ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         """``(N, K, 2)`` landmarks of all faces, with ``(N,)`` qualities and rolls (degrees) when
         the upright step runs: its first pass on the training boxes gives each face's roll and
-        upright box, the landmark model reads the view turned upright, and again, framed by its
-        own points, where the two readings disagree."""
+        upright box, the landmark model reads the view turned upright, then again framed by its
+        own points (``refine``, gated by ``refine_above`` and ``settled``); five-point outputs
+        are moved to ``placement``."""
         n_points, size = self.scheme.n_points, self.model.config.input_size
         if self.roll_model is None:
             crops = crops_of_images(greys, mapped, size, n_points)
