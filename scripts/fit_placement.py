@@ -23,16 +23,17 @@ from isnet.api import LandmarkDetector
 from isnet.assets import PLACEMENT_FITS
 from isnet.data import read_list
 from isnet.evaluation import fits_on_rolled_photos
+from isnet.metrics import nme
 from isnet.placement import apply_map, fit_map, to_face_frame
 
 
-def nme(read: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """``(N,)`` mean error of ``(N, 5, 2)`` points over the annotated eye-centre distance."""
-    return np.linalg.norm(read - truth, axis=-1).mean(axis=-1) / np.linalg.norm(truth[:, 1] - truth[:, 0], axis=-1)
+def eye_nme(read: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """``(N,)`` NME of ``(N, 5, 2)`` points over the annotated eye-centre distance."""
+    return nme(read, truth, np.linalg.norm(truth[:, 1] - truth[:, 0], axis=-1))
 
 
 def scored(read: np.ndarray, truth: np.ndarray) -> dict:
-    e = nme(read, truth)
+    e = eye_nme(read, truth)
     return {"nme": float(e.mean()), "fr_010": float((e > 0.10).mean())}
 
 
@@ -48,7 +49,7 @@ def main() -> None:
         raise SystemExit(f"the shipped five-point model is placed as {det.scheme.placement}: nothing to fit")
     fits = fits_on_rolled_photos(det, read_list(a.list, "pts", target="ibug68"), 0.0)
     read, truth = fits.read[fits.found], fits.truth[fits.found]
-    good = nme(read, truth) <= 0.10
+    good = eye_nme(read, truth) <= 0.10
     w = fit_map(read[good], truth[good])
     shift = (to_face_frame(truth[good], of=read[good]) - to_face_frame(read[good])).mean(axis=0)
     result = {

@@ -86,9 +86,8 @@ def main() -> None:
     cv2.setNumThreads(a.threads)
     samples = read_list(a.list, a.format, target="ibug68" if a.format == "pts" else "cuhk5")[: a.limit]
     upright = None if a.no_upright else a.upright
-    refine = {} if a.refine is None else {"refine": a.refine}
-    if a.settled is not None:
-        refine["settled"] = a.settled
+    # Options left unset keep the API's defaults.
+    options = {k: v for k, v in (("refine", a.refine), ("settled", a.settled)) if v is not None}
     det = LandmarkDetector(
         a.weights,
         model=a.model,
@@ -97,7 +96,7 @@ def main() -> None:
         rotations=a.rotations,
         quarter_turns=a.quarter_turns,
         placement=a.placement,
-        **refine,
+        **options,
     )
     rows, everything = [], []
     t0 = time.perf_counter()

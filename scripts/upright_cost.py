@@ -7,7 +7,7 @@ Usage: python scripts/upright_cost.py [--model cuhk5] [--faces 50] [--seconds 2]
 ``LandmarkDetector.predict`` on demo faces with their boxes, one face a call, one thread, ONNX
 backend: one pass as the pipeline ran before the upright step (``upright=None, mirror=False``:
 crop, network, map back) against the shipped default (first pass, box from its points, turned
-view, refining pass, each view read plain and mirrored, quality). With --batch B,
+view, refining passes, each view read plain and mirrored, quality). With --batch B,
 B photos a call go through ``detect_decoded`` (as ``isnet predict`` batches them), a detector
 that returns each photo's listed box standing in for YuNet. The sides run interleaved over
 --rounds rounds, each the median over --seconds, so that drift of the machine hits both alike.

@@ -55,13 +55,21 @@ def weights_label(weights: str | Path | None, model: str = "cuhk5") -> str:
     return str(weights) if weights is not None else f"shipped:{weights_path(None, model).name}"
 
 
-def read_fit(path: Path, keys: tuple[str, ...], script: str) -> dict[str, float]:
-    """The fitted constants ``keys`` of a JSON file written by ``script``."""
+def read_fitted(path: Path, script: str) -> dict:
+    """The JSON file written by ``script``, with errors that name the file and the script."""
     try:
-        d = json.loads(path.read_text())
-        return {k: float(d[k]) for k in keys}
+        return json.loads(Path(path).read_text())
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: no fitted constants; write them with {script}") from None
+    except ValueError as e:
+        raise ValueError(f"{path}: not the output of {script} ({e})") from None
+
+
+def read_fit(path: Path, keys: tuple[str, ...], script: str) -> dict[str, float]:
+    """The fitted constants ``keys`` of a JSON file written by ``script``."""
+    d = read_fitted(path, script)
+    try:
+        return {k: float(d[k]) for k in keys}
     except (ValueError, KeyError, TypeError) as e:
         raise ValueError(f"{path}: not the output of {script} ({e})") from None
 

@@ -15,37 +15,37 @@ frame, it holds at any roll and size.
 
 from __future__ import annotations
 
-import json
 from functools import cache
 from pathlib import Path
 
 import numpy as np
 
-from isnet.assets import PLACEMENT_FITS
+from isnet.assets import PLACEMENT_FITS, read_fitted
 from isnet.boxes import roll_of, rotate_points
 
 # The placements a five-point output can follow: the CUHK set's and 300-W's.
 PLACEMENTS = ("cuhk", "300w")
 
 
+def _frame(of: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(N, 2)`` centres, ``(N,)`` rolls and ``(N,)`` eye distances (floored at a pixel) of ``(N, 5, 2)`` points."""
+    return of.mean(axis=1), roll_of(of), np.maximum(np.linalg.norm(of[:, 1] - of[:, 0], axis=-1), 1.0)
+
+
 def to_face_frame(points: np.ndarray, of: np.ndarray | None = None) -> np.ndarray:
     """``(N, 10)`` coordinates of ``(N, 5, 2)`` points in the frame of the five points ``of``
     (default: their own): about their mean, turned upright by their roll, over their eye
     distance (floored at a pixel)."""
-    of = points if of is None else of
-    centres = of.mean(axis=1)
-    eyes = np.maximum(np.linalg.norm(of[:, 1] - of[:, 0], axis=-1), 1.0)
-    upright = rotate_points(points, -roll_of(of), centres) - centres[:, None]
+    centres, rolls, eyes = _frame(points if of is None else of)
+    upright = rotate_points(points, -rolls, centres) - centres[:, None]
     return (upright / eyes[:, None, None]).reshape(len(points), 10)
 
 
 def from_face_frame(coords: np.ndarray, like: np.ndarray) -> np.ndarray:
     """``(N, 5, 2)`` image points of ``(N, 10)`` face-frame coordinates, in the frame of ``like``
     ``(N, 5, 2)`` (the inverse of :func:`to_face_frame` for ``like`` itself)."""
-    centres = like.mean(axis=1)
-    eyes = np.maximum(np.linalg.norm(like[:, 1] - like[:, 0], axis=-1), 1.0)
-    scaled = coords.reshape(-1, 5, 2) * eyes[:, None, None] + centres[:, None]
-    return rotate_points(scaled, roll_of(like), centres)
+    centres, rolls, eyes = _frame(like)
+    return rotate_points(coords.reshape(-1, 5, 2) * eyes[:, None, None] + centres[:, None], rolls, centres)
 
 
 def fit_map(read: np.ndarray, truth: np.ndarray) -> np.ndarray:
@@ -81,10 +81,9 @@ def placement_map(source: str, target: str) -> np.ndarray:
 
 def read_map(path: Path) -> np.ndarray:
     """The ``matrix`` of a JSON file written by ``scripts/fit_placement.py``, checked for shape."""
+    d = read_fitted(path, "scripts/fit_placement.py")
     try:
-        w = np.asarray(json.loads(Path(path).read_text())["matrix"], np.float64)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: no fitted map; write it with scripts/fit_placement.py") from None
+        w = np.asarray(d["matrix"], np.float64)
     except (ValueError, KeyError, TypeError) as e:
         raise ValueError(f"{path}: not the output of scripts/fit_placement.py ({e})") from None
     if w.shape != (11, 10):
