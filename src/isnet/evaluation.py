@@ -14,6 +14,7 @@ from isnet.assets import weights_label, weights_path
 from isnet.boxes import iou, ltrb_to_xywh, match_box, xywh_to_ltrb
 from isnet.data import Sample, Skipped, face_crops, read_list, reduce_to_cuhk5
 from isnet.detectors import YuNet
+from isnet.export import OnnxISNet
 from isnet.imageio import to_bgr_grey
 from isnet.inference import ground_truth, predict_crops
 from isnet.metrics import interocular, nme, summarise
@@ -75,15 +76,24 @@ def evaluate_list(
     batch_size: int = 256,
     progress: bool = False,
     model_name: str = "cuhk5",
+    backend: str = "torch",
+    threads: int | None = None,
 ) -> Evaluation:
     """A model (default: the shipped ``model_name``) on the annotated faces of a list, with the list's boxes.
 
     A model of more points on a five-point list (the 68-point model on the CUHK set) is scored
     on its predictions reduced to five points (:func:`~isnet.data.reduce_to_cuhk5`).
+    ``backend`` (``"torch"`` or ``"onnx"``) runs the network; ``threads`` is the onnxruntime
+    session's intra-op threads (``None``: its default). PyTorch's threads are the process's
+    (``torch.set_num_threads``).
     """
     t0 = time.perf_counter()
     label = weights_label(weights, model_name)
     model = load(weights_path(weights, model_name))
+    if backend == "onnx":
+        model = OnnxISNet(model, threads)
+    elif backend != "torch":
+        raise ValueError(f"backend must be 'torch' or 'onnx', got {backend!r}")
     skipped = Skipped()
     samples = read_samples(model, label, list_path, fmt, root, pts_scheme, skip_bad, skipped)
     crops = face_crops(samples, model.config.input_size, cache_dir, skip_bad, skipped, progress)

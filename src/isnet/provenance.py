@@ -1,0 +1,88 @@
+"""Where a published result came from: the command, the commit, the package versions, the CPU, the date.
+
+Every script under ``benchmarks/`` writes its output through :func:`write_result`, so each
+results file says how to make it again and on what it was made.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+__all__ = ["cpu_name", "git_commit", "package_versions", "stamp", "write_result"]
+
+# The packages whose versions can move a number: the numerics, the image decoding, the network runtimes.
+PACKAGES = ("isnet", "torch", "numpy", "scipy", "onnxruntime", "opencv-python-headless", "optuna")
+
+
+def cpu_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), else what :mod:`platform` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def git_commit(where: Path | None = None) -> str | None:
+    """The checked-out commit of the repository holding ``where`` (default: this package), with
+    ``-dirty`` when tracked files differ from it; ``None`` outside a git checkout."""
+    where = Path(where or __file__).resolve()
+    folder = where if where.is_dir() else where.parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head + ("-dirty" if dirty else "")
+
+
+def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str | None]:
+    """``{name: version}`` of the installed distributions (``None`` where one is not installed)."""
+    out: dict[str, str | None] = {}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def stamp(argv: list[str] | None = None) -> dict:
+    """The provenance block of a result: ``argv``, ``commit``, ``versions``, ``python``, ``cpu``,
+    ``logical_cpus``, ``date`` (UTC, ISO 8601)."""
+    return {
+        "argv": list(sys.argv if argv is None else argv),
+        "commit": git_commit(),
+        "versions": package_versions(),
+        "python": platform.python_version(),
+        "cpu": cpu_name(),
+        "logical_cpus": os.cpu_count(),
+        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def write_result(path: str | Path, result: dict, argv: list[str] | None = None) -> Path:
+    """Write ``result`` as JSON to ``path`` (folders made as needed) with its ``provenance``
+    (:func:`stamp`) first; returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"provenance": stamp(argv), **result}, indent=2) + "\n")
+    return path
