@@ -126,7 +126,9 @@ def main(args: argparse.Namespace) -> dict:
     worst = max(v for per in spread.values() for v in per.values())
     result = {
         "what": "largest relative difference of each golden metric from the model's card, over the configurations",
-        "configurations": {k: {"backend": b, "threads": t, "env": e, "onednn": o} for k, (b, t, e, o) in CONFIGS.items()},
+        "configurations": {
+            k: {"backend": b, "threads": t, "env": e, "onednn": o} for k, (b, t, e, o) in CONFIGS.items()
+        },
         "largest_relative_difference": worst,
         "per_golden": spread,
         "runs": runs,
