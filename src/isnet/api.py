@@ -71,10 +71,22 @@ class Face:
         }
 
 
+def overlaps_image(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
+    """``(N,)`` whether each box ``[x, y, w, h]`` covers some of a ``width`` x ``height`` image."""
+    b = np.asarray(boxes, np.float64).reshape(-1, 4)
+    return (b[:, 0] < width) & (b[:, 1] < height) & (b[:, 0] + b[:, 2] > 0) & (b[:, 1] + b[:, 3] > 0)
+
+
 def _detections(detector: Detector, bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(N, 4)`` boxes and ``(N,)`` scores of a detector on one image, as float64 arrays."""
+    """``(N, 4)`` boxes and ``(N,)`` scores of a detector on one image, as float64 arrays.
+
+    Detections wholly outside the image are dropped (a detector's low-score boxes at an edge
+    may be); those partly outside are kept, the part outside read as the edge repeated.
+    """
     boxes, scores = detector(bgr)
-    return np.asarray(boxes, np.float64).reshape(-1, 4), np.asarray(scores, np.float64).reshape(-1)
+    boxes, scores = np.asarray(boxes, np.float64).reshape(-1, 4), np.asarray(scores, np.float64).reshape(-1)
+    inside = overlaps_image(boxes, bgr.shape[1], bgr.shape[0])
+    return boxes[inside], scores[inside]
 
 
 def detect_turned(
@@ -356,6 +368,12 @@ class LandmarkDetector:
         """
         grey = to_grey(image)
         b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        h, w = grey.shape[:2]
+        outside = ~overlaps_image(b, w, h)
+        if outside.any():
+            raise ValueError(
+                f"box [x, y, w, h] = {b[np.flatnonzero(outside)[0]].tolist()} does not overlap the {w}x{h} image"
+            )
         s = np.full(len(b), np.nan) if scores is None else np.asarray(scores, dtype=np.float64).reshape(-1)
         if len(s) != len(b):
             raise ValueError(f"{len(b)} boxes but {len(s)} scores")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from isnet import options
+from isnet import __version__, options
 from isnet.commands import benchmark, demo, evaluate, export, predict, search, train
 from isnet.data import AnnotationError
 from isnet.model import CheckpointError
@@ -25,6 +25,7 @@ USER_ERRORS = (AnnotationError, CheckpointError, OSError, ValueError, FloatingPo
 
 def main(argv: list[str] | None = None) -> int:
     parser = options.ArgumentParser("isnet", description="Facial landmarks with the Information-Synthesis Network.")
+    parser.add_argument("--version", action="version", version=f"isnet {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (command, help_text) in COMMANDS.items():
         sub.add_parser(

@@ -415,7 +415,11 @@ def build_crops(
     with ThreadPoolExecutor(max(1, workers)) as pool:  # OpenCV decodes with the GIL released
         futures = [pool.submit(_crop_one, s, size, margin) for s in samples]
         for sample, fut in tqdm(
-            zip(samples, futures), total=len(samples), desc="cropping faces", disable=not progress, leave=False
+            zip(samples, futures),
+            total=len(samples),
+            desc="cropping faces",
+            disable=None if progress else True,
+            leave=False,
         ):
             try:
                 crop, mat = fut.result()

@@ -132,7 +132,7 @@ def detector_fits(samples: list[Sample], det: LandmarkDetector, min_iou: float, 
     detection of highest IoU, at least ``min_iou``), from the detector's box."""
     detector = det.detector
     gt, on_list, matched, on_detector, own_points, box_iou, n_found, seconds = [], [], [], [], [], [], 0, 0.0
-    for i, s in enumerate(tqdm(samples, desc="faces", mininterval=5, disable=not progress)):
+    for i, s in enumerate(tqdm(samples, desc="faces", mininterval=5, disable=None if progress else True)):
         bgr, grey = to_bgr_grey(s.image)
         t = time.perf_counter()
         raw = detector.detect_raw(bgr)

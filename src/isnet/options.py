@@ -16,10 +16,11 @@ import torch
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows each option's default, lists as they are typed, except for on/off flags (off unless given)."""
+    """Shows each option's default, lists as they are typed, except for on/off flags (off unless
+    given) and options whose help already says what happens without them (default ``None``)."""
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
-        if action.nargs == 0:
+        if action.nargs == 0 or action.default is None or "default:" in (action.help or ""):
             return action.help
         if isinstance(action.default, (list, tuple)):
             return f"{action.help} (default: {' '.join(map(str, action.default))})"

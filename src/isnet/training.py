@@ -484,7 +484,8 @@ def train_steps(run: Run, stop: int) -> None:
         initial=run.start,
         total=config.iterations,
         desc="training",
-        disable=config.quiet or run.rank > 0,
+        # None: drawn only on a terminal, never into a redirected log.
+        disable=True if config.quiet or run.rank > 0 else None,
         dynamic_ncols=True,
     )
     loader = iter(

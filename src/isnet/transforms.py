@@ -72,7 +72,8 @@ def crop_face(image: np.ndarray, box: np.ndarray, size: int, margin: float) -> t
     """Cut the square around ``box`` (see :func:`square_region`) and resize it to ``size``.
 
     The square is snapped to whole pixels so that area-averaging ``cv2.resize`` can do the
-    resampling; parts outside the image repeat the border.
+    resampling; parts outside the image repeat the border. A square wholly outside the image
+    (a later pass framing a misread face by its points) is all repeated border.
 
     Args:
         image: ``(H, W)`` or ``(H, W, C)`` uint8 image.
@@ -87,9 +88,8 @@ def crop_face(image: np.ndarray, box: np.ndarray, size: int, margin: float) -> t
     x0, y0, n, matrix = crop_matrix(box, size, margin)
     h, w = image.shape[:2]
     s = size / n
-    if x0 >= w or y0 >= h or x0 + n <= 0 or y0 + n <= 0:
-        raise ValueError(f"box {np.asarray(box).tolist()} does not overlap the {w}x{h} image")
-    if n <= 4 * max(h, w):
+    outside = x0 >= w or y0 >= h or x0 + n <= 0 or y0 + n <= 0
+    if n <= 4 * max(h, w) and not outside:
         # Pad only as much as the square leaves the image, then area-average: exact and sharp.
         pad_l, pad_t = max(0, -x0), max(0, -y0)
         pad_r, pad_b = max(0, x0 + n - w), max(0, y0 + n - h)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -52,7 +53,51 @@ def list_inputs(paths: Sequence[str], errors: list[str], skipped: list[Path] | N
             out.append(Input(p, Path(p.name), p.suffix.lower() in VIDEO_SUFFIXES))
         else:
             errors.append(f"{p}: no such file or folder")
-    return out
+    return with_unique_names(out)
+
+
+def with_unique_names(items: list[Input]) -> list[Input]:
+    """``items`` named below the inputs' common folder where their own names would clash
+    (``a/face.jpg`` and ``b/face.jpg`` draw to ``a/face.jpg`` and ``b/face.jpg``, not both to ``face.jpg``)."""
+    names = [i.rel for i in items]
+    if len(set(names)) == len(names):
+        return items
+    full = [Path(os.path.abspath(i.path)) for i in items]
+    common = Path(os.path.commonpath([f.parent for f in full]))
+    return [Input(i.path, f.relative_to(common), i.video) for i, f in zip(items, full)]
+
+
+def drawing_path(item: Input, folder: str | Path) -> Path:
+    """Where ``--draw`` writes an input's annotated copy: its name below ``folder``, a video as
+    ``.mp4``, an image in a format OpenCV cannot write as ``.png``."""
+    dest = Path(folder) / item.rel
+    if item.video:
+        return dest.with_suffix(".mp4")
+    if dest.suffix.lower() not in (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"):
+        return dest.with_suffix(".png")
+    return dest
+
+
+def check_drawings(items: list[Input], folder: str | Path) -> None:
+    """Refuse, before any work, a ``--draw`` folder that cannot be written, and inputs whose
+    drawings would overwrite each other (the same file named twice, or ``face.gif`` beside ``face.png``)."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except FileExistsError:
+        raise PredictError(f"--draw {folder}: a file, not a folder") from None
+    except NotADirectoryError:
+        raise PredictError(f"--draw {folder}: a file stands in its path, so it cannot be a folder") from None
+    except OSError as e:
+        raise PredictError(f"--draw {folder}: cannot write there ({e.strerror or e})") from None
+    seen: dict[Path, Path] = {}
+    for item in items:
+        dest = drawing_path(item, folder)
+        if dest in seen:
+            raise PredictError(f"--draw: {seen[dest]} and {item.path} would both be drawn to {dest}")
+        seen[dest] = item.path
 
 
 def _chunks(it, n: int) -> Iterator[list]:
@@ -121,7 +166,9 @@ def process_video(det: LandmarkDetector, item: Input, writer: RecordWriter, args
     frames, total, fps = video_frames(item.path)
     video_out = None
     n = 0
-    bar = tqdm(total=total or None, desc=item.path.name, unit="frame", leave=False, disable=args.quiet)
+    bar = tqdm(
+        total=total or None, desc=item.path.name, unit="frame", leave=False, disable=True if args.quiet else None
+    )
     try:
         for chunk in _chunks(frames, args.batch_images):
             for faces, frame in zip(det.detect_batch(chunk), chunk):
@@ -131,7 +178,7 @@ def process_video(det: LandmarkDetector, item: Input, writer: RecordWriter, args
                 tally.faces += len(faces)
                 if args.draw:
                     if video_out is None:
-                        dest = (Path(args.draw) / item.rel).with_suffix(".mp4")
+                        dest = drawing_path(item, args.draw)
                         dest.parent.mkdir(parents=True, exist_ok=True)
                         size = (frame.shape[1], frame.shape[0])
                         video_out = cv2.VideoWriter(str(dest), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
@@ -166,9 +213,7 @@ def write_images(
         if not faces:
             tally.no_face.append(str(item.path))
         if args.draw:
-            dest = Path(args.draw) / item.rel
-            if dest.suffix.lower() not in (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"):
-                dest = dest.with_suffix(".png")
+            dest = drawing_path(item, args.draw)
             dest.parent.mkdir(parents=True, exist_ok=True)
             ok, data = cv2.imencode(dest.suffix, draw_faces(bgr, faces, scheme))
             if not ok:
@@ -208,11 +253,23 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     p.add_argument(
         "--output", "-o", type=options.new_file, default=None, help="write records here (None: standard output)"
     )
-    p.add_argument("--draw", default=None, metavar="DIR", help="write annotated images (and videos) here")
+    p.add_argument(
+        "--draw",
+        default=None,
+        metavar="DIR",
+        help="write annotated images (and videos) here, named as the inputs (below their common folder "
+        "where two names would clash); checked before any work",
+    )
     p.add_argument(
         "--backend", default="auto", choices=BACKENDS, help="network backend (auto: onnx when onnxruntime is installed)"
     )
-    p.add_argument("--score-threshold", type=options.FRACTION, default=0.6, help="YuNet's minimum detection score")
+    p.add_argument(
+        "--score-threshold",
+        type=options.FRACTION,
+        default=0.6,
+        help="YuNet's minimum detection score; boxes wholly outside the photo are dropped, those partly "
+        "outside kept (the part outside read as the photo's edge repeated)",
+    )
     p.add_argument(
         "--max-side",
         type=options.IntRange(MIN_DETECTION_SIDE, special=(0,), meaning="0: never shrink"),
@@ -251,7 +308,12 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     )
     p.add_argument("--batch-images", type=options.POSITIVE, default=16, help="images or frames per landmark batch")
     p.add_argument("--threads", type=options.THREADS, default=0, help="CPU threads (0: the libraries' default)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars and no summary line")
+    p.add_argument(
+        "--quiet",
+        "-q",
+        action="store_true",
+        help="no progress bars and no summary line (bars are drawn only on a terminal)",
+    )
     return p
 
 
@@ -264,11 +326,17 @@ def main(args: argparse.Namespace) -> dict:
     skipped: list[Path] = []
     items = list_inputs(args.paths, tally.errors, skipped)
     tally.skipped = [str(p) for p in skipped]
+    if not items:
+        # One line saying why: not each missing path and then again that nothing was found.
+        if len(tally.errors) == len(args.paths):
+            raise PredictError("; ".join(tally.errors))
+        found = f"; {_count(len(skipped), 'file')} skipped ({_names(tally.skipped)})" if skipped else ""
+        missing = f" ({'; '.join(tally.errors)})" if tally.errors else ""
+        raise PredictError(f"no images or videos found in {' '.join(args.paths)}{missing}{found}")
     for e in tally.errors:
         _warn(str(e))
-    if not items:
-        found = f"; {_count(len(skipped), 'file')} skipped ({_names(tally.skipped)})" if skipped else ""
-        raise PredictError(f"no images or videos found in {' '.join(args.paths)}{found}")
+    if args.draw:
+        check_drawings(items, args.draw)
     if args.rotations and args.no_upright:
         raise PredictError(
             "--rotations keeps each face's reading of highest quality: it needs the upright step (drop --no-upright)"
@@ -292,7 +360,7 @@ def main(args: argparse.Namespace) -> dict:
         writer = RecordWriter(stream, args.format, det.scheme.points)
         images = [i for i in items if not i.video]
         show = not args.quiet and (len(images) > 1 or any(Path(p).is_dir() for p in args.paths))
-        with tqdm(total=len(images), desc="images", unit="image", leave=False, disable=not show) as bar:
+        with tqdm(total=len(images), desc="images", unit="image", leave=False, disable=None if show else True) as bar:
             # Two threads decode and detect while the landmark step runs on the batch before.
             batches = det.detect_files([i.path for i in images], args.batch_images, workers=threads or 2)
             for chunk, results in zip(_chunks(images, args.batch_images), batches):
