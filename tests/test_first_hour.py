@@ -150,3 +150,50 @@ def test_no_progress_frames_in_a_redirected_log(tmp_path):
     text = log.read_text()
     assert done.returncode == 0
     assert "\r" not in text and text == "isnet predict: 3 images and 0 videos read, 3 faces\n"
+
+
+# ------------------------------------------------------------------ 6. large photos at full resolution
+
+
+def test_tiles_cover_every_side_with_the_overlap():
+    from isnet.detectors import TILE_OVERLAP, TILE_SIDE, _tile_starts
+
+    assert _tile_starts(TILE_SIDE) == [0] and _tile_starts(100) == [0]
+    for length in (TILE_SIDE + 1, 2000, 4000, 6000, 10_007):
+        starts = _tile_starts(length)
+        assert starts[0] == 0 and starts[-1] + TILE_SIDE == length
+        assert all(b - a <= TILE_SIDE - TILE_OVERLAP for a, b in zip(starts, starts[1:]))
+
+
+def _photo_with_faces(side: int, places: list[tuple[int, int, int]]) -> np.ndarray:
+    """A grey ``side`` x ``2 side / 3`` photo with demo faces (whole 250 px photos) scaled to
+    ``size`` and pasted at ``(x, y)``."""
+    import cv2
+
+    canvas = np.full((2 * side // 3, side, 3), 110, np.uint8)
+    for i, (x, y, size) in enumerate(places):
+        face = cv2.resize(cv2.imread(str(a_face(i))), (size, size), interpolation=cv2.INTER_AREA)
+        canvas[y : y + size, x : x + size] = face
+    return canvas
+
+
+def test_full_resolution_detection_reads_large_photos_in_tiles_and_finds_each_face_once():
+    from isnet.detectors import TILE_OVERLAP, TILE_SIDE
+
+    step = TILE_SIDE - TILE_OVERLAP
+    # A small face that only full resolution finds, one across the seam of two tiles, and one
+    # larger than the overlap that the shrunk whole photo finds.
+    places = [(200, 300, 90), (step + TILE_OVERLAP // 2 - 60, 1200, 130), (1700, 250, 700)]
+    photo = _photo_with_faces(3000, places)
+    full = YuNet(max_side=None).detect_raw(photo)
+    centres = full[:, :2] + full[:, 2:4] / 2
+    for x, y, size in places:
+        near = np.linalg.norm(centres - (x + size / 2, y + size / 2), axis=1) < size / 3
+        assert near.sum() == 1, (x, y, size, full[:, :4].round())
+    assert len(YuNet(max_side=320).detect_raw(photo)) < 3  # shrunk, the small face is lost
+
+
+def test_photos_within_a_tile_are_read_whole_as_before():
+    photo = _photo_with_faces(900, [(100, 100, 200)])
+    y = YuNet(max_side=None)
+    np.testing.assert_array_equal(y.detect_raw(photo), y._detect_shrunk(photo, None))

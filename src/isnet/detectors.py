@@ -28,6 +28,12 @@ from isnet.transforms import apply_affine, invert_affine
 # HELEN test faces is lost that full-size detection finds (scripts/detection_size.py), and a
 # 640x480 photo is detected about 3 times faster than at full size.
 DETECTION_SIDE = 320
+# Detection at full resolution (max_side None) reads a larger photo in tiles of this side, each
+# overlapping the next by TILE_OVERLAP: a face smaller than the overlap lies wholly in some tile,
+# and a larger one is at least TILE_OVERLAP * TILE_SIDE / (photo side) pixels in the whole photo
+# shrunk to a tile (26 px for a 10,000-pixel side), where YuNet finds it.
+TILE_SIDE = 1024
+TILE_OVERLAP = 256
 
 
 class Detector:
@@ -83,8 +89,9 @@ class YuNet(Detector):
         score_threshold: detections below this score are dropped.
         nms_threshold: IoU above which overlapping detections are merged.
         max_side: larger images are shrunk to this longer side for detection (boxes are
-            scaled back), as detection time grows with the pixel count; ``None``: never. Faces
-            smaller than about a tenth of this side are then lost (docs/detection_size.json).
+            scaled back), as detection time grows with the pixel count; ``None``: never (a photo
+            larger than :data:`TILE_SIDE` is then read in tiles). Faces smaller than about a
+            tenth of this side are lost (docs/detection_size.json).
         box_map: how YuNet boxes become CUHK boxes: a :class:`BoxMap`, a JSON path,
             ``"default"`` (the shipped fit) or ``None`` (identity).
     """
@@ -128,13 +135,23 @@ class YuNet(Detector):
     def detect_raw(self, image: np.ndarray) -> np.ndarray:
         """YuNet's own output on a BGR uint8 image.
 
+        With ``max_side=None`` a photo larger than :data:`TILE_SIDE` is read at full resolution
+        tile by tile (:meth:`detect_tiled`), so that time and memory grow with the pixels but
+        never all at once.
+
         Returns:
             ``(N, 15)``: box ``x, y, w, h``, five points ``x, y``, score; in image pixels.
         """
+        if self.max_side is None and max(image.shape[:2]) > TILE_SIDE:
+            return self.detect_tiled(image)
+        return self._detect_shrunk(image, self.max_side)
+
+    def _detect_shrunk(self, image: np.ndarray, max_side: int | None) -> np.ndarray:
+        """:meth:`detect_raw` of the image shrunk to ``max_side`` (``None``: as it is), in its own pixels."""
         h, w = image.shape[:2]
         scale = np.ones(2)
-        if self.max_side is not None and max(h, w) > self.max_side:
-            f = self.max_side / max(h, w)
+        if max_side is not None and max(h, w) > max_side:
+            f = max_side / max(h, w)
             size = (max(1, round(w * f)), max(1, round(h * f)))
             image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
             scale = np.array(size) / (w, h)
@@ -154,9 +171,46 @@ class YuNet(Detector):
             faces[:, :14] = xy.reshape(-1, 14)
         return faces
 
+    def detect_tiled(self, image: np.ndarray) -> np.ndarray:
+        """:meth:`detect_raw` at full resolution: the photo shrunk to :data:`TILE_SIDE` finds the
+        faces larger than :data:`TILE_OVERLAP`, overlapping tiles of :data:`TILE_SIDE` the
+        smaller ones, each wholly inside some tile; a tile's detections touching a side it shares
+        with a neighbour are cut faces and dropped. Detections found twice are merged as YuNet
+        merges its own (non-maximum suppression at ``nms_threshold``)."""
+        h, w = image.shape[:2]
+        found = [self._detect_shrunk(image, TILE_SIDE)]
+        for y0 in _tile_starts(h):
+            for x0 in _tile_starts(w):
+                tile = image[y0 : y0 + TILE_SIDE, x0 : x0 + TILE_SIDE]
+                raw = self._detect_shrunk(tile, None)
+                th, tw = tile.shape[:2]
+                left, t, r, b = raw[:, 0], raw[:, 1], raw[:, 0] + raw[:, 2], raw[:, 1] + raw[:, 3]
+                cut = ((x0 > 0) & (left < 1)) | ((y0 > 0) & (t < 1)) | ((x0 + tw < w) & (r > tw - 1))
+                cut |= (y0 + th < h) & (b > th - 1)
+                raw = raw[~cut]
+                raw[:, [0, 4, 6, 8, 10, 12]] += x0  # box corner and points; not the box's size
+                raw[:, [1, 5, 7, 9, 11, 13]] += y0
+                found.append(raw)
+        faces = np.concatenate(found)
+        if not len(faces):
+            return faces
+        keep = cv2.dnn.NMSBoxes(faces[:, :4].tolist(), faces[:, 14].tolist(), 0.0, self.nms_threshold)
+        faces = faces[np.asarray(keep, int).reshape(-1)]
+        return faces[np.argsort(-faces[:, 14], kind="stable")]
+
     def __call__(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         faces = self.detect_raw(image)
         return faces[:, :4], faces[:, 14]
+
+
+def _tile_starts(length: int) -> list[int]:
+    """Where the tiles along a side of ``length`` pixels start: every ``TILE_SIDE - TILE_OVERLAP``
+    pixels, the last one flush with the end."""
+    if length <= TILE_SIDE:
+        return [0]
+    step = TILE_SIDE - TILE_OVERLAP
+    starts = list(range(0, length - TILE_SIDE, step))
+    return [*starts, length - TILE_SIDE]
 
 
 def as_detector(detector: str | Detector | Callable | None) -> Detector | None:

@@ -15,7 +15,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["cpu_name", "git_commit", "package_versions", "stamp", "write_result"]
+__all__ = ["cpu_name", "git_commit", "package_versions", "portable", "stamp", "write_result"]
 
 # The packages whose versions can move a number: the numerics, the image decoding, the network runtimes.
 PACKAGES = ("isnet", "torch", "numpy", "scipy", "onnxruntime", "opencv-python-headless", "optuna")
@@ -65,11 +65,32 @@ def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str | None]
     return out
 
 
+# Where the data sets lie beside a clone, and the variables the docs write them as.
+DATA_VARIABLES = {"$DATA": "cuhk_facepoint", "$IBUG": "ibug_300w", "$WFLW": "wflw_subset", "$MENPO": "menpo_68pt"}
+
+
+def portable(arg: str, repo: Path | None = None) -> str:
+    """A command-line argument as the docs write it: a path into a data set as ``$IBUG/...``
+    (see :data:`DATA_VARIABLES`), a path inside the repository relative to its root."""
+    repo = (repo or Path(__file__).resolve().parents[2]).resolve()
+    if "/" not in arg:
+        return arg
+    full = Path(os.path.abspath(arg))
+    for variable, name in DATA_VARIABLES.items():
+        for root in (repo.parent / "shared" / "data" / name, Path(os.path.abspath("../shared/data")) / name):
+            if full == root or root in full.parents:
+                rest = full.relative_to(root).as_posix()
+                return variable if rest == "." else f"{variable}/{rest}"
+    if full == repo or repo in full.parents:
+        return full.relative_to(repo).as_posix()
+    return arg
+
+
 def stamp(argv: list[str] | None = None) -> dict:
-    """The provenance block of a result: ``argv``, ``commit``, ``versions``, ``python``, ``cpu``,
-    ``logical_cpus``, ``date`` (UTC, ISO 8601)."""
+    """The provenance block of a result: ``argv`` (paths made :func:`portable`), ``commit``,
+    ``versions``, ``python``, ``cpu``, ``logical_cpus``, ``date`` (UTC, ISO 8601)."""
     return {
-        "argv": list(sys.argv if argv is None else argv),
+        "argv": [portable(a) for a in (sys.argv if argv is None else argv)],
         "commit": git_commit(),
         "versions": package_versions(),
         "python": platform.python_version(),
