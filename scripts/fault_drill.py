@@ -4,8 +4,9 @@ Usage: python scripts/fault_drill.py [KILLS [SEED]]   (default 20 kills, kill po
 
 Kills land on observed progress: a training is killed once its checkpoint reaches each of KILLS
 checkpoint iterations drawn with SEED; a search worker once it has a trial of its own running.
-Writes docs/reliability.json: per drill, the kills, restarts, trials retried, and whether the
-result matched the uninterrupted run. The assertions are the tests' own (tests/test_faults.py).
+Writes benchmarks/results/reliability/kill_drills.json: per drill, the kills, restarts, trials
+retried, and whether the result matched the uninterrupted run. The assertions are the tests' own
+(tests/test_faults.py).
 """
 
 import json
@@ -15,6 +16,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from isnet.provenance import write_result
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,7 +38,7 @@ def main(kills: int, seed: int) -> None:
         "seconds": time.time() - t0,
         "drills": rows,
     }
-    (ROOT / "docs" / "reliability.json").write_text(json.dumps(out, indent=2))
+    write_result(ROOT / "benchmarks" / "results" / "reliability" / "kill_drills.json", out)
     print(json.dumps(out, indent=2))
     sys.exit(done.returncode)
 

@@ -44,7 +44,7 @@ MEASURED = {
 TRAIN_LISTS = {
     "cuhk5": "trainImageList.txt (10,000 faces)",
     "roll": "trainImageList.txt (10,000 faces) and 1,812 300-W training faces with their five points "
-    "corrected to CUHK's (scripts/make_wild_list.py, docs/eye_centre_correction.json)",
+    "corrected to CUHK's (scripts/make_wild_list.py, benchmarks/results/placement/eye_centre_correction.json)",
     "ibug68": "lfpw_trainset, helen_trainset and afw of ibug_300w less 200 held-out faces "
     "(1,812 faces; scripts/ibug68_split.py, seed 0)",
 }

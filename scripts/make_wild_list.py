@@ -3,9 +3,10 @@
 Usage: python scripts/make_wild_list.py --data $DATA --ibug-list $RUNS/ibug68/train.txt --out $RUNS/wild
     ($DATA: the CUHK folder; the 300-W list: scripts/ibug68_split.py's, whose 200 held-out faces
     stay out.) Writes $RUNS/wild/train.txt (Sun format, absolute paths) and
-    docs/eye_centre_correction.json.
+    benchmarks/results/placement/eye_centre_correction.json.
     [--ibug-copies 3 --reuse-correction]   # the 300-W faces three times over, moved by the
-    correction already in docs/eye_centre_correction.json (the landmark model's list, $RUNS/wild3)
+    correction already in benchmarks/results/placement/eye_centre_correction.json (the landmark
+    model's list, $RUNS/wild3)
 
 The two sets place the five points differently: CUHK's eye centres are the pupils as marked by
 hand, 300-W's five points are means of the 68 (README of ibug_300w). The correction is measured,
@@ -25,6 +26,7 @@ import numpy as np
 
 from isnet.data import read_list, read_sun_list
 from isnet.evaluation import evaluate_list
+from isnet.provenance import write_result
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,7 +46,9 @@ def main() -> None:
     p.add_argument("--data", type=Path, required=True, help="the CUHK folder")
     p.add_argument("--ibug-list", type=Path, required=True, help="300-W training faces (image paths)")
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--correction", type=Path, default=ROOT / "docs" / "eye_centre_correction.json")
+    p.add_argument(
+        "--correction", type=Path, default=ROOT / "benchmarks" / "results" / "placement" / "eye_centre_correction.json"
+    )
     p.add_argument("--ibug-copies", type=int, default=1, help="times each 300-W face is listed")
     p.add_argument(
         "--reuse-correction",
@@ -75,22 +79,17 @@ def main() -> None:
     )
     if a.reuse_correction:
         return
-    a.correction.write_text(
-        json.dumps(
-            {
-                "what": "mean (shipped CUHK model's prediction - 300-W five points) per point, in box sides; "
-                "added to the 300-W training faces' five points for the in-the-wild training list",
-                "command": "python scripts/make_wild_list.py --data $DATA --ibug-list $RUNS/ibug68/train.txt "
-                "--out $RUNS/wild",
-                "points": ["left_eye", "right_eye", "nose", "mouth_left", "mouth_right"],
-                "offset_xy_box_sides": offset.round(5).tolist(),
-                "standard_error": sem.round(5).tolist(),
-                "n_faces": len(side),
-                "model": ev.metrics["weights"],
-            },
-            indent=2,
-        )
-        + "\n"
+    write_result(
+        a.correction,
+        {
+            "what": "mean (shipped CUHK model's prediction - 300-W five points) per point, in box sides; "
+            "added to the 300-W training faces' five points for the in-the-wild training list",
+            "points": ["left_eye", "right_eye", "nose", "mouth_left", "mouth_right"],
+            "offset_xy_box_sides": offset.round(5).tolist(),
+            "standard_error": sem.round(5).tolist(),
+            "n_faces": len(side),
+            "model": ev.metrics["weights"],
+        },
     )
 
 

@@ -1,6 +1,7 @@
 """Time per face of the landmark step with and without the upright step (issue 15).
 
-Usage: python scripts/upright_cost.py [--model cuhk5] [--faces 50] [--seconds 2] [--rounds 5]
+Usage: python benchmarks/upright_cost.py [--model cuhk5] [--faces 50] [--seconds 2] [--rounds 5]
+    [--out FILE]              # default: benchmarks/results/speed/upright_cost_MODEL[_batchB].json
     [--batch 16]              # faces per call (default 1)
     [--before-weights FILE]   # the one-pass side with another model (the model shipped before)
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+from pathlib import Path
 
 import numpy as np
 
@@ -27,6 +29,9 @@ from isnet.benchmark import measure
 from isnet.boxes import ltrb_to_xywh
 from isnet.data import read_sun_list
 from isnet.imageio import to_bgr_grey
+from isnet.provenance import write_result
+
+RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def main() -> None:
@@ -37,6 +42,12 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=2.0)
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--batch", type=int, default=1, help="faces (one per photo) per call")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="JSON file to write (default: benchmarks/results/speed/upright_cost_MODEL[_batchB].json)",
+    )
     a = p.parse_args()
     samples = read_sun_list(demo_list("val"))[: a.faces]
     decoded = [to_bgr_grey(s.image) for s in samples]
@@ -68,17 +79,14 @@ def main() -> None:
 
             times[name].append(measure(every_face, a.seconds, min_calls=2)["median_ms"] / len(greys))
     out = {
-        "command": "python scripts/upright_cost.py --model "
-        + a.model
-        + (f" --batch {a.batch}" if a.batch != 1 else "")
-        + (f" --faces {a.faces}" if a.faces != 50 else "")
-        + (" --before-weights FILE" if a.before_weights else ""),
         "faces": len(greys),
         "faces_per_call": a.batch,
         "ms_per_face": {name: statistics.median(t) for name, t in times.items()},
         "ms_rounds": times,
     }
     out["ratio"] = out["ms_per_face"]["upright_step"] / out["ms_per_face"]["one_pass"]
+    batch = f"_batch{a.batch}" if a.batch != 1 else ""
+    write_result(a.out or RESULTS / "speed" / f"upright_cost_{a.model}{batch}.json", out)
     print(json.dumps(out, indent=2))
 
 

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Seed noise of the beta comparison (docs/beta_search.md): 1,000-iteration trainings at the
 # surface's and TPE's best betas with seeds 1 and 2 (seed 0 is the search's own trial).
-# Usage: [DATA=folder] scripts/seed_noise.sh [RUNS [CACHE]]
+# Usage: [DATA=folder] benchmarks/seed_noise.sh [RUNS [CACHE]]
 #   (defaults: DATA ../shared/data/cuhk_facepoint, RUNS runs/noise, CACHE cache)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,6 +1,7 @@
-"""The README's roll table (markdown) from two outputs of scripts/roll_benchmark.py.
+"""The README's roll table (markdown) from two outputs of benchmarks/roll_benchmark.py.
 
-Usage: python scripts/roll_table.py docs/roll_helen_before.json docs/roll_helen_after.json
+Usage: python benchmarks/roll_table.py benchmarks/results/roll/helen_one_pass.json \\
+           benchmarks/results/roll/helen_upright_step.json
 
 Rolls present in both files, in the order of the second; percentages to two decimals,
 AUROCs to three, as the JSON holds them (nothing is recomputed).

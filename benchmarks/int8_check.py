@@ -1,6 +1,6 @@
 """Is int8 worth it? Static (QDQ) and dynamic int8 quantisation of the shipped network, timed and scored.
 
-Usage: python scripts/int8_check.py --data $DATA [--out docs/int8.json]
+Usage: python benchmarks/int8_check.py --data $DATA [--out FILE]   (default: benchmarks/results/speed/int8.json)
 Calibration: plain views of the 300 embedded demo training faces. Timing: onnxruntime, one
 thread, batch 1 and 64, median of repeated calls. Accuracy: mean box error (Sun et al.'s
 measure) on the validation list $DATA/testImageList.txt with the list's boxes.
@@ -10,7 +10,6 @@ than 0.02 points.
 
 import argparse
 import json
-import platform
 import tempfile
 from functools import partial
 from pathlib import Path
@@ -19,13 +18,16 @@ import numpy as np
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_dynamic, quantize_static
 
 from isnet.assets import DEFAULT_MODEL, demo_list
-from isnet.benchmark import cpu_name, measure
+from isnet.benchmark import measure
 from isnet.data import face_crops, read_sun_list
 from isnet.export import OnnxISNet, onnx_bytes
 from isnet.inference import ground_truth, predict_crops, view_inputs
 from isnet.metrics import summarise
 from isnet.model import load
+from isnet.provenance import write_result
 from isnet.schemes import get_scheme
+
+RESULTS = Path(__file__).resolve().parent / "results"
 
 
 class Views(CalibrationDataReader):
@@ -39,7 +41,7 @@ class Views(CalibrationDataReader):
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", required=True, help="CUHK folder with testImageList.txt")
-    p.add_argument("--out", default="docs/int8.json", help="JSON file to write")
+    p.add_argument("--out", type=Path, default=RESULTS / "speed" / "int8.json", help="JSON file to write")
     p.add_argument("--seconds", type=float, default=2.0, help="minimum time per measurement")
     a = p.parse_args()
     model = load(DEFAULT_MODEL)
@@ -79,13 +81,8 @@ def main() -> None:
         for n, r in rows.items()
         if n != "float32" and r["speedup_batch1"] > 1 and abs(r["box_error_change_points"]) < 0.02
     ]
-    out = {
-        "command": "python scripts/int8_check.py --data $DATA",
-        "rows": rows,
-        "ship": ship or None,
-        "machine": {"cpu": cpu_name(), "python": platform.python_version()},
-    }
-    Path(a.out).write_text(json.dumps(out, indent=2) + "\n")
+    out = {"rows": rows, "ship": ship or None}
+    write_result(a.out, out)
     print(json.dumps(out, indent=2))
 
 

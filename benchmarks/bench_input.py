@@ -1,7 +1,8 @@
 """Training throughput (samples/s) with each input path, and with 1 and 2 processes.
 
-Usage: python scripts/bench_input.py --data ../shared/data/cuhk_facepoint --iterations 150
-Writes docs/input_throughput.json and prints a table. Every configuration trains the same
+Usage: python benchmarks/bench_input.py --data $DATA --iterations 150 [--out FILE]
+($DATA: the CUHK folder, e.g. ../shared/data/cuhk_facepoint.) Writes
+benchmarks/results/speed/training_input.json (or --out) and prints a table. Every configuration trains the same
 model on trainImageList.txt for the same iterations (validation on the small demo list,
 so it costs little); samples/s counts the training loop only, not the one-off crop build,
 whose time is reported separately.
@@ -17,8 +18,10 @@ import time
 from pathlib import Path
 
 from isnet.assets import demo_list
+from isnet.provenance import write_result
 
 ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
 
 
 def run(cmd: list[str], env: dict) -> float:
@@ -31,6 +34,7 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--data", required=True)
     p.add_argument("--iterations", type=int, default=150)
+    p.add_argument("--out", type=Path, default=RESULTS / "speed" / "training_input.json", help="JSON file to write")
     a = p.parse_args()
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     rows = []
@@ -77,14 +81,7 @@ def main() -> None:
                 }
             )
             print(f"{name:<58} {procs}  {m['samples_per_s']:8.1f} samples/s  (wall {wall:.1f} s)", flush=True)
-    out = {
-        "iterations": a.iterations,
-        "batch_size": 64,
-        "rows": rows,
-        "cpu_count": os.cpu_count(),
-        "command": f"python scripts/bench_input.py --data {a.data} --iterations {a.iterations}",
-    }
-    (ROOT / "docs" / "input_throughput.json").write_text(json.dumps(out, indent=2))
+    write_result(a.out, {"iterations": a.iterations, "batch_size": 64, "rows": rows})
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Folders through isnet predict: photos per second on two cores against dlib, and peak memory.
 
-Usage: python scripts/bench_folders.py [--out docs/folder_throughput.json]
+Usage: python benchmarks/bench_folders.py [--out benchmarks/results/speed/folders.json]
 Folders are made in a temporary directory: 200 JPEG photos of 640x480 (the benchmark photo,
 isnet.benchmark.demo_photo, shifted a little each time so no two files are alike) and the 400
 embedded demo faces. Throughput: isnet.peers.per_folder (isnet's pipeline in this process,
@@ -21,9 +21,12 @@ import cv2
 import numpy as np
 
 from isnet.assets import DEMO_DIR
-from isnet.benchmark import cpu_name, demo_photo
+from isnet.benchmark import demo_photo
 from isnet.imageio import IMAGE_SUFFIXES
 from isnet.peers import per_folder
+from isnet.provenance import write_result
+
+RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def photo_folder(root: Path, n: int) -> Path:
@@ -56,19 +59,16 @@ def peak_memory_mb(folder: Path) -> float:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--out", default="docs/folder_throughput.json", help="JSON file to write")
+    p.add_argument("--out", type=Path, default=RESULTS / "speed" / "folders.json", help="JSON file to write")
     a = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         result = {
-            "command": "python scripts/bench_folders.py",
-            "cpu": cpu_name(),
-            "logical_cpus": os.cpu_count(),
             "photos_640x480": per_folder(photo_folder(root, 200)),
             "demo_faces_250x250": per_folder(DEMO_DIR),
             "peak_memory_mb": {str(n): peak_memory_mb(linked_folder(root, n)) for n in (100, 1000)},
         }
-    Path(a.out).write_text(json.dumps(result, indent=2) + "\n")
+    write_result(a.out, result)
     print(json.dumps(result, indent=2))
 
 

@@ -1,12 +1,13 @@
 """Widen the plain CNN until its time per face matches IS-Net's (issue 13, item 4).
 
-Usage: python scripts/width_match.py --scheme ibug68 [--factors 1 1.1 1.2 ...] [--seconds 3]
+Usage: python benchmarks/width_match.py --scheme ibug68 [--factors 1 1.1 1.2 ...] [--seconds 3] [--out FILE]
 
 Times each network through the ONNX path (onnxruntime, batch 1, one thread, median over
 ``--seconds``), IS-Net at the shipped beta and the plain CNN with every block's channels and
 the head's hidden width scaled by each factor, interleaved over ``--rounds`` rounds so that
-drift of the machine hits all alike. Prints JSON: parameters, multiply-adds and milliseconds
-per network, and the factor whose CNN time is closest to IS-Net's.
+drift of the machine hits all alike. Writes JSON (default:
+benchmarks/results/compare/width_match_SCHEME.json) and prints it: parameters, multiply-adds
+and milliseconds per network, and the factor whose CNN time is closest to IS-Net's.
 """
 
 from __future__ import annotations
@@ -14,12 +15,16 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+from pathlib import Path
 
 import numpy as np
 
 from isnet.benchmark import measure
 from isnet.export import OnnxISNet
 from isnet.model import ISNet, ISNetConfig, count_macs, count_parameters
+from isnet.provenance import write_result
+
+RESULTS = Path(__file__).resolve().parent / "results"
 
 BETA = (0.4067, 0.3654, 0.1669)
 
@@ -35,6 +40,12 @@ def main() -> None:
     p.add_argument("--factors", type=float, nargs="+", default=[1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6])
     p.add_argument("--seconds", type=float, default=2.0)
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="JSON file to write (default: benchmarks/results/compare/width_match_SCHEME.json)",
+    )
     a = p.parse_args()
     configs = {"isnet": ISNetConfig(scheme=a.scheme, input_size=a.input_size, beta=BETA)}
     configs.update({f"cnn_x{f:g}": widened(a.scheme, f, a.input_size) for f in a.factors})
@@ -60,6 +71,7 @@ def main() -> None:
     target = out["isnet"]["ms_per_face"]
     cnns = [n for n in out if n != "isnet"]
     out["matched"] = min(cnns, key=lambda n: abs(out[n]["ms_per_face"] - target))
+    write_result(a.out or RESULTS / "compare" / f"width_match_{a.scheme}.json", out)
     print(json.dumps(out, indent=2))
 
 

@@ -1,8 +1,10 @@
 """Landmarks on rotated photos through the public API (issue 15's roll table).
 
 Usage:
-    python scripts/roll_benchmark.py --list $IBUG/helen_testset --format pts --out docs/roll_helen.json
-    python scripts/roll_benchmark.py --list $DATA/testImageList.txt --out docs/roll_cuhk.json
+    python benchmarks/roll_benchmark.py --list $IBUG/helen_testset --format pts --placement 300w \\
+        --out benchmarks/results/roll/helen_upright_step.json
+    python benchmarks/roll_benchmark.py --list $DATA/testImageList.txt \\
+        --out benchmarks/results/roll/cuhk_upright_step.json
     [--weights MODEL | --model NAME] [--no-upright] [--rotations 0 45 -45 90 270 180] [--quarter-turns]
     [--placement 300w] [--rolls ...] [--limit N]
 
@@ -18,7 +20,7 @@ lies within the annotated eye-centre distance of the centre of its five annotate
 five points (a 68-point model's, and 300-W annotations, reduced to five) are compared with the
 annotation turned alike, in the subject's order: NME over the eye-centre distance, failures
 NME > 0.10, AUC@0.10, faces not found, and the AUROC with which each face's ``quality`` (and,
-for comparison, the detector's score) flags the failures. The cost: scripts/upright_cost.py.
+for comparison, the detector's score) flags the failures. The cost: benchmarks/upright_cost.py.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from isnet.data import read_list
 from isnet.evaluation import fits_on_rolled_photos
 from isnet.metrics import auc, auroc
 from isnet.placement import PLACEMENTS
+from isnet.provenance import write_result
 
 ROLLS = (0, 15, 30, 45, -45, 60, -60, 75, 90, 180)
 
@@ -81,7 +84,7 @@ def main() -> None:
     p.add_argument("--rolls", type=float, nargs="+", default=list(ROLLS))
     p.add_argument("--limit", type=int, default=None, help="first N faces only")
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--out", type=Path, required=True, help="JSON file to write")
+    p.add_argument("--out", type=Path, required=True, help="JSON file to write (results: benchmarks/results/roll/)")
     a = p.parse_args()
     cv2.setNumThreads(a.threads)
     samples = read_list(a.list, a.format, target="ibug68" if a.format == "pts" else "cuhk5")[: a.limit]
@@ -108,15 +111,6 @@ def main() -> None:
     found = np.concatenate([f.found for f in everything])
     failed = np.concatenate([f.nme for f in everything])[found] > 0.10
     out = {
-        "command": f"python scripts/roll_benchmark.py --list {Path(a.list).name} --format {a.format} "
-        + (f"--weights {Path(a.weights).name}" if a.weights else f"--model {a.model}")
-        + (" --no-upright" if a.no_upright else "")
-        + (f" --upright {Path(a.upright).name}" if a.upright != "default" and not a.no_upright else "")
-        + (f" --refine {a.refine}" if a.refine is not None else "")
-        + (f" --rotations {' '.join(f'{r:g}' for r in a.rotations)}" if a.rotations != list(TURNS) else "")
-        + (" --quarter-turns" if a.quarter_turns else "")
-        + (f" --placement {a.placement}" if a.placement else "")
-        + (f" --settled {a.settled:g}" if a.settled is not None else ""),
         "list": Path(a.list).name,
         "upright_step": det.roll_model is not None,
         "refine": det.refine,
@@ -132,7 +126,7 @@ def main() -> None:
         },
         "seconds": time.perf_counter() - t0,
     }
-    a.out.write_text(json.dumps(out, indent=2) + "\n")
+    write_result(a.out, out)
 
 
 if __name__ == "__main__":

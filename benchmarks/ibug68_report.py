@@ -1,6 +1,7 @@
-"""A 68-point model on the HELEN test split, beside dlib's 68-point predictor (docs/ibug68.json).
+"""A 68-point model on the HELEN test split, beside dlib's 68-point predictor.
 
-Usage: python scripts/ibug68_report.py --ibug $IBUG [--weights MODEL] [--out docs/ibug68.json]
+Usage: python benchmarks/ibug68_report.py --ibug $IBUG [--weights MODEL] [--out FILE]
+(default --out: benchmarks/results/ibug68/helen_testset.json)
 ($IBUG: the ibug_300w folder.) The model: from boxes drawn from the ground truth's five points,
 and from YuNet's boxes through LandmarkDetector (with the upright step, and in one pass on the
 mapped box); faces not found are those
@@ -16,6 +17,9 @@ from isnet.assets import weights_path
 from isnet.data import read_list
 from isnet.evaluation import evaluate_list, evaluate_with_detector
 from isnet.peers import dlib68_on
+from isnet.provenance import write_result
+
+RESULTS = Path(__file__).resolve().parent / "results"
 
 KEYS = ("n_faces", "nme_iod", "nme_ipd", "fr_008", "fr_010", "auc_008", "auc_010", "nme_iod_per_region")
 
@@ -24,7 +28,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--ibug", required=True, help="ibug_300w folder")
     p.add_argument("--weights", default=None, help="68-point model (default: the shipped ibug68)")
-    p.add_argument("--out", default="docs/ibug68.json", help="JSON file to write")
+    p.add_argument("--out", type=Path, default=RESULTS / "ibug68" / "helen_testset.json", help="JSON file to write")
     p.add_argument("--no-dlib", action="store_true", help="leave dlib out")
     a = p.parse_args()
     test = Path(a.ibug) / "helen_testset"
@@ -33,8 +37,6 @@ def main() -> None:
     on_yunet = evaluate_with_detector(test, weights, fmt="pts")
     one_pass = evaluate_with_detector(test, weights, fmt="pts", upright=None, mirror=False)
     out = {
-        "command": "python scripts/ibug68_report.py --ibug $IBUG"
-        + (f" --weights {Path(a.weights).name}" if a.weights else ""),
         "test": "helen_testset (330 faces)",
         "model_on_boxes_from_ground_truth": {k: on_gt[k] for k in KEYS},
         "model_on_yunet_boxes_with_upright_step": on_yunet["on_matched_faces"]["model_on_mapped_yunet_boxes"],
@@ -44,7 +46,7 @@ def main() -> None:
     }
     if not a.no_dlib:
         out["dlib_hog_68"] = dlib68_on(read_list(test, "pts", target="ibug68"))
-    Path(a.out).write_text(json.dumps(out, indent=2) + "\n")
+    write_result(a.out, out)
     print(json.dumps(out, indent=2))
 
 

@@ -1,7 +1,7 @@
 """Compare ways of choosing beta at the same trial budget (issue: the paper's search vs the field's).
 
 Usage ($DATA: the CUHK folder, e.g. ../shared/data/cuhk_facepoint; $RUNS: run outputs):
-    python scripts/compare_beta_search.py --data $DATA --runs $RUNS \\
+    python benchmarks/compare_beta_search.py --data $DATA --runs $RUNS \\
         --iterations 1000 --trials 14 --random-trials 10 --threads 1
 
 Runs (or resumes: every method is resumable, and finished work is not redone) and compares:
@@ -9,7 +9,7 @@ Runs (or resumes: every method is resumable, and finished work is not redone) an
   * tpe:      isnet search --sampler tpe, in RUNS/search_tpe
   * gradient: isnet train --learn-beta from the uniform beta, then a training at the learned
               beta (2 trials), in RUNS/beta_gradient
-Writes docs/beta_search.json and docs/beta_search.png: the lowest validation loss reached
+Writes benchmarks/results/beta_search/methods.json and methods.png: the lowest validation loss reached
 after each trial spent, per method. ``--only METHOD`` runs that method alone, so the three
 can run as separate processes side by side; every invocation writes the report from the
 methods finished so far.
@@ -24,10 +24,11 @@ import numpy as np
 
 from isnet.model import load
 from isnet.plots import plt
+from isnet.provenance import write_result
 from isnet.search import SearchConfig, search
 from isnet.training import TrainConfig, train_or_continue
 
-ROOT = Path(__file__).resolve().parents[1]
+RESULTS = Path(__file__).resolve().parent / "results" / "beta_search"
 
 
 def main() -> None:
@@ -101,8 +102,8 @@ def main() -> None:
             "best_beta": rows[i]["beta"],
             "trials_spent": len(rows),
         }
-    (ROOT / "docs" / "beta_search.json").write_text(json.dumps(report, indent=2))
-    plot(report, ROOT / "docs" / "beta_search.png")
+    write_result(RESULTS / "methods.json", report)
+    plot(report, RESULTS / "methods.png")
     for name, m in report["methods"].items():
         print(
             f"{name:>9}: {m['trials_spent']:>2} trials, lowest validation loss {m['best_loss']:.4f} "

@@ -1,10 +1,10 @@
 """What each training change buys: one change at a time from a common baseline.
 
 Usage ($DATA: the CUHK folder, e.g. ../shared/data/cuhk_facepoint; $RUNS: run outputs):
-    python scripts/ablation.py run --data $DATA --runs $RUNS/ablation \\
+    python benchmarks/ablation.py run --data $DATA --runs $RUNS/ablation \\
         --iterations 5000 --only baseline wing        # one lane; start a second lane with other names
-    python scripts/ablation.py detector --data $DATA --runs $RUNS/ablation  # each model on YuNet's boxes
-    python scripts/ablation.py table --runs $RUNS/ablation     # docs/ablation.json + docs/ABLATION.md
+    python benchmarks/ablation.py detector --data $DATA --runs $RUNS/ablation  # each model on YuNet's boxes
+    python benchmarks/ablation.py table --runs $RUNS/ablation  # results/ablation/table.json, docs/ABLATION.md
 
 Every run is a training (``isnet.training.train_or_continue``, what ``isnet train --continue``
 runs) with the shipped model's architecture (searched beta, 39-pixel input), seed 0, one CPU
@@ -26,10 +26,13 @@ import torch
 from isnet.commands.train import config_changes
 from isnet.evaluation import evaluate_with_detector
 from isnet.metrics import SUN_CASCADE, SUN_LEVEL1
+from isnet.provenance import write_result
 from isnet.training import TrainConfig, train_or_continue
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
+RESULTS = ROOT / "benchmarks" / "results" / "ablation"
+MODELS = RESULTS / "models"  # cards of unshipped models the longer rows read
 
 # (name, what changes, extra isnet-train arguments)
 CHANGES = [
@@ -82,7 +85,7 @@ LONGER = [
     (
         "searched_20k",
         "baseline recipe, 20,000 iterations (the model shipped before the ablation)",
-        "docs/models/isnet_cuhk5_searched_20k.json",
+        "benchmarks/results/ablation/models/isnet_cuhk5_searched_20k.json",
     ),
     (
         "ft_wing_15k",
@@ -174,10 +177,10 @@ def table(args: argparse.Namespace) -> None:
         m = _metrics(path)
         if m is not None:
             # A kept card has its detection report beside it; a run has detection.json inside.
-            kept = path.parent == ROOT / "docs" / "models"
+            kept = path.parent == MODELS
             nme = _yunet_nme(path.with_name(path.stem + "_detection.json") if kept else path.parent / "detection.json")
             longer.append(_row(name, what, "", m) | {"nme_yunet": nme})
-    (DOCS / "ablation.json").write_text(json.dumps({"one_change": one_change, "longer": longer}, indent=2) + "\n")
+    write_result(RESULTS / "table.json", {"one_change": one_change, "longer": longer})
     head = [
         "| change | iterations | val loss | NME % | FR@0.10 % | LE % | RE % | N % | LM % | RM % | mean % "
         "| vs first row | NME % on YuNet boxes |",
@@ -208,33 +211,34 @@ LE, RE left and right eye, N nose, LM, RM mouth corners; "mean" is the mean of t
 Val loss is the paper's Euclidean loss in pixels of a 39-pixel face box, whatever loss
 trained the model. NME is normalised by the inter-ocular distance.
 
-Regenerate this file and `docs/ablation.json` from finished runs:
+Regenerate this file and `benchmarks/results/ablation/table.json` from finished runs:
 
-    python scripts/ablation.py table --runs $RUNS/ablation
+    python benchmarks/ablation.py table --runs $RUNS/ablation
 
 The one-change runs:
 
-    python scripts/ablation.py run --data $DATA --runs $RUNS/ablation --cache-dir $CACHE \\
+    python benchmarks/ablation.py run --data $DATA --runs $RUNS/ablation --cache-dir $CACHE \\
         --iterations 5000 [--only NAME ...]
 
 """
 
 NOTES = """
-Seed noise at 5,000 iterations, from docs/results.json (IS-Net, seeds 0, 1, 2, the baseline
-recipe): mean error 1.961, 1.936, 1.943 %, so a single-seed difference under about 0.03
-points is not a finding. Every row of the first table is seed 0; the baseline row is
-bit-identical to seed 0 of docs/RESULTS.md (val loss 2.1643965).
+Seed noise at 5,000 iterations, from benchmarks/results/compare/paper_cuhk5.json (IS-Net,
+seeds 0, 1, 2, the baseline recipe): mean error 1.961, 1.936, 1.943 %, so a single-seed
+difference under about 0.03 points is not a finding. Every row of the first table is seed 0;
+the baseline row is bit-identical to seed 0 of docs/RESULTS.md (val loss 2.1643965).
 
 The SGD row is not a tuned optimiser: at lr 0.01 (momentum 0.9) training diverged
 (`loss became inf at iteration 51`), and 5e-4 is the only other rate tried. The last
-column runs each model on mapped YuNet boxes (`python scripts/ablation.py detector`,
+column runs each model on mapped YuNet boxes (`python benchmarks/ablation.py detector`,
 3,463 matched faces): the changes that help on the dataset's boxes do not all help there
 (wing loss and dropping box jitter are worse on YuNet's boxes at 5,000 iterations).
 
 The longer trainings (one thread each, on the shared 2-core CPU; their commands are in the
-cards docs/models/isnet_cuhk5_searched_20k.json, docs/models/isnet_cuhk5_ft_wing_15k.json
-and the shipped src/isnet/weights/isnet_cuhk5.json). The first makes the 20,000-iteration model
-the fine-tunings start from (the shipped model before the ablation; the same weights are in
+cards benchmarks/results/ablation/models/isnet_cuhk5_searched_20k.json,
+benchmarks/results/ablation/models/isnet_cuhk5_ft_wing_15k.json and the shipped
+src/isnet/weights/isnet_cuhk5.json). The first makes the 20,000-iteration model the
+fine-tunings start from (the shipped model before the ablation; the same weights are in
 git: `git show 6941f94:isnet/weights/isnet_cuhk5.pt > $RUNS/full_searched_20k/model.pt`):
 
     isnet train --train-list $DATA/trainImageList.txt --val-list $DATA/testImageList.txt \\

@@ -1,16 +1,16 @@
 """Reproduce the paper's comparison (Table 3, Fig. 2, Fig. 3) and write docs/RESULTS.md.
 
 Usage ($DATA: the CUHK folder, e.g. ../shared/data/cuhk_facepoint; $RUNS: run outputs):
-    python scripts/make_results.py --data $DATA --runs $RUNS/compare \\
+    python benchmarks/make_results.py --data $DATA --runs $RUNS/compare \\
         --iterations 5000 --seeds 0 1 2 --parallel 2
 
 Trains IS-Net (the shipped default beta unless --beta is given) and the plain CNN with
 identical settings for every seed, --parallel trainings at a time in worker processes
 (``isnet.training.train_or_continue``: a run already started is resumed, one already
 finished skipped), evaluates each on the training and validation lists, times both
-networks per face in one process, and writes docs/results.json, docs/RESULTS.md,
-docs/fig2_curves.png and docs/fig3_faces.png. Re-running it regenerates everything from the
-finished runs.
+networks per face in one process, and writes docs/RESULTS.md and, in
+benchmarks/results/compare/, paper_cuhk5.json, fig2_curves.png and fig3_faces.png. Re-running it
+regenerates everything from the finished runs.
 """
 
 from __future__ import annotations
@@ -36,11 +36,14 @@ from isnet.inference import ground_truth, predict_crops
 from isnet.metrics import SUN_CASCADE, SUN_LEVEL1
 from isnet.model import ISNetConfig, load
 from isnet.plots import plot_loss_curves, plt
+from isnet.provenance import write_result
 from isnet.schemes import CUHK5
 from isnet.training import TrainConfig, train_or_continue
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
+RESULTS = ROOT / "benchmarks" / "results" / "compare"
+FIGURES = "../benchmarks/results/compare/"  # the figures as docs/RESULTS.md links them
 NETS = ("isnet", "cnn")
 METRICS = ("euclidean_loss", "nme_iod", "fr_010", "auc_010")
 KEEP_MARKER = "<!-- kept by make_results.py -->"
@@ -150,7 +153,7 @@ def plot_curves(a) -> None:
     for net, name in zip(NETS, ("IS-Net", "plain CNN")):
         with open(Path(a.runs) / f"{net}_s{a.seeds[0]}" / "curves.csv") as f:
             curves[name] = list(csv.DictReader(f))
-    plot_loss_curves(curves, DOCS / "fig2_curves.png")
+    plot_loss_curves(curves, RESULTS / "fig2_curves.png")
 
 
 def plot_faces(a, n: int = 8) -> None:
@@ -177,7 +180,7 @@ def plot_faces(a, n: int = 8) -> None:
         ax.axis("off")
     axes.flat[0].legend(loc="lower left", fontsize=7)
     fig.tight_layout()
-    fig.savefig(DOCS / "fig3_faces.png")
+    fig.savefig(RESULTS / "fig3_faces.png")
     plt.close(fig)
 
 
@@ -261,11 +264,11 @@ def write_markdown(a, table: dict, timing: dict, beta: list[float], cmd: str) ->
         "",
         "Fig. 2, loss against iteration (seed 0):",
         "",
-        "![curves](fig2_curves.png)",
+        f"![curves]({FIGURES}fig2_curves.png)",
         "",
         "Fig. 3, validation faces: ground truth (green circles), IS-Net (red x), plain CNN (cyan +):",
         "",
-        "![faces](fig3_faces.png)",
+        f"![faces]({FIGURES}fig3_faces.png)",
         "",
     ]
     # Sections written by hand from other scripts' outputs (the widened CNN, 68 points) follow
@@ -298,27 +301,18 @@ def main() -> None:
     table = aggregate(rows, a.seeds)
     timing = time_per_face(a)
     DOCS.mkdir(exist_ok=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
     plot_curves(a)
     plot_faces(a)
-    cmd = "python " + " ".join(["scripts/make_results.py", *sys.argv[1:]])
+    cmd = "python " + " ".join(["benchmarks/make_results.py", *sys.argv[1:]])
     write_markdown(a, table, timing, beta, cmd)
     per_run = {
         f"{net}_s{seed}": {split: {k: v for k, v in r[split].items() if k != "skipped"} for split in r}
         for (net, seed), r in rows.items()
     }
-    (DOCS / "results.json").write_text(
-        json.dumps(
-            {
-                "command": cmd,
-                "beta": beta,
-                "iterations": a.iterations,
-                "seeds": a.seeds,
-                "table": table,
-                "timing": timing,
-                "runs": per_run,
-            },
-            indent=2,
-        )
+    write_result(
+        RESULTS / "paper_cuhk5.json",
+        {"beta": beta, "iterations": a.iterations, "seeds": a.seeds, "table": table, "timing": timing, "runs": per_run},
     )
     print((DOCS / "RESULTS.md").read_text())
 

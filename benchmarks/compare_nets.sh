@@ -1,9 +1,9 @@
 #!/bin/bash
 # IS-Net against the plain CNN of the same blocks and against the plain CNN widened to the same
-# time per face (scripts/width_match.py: channels x1.5, hidden x1.5), seeds 0, 1, 2, identical
-# recipe otherwise; the report is scripts/compare_report.py.
-# Usage: [NETS="isnet cnn cnn_wide"] scripts/compare_nets.sh ibug68 TRAIN_LIST VAL_LIST RUNS CACHE [ITERATIONS]
-#        scripts/compare_nets.sh cuhk5  TRAIN_LIST VAL_LIST RUNS CACHE [ITERATIONS]
+# time per face (benchmarks/width_match.py: channels x1.5, hidden x1.5), seeds 0, 1, 2, identical
+# recipe otherwise; the report is benchmarks/compare_report.py.
+# Usage: [NETS="isnet cnn cnn_wide"] benchmarks/compare_nets.sh ibug68 TRAIN_LIST VAL_LIST RUNS CACHE [ITERATIONS]
+#        benchmarks/compare_nets.sh cuhk5  TRAIN_LIST VAL_LIST RUNS CACHE [ITERATIONS]
 # (ibug68 lists: scripts/ibug68_split.py; cuhk5: $DATA/trainImageList.txt, $DATA/testImageList.txt.)
 set -euo pipefail
 SCHEME=$1; TRAIN=$2; VAL=$3; RUNS=$4; CACHE=$5; ITERATIONS=${6:-5000}

@@ -1,9 +1,8 @@
-"""Report the runs of scripts/compare_nets.sh: IS-Net, the plain CNN and the widened plain CNN.
+"""Report the runs of benchmarks/compare_nets.sh: IS-Net, the plain CNN and the widened plain CNN.
 
-Usage: python scripts/compare_report.py --runs $RUNS/cmp68 --val-list $RUNS/ibug68/val.txt --format pts \\
-           --out docs/compare_ibug68.json
-       python scripts/compare_report.py --runs $RUNS/cmp5 --val-list $DATA/testImageList.txt \\
-           --out docs/compare_cuhk5.json
+Usage: python benchmarks/compare_report.py --runs $RUNS/cmp68 --val-list $RUNS/ibug68/val.txt --format pts
+       python benchmarks/compare_report.py --runs $RUNS/cmp5 --val-list $DATA/testImageList.txt
+(--out FILE; default benchmarks/results/compare/nets_ibug68.json with --format pts, else nets_cuhk5.json)
 
 Each finished run's model is evaluated on the validation list (isnet.evaluation.evaluate_list,
 the list's boxes) and timed through the ONNX path (onnxruntime, batch 1, one thread; the three
@@ -15,7 +14,6 @@ multiply-adds and milliseconds per face, and prints a Markdown table.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 from pathlib import Path
 
@@ -25,18 +23,20 @@ from isnet.benchmark import measure
 from isnet.evaluation import evaluate_list
 from isnet.export import OnnxISNet
 from isnet.model import ISNet, ISNetConfig, count_macs, count_parameters, load
+from isnet.provenance import write_result
 
+RESULTS = Path(__file__).resolve().parent / "results"
 NETS = ("isnet", "cnn", "cnn_wide")
 METRICS = ("euclidean_loss", "nme_iod", "nme_ipd", "fr_008", "fr_010", "auc_008", "auc_010")
 
 
 # How much wider than IS-Net's blocks the widened plain CNN is: the same time per face
-# (scripts/width_match.py). scripts/compare_nets.sh trains it by this factor.
+# (benchmarks/width_match.py). benchmarks/compare_nets.sh trains it by this factor.
 WIDEN = 1.5
 
 
 def architecture(net: str, scheme: str) -> ISNetConfig:
-    """The architecture scripts/compare_nets.sh trains as ``net``."""
+    """The architecture benchmarks/compare_nets.sh trains as ``net``."""
     base = ISNetConfig(scheme=scheme)
     if net == "isnet":
         return base
@@ -52,7 +52,12 @@ def main() -> None:
     p.add_argument("--runs", type=Path, required=True)
     p.add_argument("--val-list", required=True)
     p.add_argument("--format", default="sun")
-    p.add_argument("--out", type=Path, required=True)
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="JSON file to write (default: benchmarks/results/compare/nets_ibug68.json, nets_cuhk5.json without pts)",
+    )
     p.add_argument("--seconds", type=float, default=1.0)
     p.add_argument("--rounds", type=int, default=5)
     a = p.parse_args()
@@ -97,13 +102,12 @@ def main() -> None:
             **{k: mean_sd([r[k] for r in rows]) for k in METRICS},
         }
     out = {
-        "command": f"python scripts/compare_report.py --runs $RUNS/{a.runs.name} --val-list VAL "
-        f"--format {a.format} --out {a.out.name}",
         "val_list": Path(a.val_list).name,
         "summary": summary,
         "runs": per_run,
     }
-    a.out.write_text(json.dumps(out, indent=2) + "\n")
+    scheme_name = "ibug68" if a.format == "pts" else "cuhk5"
+    write_result(a.out or RESULTS / "compare" / f"nets_{scheme_name}.json", out)
     print("| network | channels, hidden | parameters | ms/face | NME (iod) | FR@0.08 | FR@0.10 | AUC@0.08 | loss |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for net, s in summary.items():

@@ -1,6 +1,6 @@
 """Faces YuNet misses against the side detection runs at (isnet predict --max-side).
 
-Usage: python scripts/detection_size.py --cuhk $DATA --ibug $IBUG [--out docs/detection_size.json]
+Usage: python benchmarks/detection_size.py --cuhk $DATA --ibug $IBUG [--out FILE]
 ($DATA: the CUHK folder; $IBUG: the ibug_300w folder.) Every image of the CUHK validation list
 and of ibug_300w/helen_testset is shrunk so its longer side is at most SIDE, and a face counts
 as found when a detection, mapped to a CUHK box, overlaps the face's box with IoU >= 0.3 (CUHK:
@@ -8,7 +8,6 @@ the list's box; HELEN: the box drawn from its five points, as isnet evaluate --f
 """
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -19,6 +18,9 @@ from isnet.boxes import iou
 from isnet.data import read_list
 from isnet.detectors import YuNet
 from isnet.imageio import to_bgr_grey
+from isnet.provenance import write_result
+
+RESULTS = Path(__file__).resolve().parent / "results"
 
 SIDES = (64, 96, 128, 160, 192, 256, None)
 
@@ -40,21 +42,26 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--cuhk", required=True, help="CUHK folder with testImageList.txt")
     p.add_argument("--ibug", required=True, help="ibug_300w folder with helen_testset/")
-    p.add_argument("--out", default="docs/detection_size.json", help="JSON file to write")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=RESULTS / "detection" / "max_side.json",
+        help="JSON file to write (default: benchmarks/results/detection/max_side.json)",
+    )
     a = p.parse_args()
     cv2.setNumThreads(1)
     sets = {
         "cuhk_validation": read_list(Path(a.cuhk) / "testImageList.txt", "sun"),
         "helen_testset": read_list(Path(a.ibug) / "helen_testset", "pts"),
     }
-    out = {"command": "python scripts/detection_size.py --cuhk $DATA --ibug $IBUG", "threads": 1}
+    out = {"threads": 1}
     for name, samples in sets.items():
         shapes = np.array([cv2.imread(str(s.image)).shape[:2] for s in samples[:50]])
         out[name] = {"longer_side_of_first_50": [int(shapes.max(1).min()), int(shapes.max(1).max())]}
         out[name]["by_side"] = [misses(samples, side) for side in SIDES]
         for r in out[name]["by_side"]:
             print(name, r)
-    Path(a.out).write_text(json.dumps(out, indent=2) + "\n")
+    write_result(a.out, out)
 
 
 if __name__ == "__main__":
