@@ -155,7 +155,7 @@ class LandmarkDetector:
             callable returning ``(boxes, scores)``, or ``None`` (only :meth:`predict` with your
             own boxes).
         backend: ``"onnx"`` runs the network in onnxruntime (2 to 5 times faster on a CPU,
-            see ``docs/benchmark.json``), ``"torch"`` in PyTorch; ``"auto"``: onnx when
+            see ``benchmarks/results/speed/benchmark.json``), ``"torch"`` in PyTorch; ``"auto"``: onnx when
             onnxruntime is installed, else torch.
         batch_size: faces per network call.
         threads: CPU threads of the network; for ``"torch"`` this sets PyTorch's

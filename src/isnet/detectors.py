@@ -25,7 +25,7 @@ from isnet.imageio import to_bgr_grey
 from isnet.transforms import apply_affine, invert_affine
 
 # YuNet finds faces down to about 30 pixels: at this longer side none of the CUHK validation or
-# HELEN test faces is lost that full-size detection finds (scripts/detection_size.py), and a
+# HELEN test faces is lost that full-size detection finds (benchmarks/detection_size.py), and a
 # 640x480 photo is detected about 3 times faster than at full size.
 DETECTION_SIDE = 320
 # Detection at full resolution (max_side None) reads a larger photo in tiles of this side, each
@@ -91,7 +91,7 @@ class YuNet(Detector):
         max_side: larger images are shrunk to this longer side for detection (boxes are
             scaled back), as detection time grows with the pixel count; ``None``: never (a photo
             larger than :data:`TILE_SIDE` is then read in tiles). Faces smaller than about a
-            tenth of this side are lost (docs/detection_size.json).
+            tenth of this side are lost (benchmarks/results/detection/max_side.json).
         box_map: how YuNet boxes become CUHK boxes: a :class:`BoxMap`, a JSON path,
             ``"default"`` (the shipped fit) or ``None`` (identity).
     """
