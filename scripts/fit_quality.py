@@ -1,13 +1,18 @@
-"""Fit the quality score's two constants (src/isnet/weights/quality.json).
+"""Fit the quality score's logistic models (src/isnet/weights/quality.json).
 
-Usage: python scripts/fit_quality.py --list $RUNS/ibug68/val.txt --format pts [--rolls ...]
+Usage:
+    python scripts/fit_quality.py --list $RUNS/ibug68/val.txt --format pts \\
+        --background-faces $RUNS/ibug68/val.txt [--rolls ...] [--photos 12]
 
-The faces: 300-W training faces held out of every model's training (scripts/ibug68_split.py's
-200), each photo turned by every roll of --rolls (:func:`isnet.evaluation.fits_on_rolled_photos`,
-the public API with YuNet and the upright step). For each found face, the disagreement of the
-upright step's two passes (:func:`isnet.quality.disagreement`) and whether the fit was good
-(NME over the eye-centre distance at most 0.10). A logistic regression of good on log
-disagreement (Newton's method) gives ``intercept`` and ``slope``.
+The good and failed fits: 300-W training faces held out of every model's training
+(scripts/ibug68_split.py's 200), each photo turned by every roll of --rolls
+(:func:`isnet.evaluation.fits_on_rolled_photos`, the public API with YuNet and the upright step);
+a fit is good when its NME over the eye-centre distance is at most 0.10. The false faces:
+every detection in --photos photos of background without faces (:mod:`isnet.synthetic`, tiles
+cut from the same held-out photos away from their face), found by YuNet at full resolution
+with a score threshold of --false-threshold, all labelled not good. One logistic regression
+(Newton's method) per set of signals (:data:`MODELS`) of good on the signals' transforms
+(:data:`isnet.quality.TRANSFORMS`).
 """
 
 from __future__ import annotations
@@ -21,57 +26,109 @@ import numpy as np
 from isnet.api import LandmarkDetector
 from isnet.assets import QUALITY_FIT
 from isnet.data import read_list
+from isnet.detectors import YuNet
 from isnet.evaluation import fits_on_rolled_photos
 from isnet.metrics import auroc
+from isnet.quality import SIGNALS, design
+from isnet.synthetic import make_photos
 
-# With intercept 0 and slope 1 the quality is d / (1 + d): the disagreement can be read back.
-IDENTITY = {"intercept": 0.0, "slope": 1.0}
+# The models fitted, in the order quality_of tries them: the first whose signals a face has.
+MODELS = (
+    ("disagreement", "mirror_gap", "score"),
+    ("disagreement", "mirror_gap"),
+    ("disagreement", "score"),
+    ("disagreement",),
+)
 
 
-def logistic_fit(x: np.ndarray, y: np.ndarray, steps: int = 50) -> tuple[float, float]:
-    """``(intercept, slope)`` maximising the likelihood of ``P(y) = 1 / (1 + exp(-(a + b x)))``."""
-    w = np.zeros(2)
-    design = np.stack([np.ones_like(x), x], 1)
+def logistic_fit(x: np.ndarray, y: np.ndarray, steps: int = 50) -> tuple[float, np.ndarray]:
+    """``(intercept, weights)`` maximising the likelihood of ``P(y) = 1 / (1 + exp(-(a + w . x)))``;
+    ``x`` ``(N, F)``."""
+    design_matrix = np.concatenate([np.ones((len(x), 1)), x], axis=1)
+    w = np.zeros(design_matrix.shape[1])
     for _ in range(steps):
-        p = 1.0 / (1.0 + np.exp(-design @ w))
-        grad = design.T @ (y - p)
-        hess = design.T @ (design * (p * (1 - p))[:, None]) + 1e-9 * np.eye(2)
+        p = 1.0 / (1.0 + np.exp(-design_matrix @ w))
+        grad = design_matrix.T @ (y - p)
+        hess = design_matrix.T @ (design_matrix * (p * (1 - p))[:, None]) + 1e-9 * np.eye(len(w))
         w = w + np.linalg.solve(hess, grad)
-    return float(w[0]), float(w[1])
+    return float(w[0]), w[1:]
+
+
+def real_fits(det: LandmarkDetector, list_path: str, fmt: str, rolls: list[float]) -> tuple[dict, np.ndarray]:
+    """The signals ``(N,)`` of every found face of the list at every roll, and whether each fit is good."""
+    samples = read_list(list_path, fmt, target="ibug68" if fmt == "pts" else "cuhk5")
+    signals: dict[str, list] = {k: [] for k in SIGNALS}
+    good = []
+    for roll in rolls:
+        fits = fits_on_rolled_photos(det, samples, roll)
+        for k in SIGNALS:
+            signals[k].append(fits.signals[k][fits.found])
+        good.append(fits.nme[fits.found] <= 0.10)
+    return {k: np.concatenate(v) for k, v in signals.items()}, np.concatenate(good)
+
+
+def false_faces(det: LandmarkDetector, list_path: str, n: int, side: int, seed: int) -> dict:
+    """The signals of every detection in ``n`` photos of background (no face in them)."""
+    samples = read_list(list_path, "pts", target="ibug68")
+    signals: dict[str, list] = {k: [] for k in SIGNALS}
+    for photo in make_photos(samples, n, side, seed, faces=0):
+        for f in det.detect(photo.bgr):
+            for k in SIGNALS:
+                signals[k].append(f.signals[k])
+    return {k: np.array(v) for k, v in signals.items()}
+
+
+def fit_models(signals: dict, good: np.ndarray) -> list[dict]:
+    out = []
+    y = good.astype(np.float64)
+    for names in MODELS:
+        x = design(signals, names)
+        intercept, weights = logistic_fit(x, y)
+        z = intercept + x @ weights
+        out.append(
+            {
+                "signals": list(names),
+                "intercept": intercept,
+                "weights": weights.tolist(),
+                "in_sample_auroc": auroc(-z, ~good),
+            }
+        )
+    return out
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--list", required=True)
+    p.add_argument("--list", required=True, help="held-out annotated faces (good and failed fits)")
     p.add_argument("--format", default="pts")
     p.add_argument("--rolls", type=float, nargs="+", default=[0, 20, -20, 40, -40, 60, -60, 90, 180])
+    p.add_argument("--background-faces", required=True, help=".pts list whose photos give background tiles")
+    p.add_argument("--photos", type=int, default=12, help="background photos")
+    p.add_argument("--side", type=int, default=6000, help="background photos' longer side")
+    p.add_argument("--false-threshold", type=float, default=0.3, help="YuNet's score threshold on the backgrounds")
+    p.add_argument("--seed", type=int, default=1)
     p.add_argument("--out", type=Path, default=QUALITY_FIT)
     a = p.parse_args()
-    samples = read_list(a.list, a.format, target="ibug68" if a.format == "pts" else "cuhk5")
     # 300-W's faces are scored with 300-W's placement of the five points (isnet.placement).
     det = LandmarkDetector(threads=1, placement="300w" if a.format == "pts" else None)
     if det.roll_model is None:
         raise SystemExit("no upright model is installed (weights/isnet_roll.pt): nothing to fit")
-    det.quality_fit = IDENTITY
-    d, good = [], []
-    for roll in a.rolls:
-        fits = fits_on_rolled_photos(det, samples, roll)
-        q = fits.quality[fits.found]
-        d.append(q / (1 - q))
-        good.append(fits.nme[fits.found] <= 0.10)
-    d, good = np.concatenate(d), np.concatenate(good)
-    intercept, slope = logistic_fit(np.log(np.maximum(d, 1e-6)), good.astype(np.float64))
+    real, good = real_fits(det, a.list, a.format, a.rolls)
+    background = LandmarkDetector(threads=1, detector=YuNet(score_threshold=a.false_threshold, max_side=None))
+    false = false_faces(background, a.background_faces, a.photos, a.side, a.seed)
+    signals = {k: np.concatenate([real[k], false[k]]) for k in SIGNALS}
+    labels = np.concatenate([good, np.zeros(len(false["score"]), bool)])
     result = {
-        "intercept": intercept,
-        "slope": slope,
-        "model": "quality = 1 / (1 + exp(-(intercept + slope * log d))), d the disagreement of the upright "
-        "step's passes (isnet.quality.disagreement); the estimated chance that NME (eye-centre distance) <= 0.10",
+        "models": fit_models(signals, labels),
+        "model": "quality = 1 / (1 + exp(-(intercept + weights . x))), x the transformed signals "
+        "(isnet.quality.TRANSFORMS) of the first model whose signals a face has; the estimated chance that "
+        "NME (eye-centre distance) <= 0.10",
         "command": f"python scripts/fit_quality.py --list $RUNS/ibug68/{Path(a.list).name} --format {a.format} "
-        f"--rolls {' '.join(f'{r:g}' for r in a.rolls)}",
-        "n_fits": int(len(d)),
+        f"--background-faces $RUNS/ibug68/{Path(a.background_faces).name} --photos {a.photos} --side {a.side} "
+        f"--false-threshold {a.false_threshold:g} --seed {a.seed} --rolls {' '.join(f'{r:g}' for r in a.rolls)}",
+        "n_fits": int(len(good)),
         "n_good": int(good.sum()),
+        "n_false_faces": int(len(false["score"])),
         "rolls": a.rolls,
-        "in_sample_auroc": auroc(d, ~good) if 0 < good.sum() < len(good) else None,
     }
     a.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

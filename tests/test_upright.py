@@ -107,10 +107,24 @@ def test_disagreement_and_quality_by_hand():
     second = FACE[None]
     first = second + np.array([3.0, 4.0])  # 5 px everywhere; eye distance 40 px
     np.testing.assert_allclose(disagreement(first, second), [5.0 / 40.0])
-    fit = {"intercept": 0.0, "slope": -1.0}
-    np.testing.assert_allclose(quality_of(np.array([1.0, np.e]), fit), [0.5, 1 / (1 + np.e)])
-    q = quality_of(np.array([0.01, 0.1, 1.0, 10.0]), {"intercept": -3.0, "slope": -2.0})
+    fit = {"models": [{"signals": ["disagreement"], "intercept": 0.0, "weights": [-1.0]}]}
+    np.testing.assert_allclose(quality_of({"disagreement": np.array([1.0, np.e])}, fit), [0.5, 1 / (1 + np.e)])
+    steeper = {"models": [{"signals": ["disagreement"], "intercept": -3.0, "weights": [-2.0]}]}
+    q = quality_of({"disagreement": np.array([0.01, 0.1, 1.0, 10.0])}, steeper)
     assert np.all(np.diff(q) < 0) and np.all((q > 0) & (q < 1))
+
+
+def test_each_face_is_scored_by_the_first_model_whose_signals_it_has():
+    fit = {
+        "models": [
+            {"signals": ["disagreement", "score"], "intercept": 1.0, "weights": [0.0, 1.0]},
+            {"signals": ["disagreement"], "intercept": -1.0, "weights": [0.0]},
+        ]
+    }
+    signals = {"disagreement": np.array([0.1, 0.1]), "score": np.array([0.5, np.nan])}
+    # logit(0.5) = 0: the first face 1 / (1 + e^-1), the second (no score) 1 / (1 + e).
+    np.testing.assert_allclose(quality_of(signals, fit), [1 / (1 + np.exp(-1)), 1 / (1 + np.e)])
+    assert np.isnan(quality_of({"score": np.array([0.5])}, fit)[0])  # no model applies
 
 
 # ------------------------------------------------------------ with the shipped upright step

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +17,7 @@ from isnet.data import reduce_to_cuhk5
 from isnet.detectors import Detector, as_detector
 from isnet.export import OnnxISNet, onnxruntime_available
 from isnet.imageio import ImageError, to_bgr_grey, to_grey
-from isnet.inference import crops_of_images, predict_crops
+from isnet.inference import crops_of_images, predict_crops, read_crops
 from isnet.model import ISNet, load
 from isnet.placement import PLACEMENTS, apply_map, placement_map
 from isnet.quality import disagreement, quality_of
@@ -52,6 +52,8 @@ class Face:
             most 10 % of the eye distance (see :func:`quality_of`); ``None`` without the upright step.
         roll: the face's in-plane rotation in degrees (0 upright, positive turned clockwise as
             seen); ``None`` without the upright step.
+        signals: what ``quality`` was computed from (:data:`isnet.quality.SIGNALS`), ``None``
+            without the upright step.
     """
 
     box: np.ndarray
@@ -59,6 +61,7 @@ class Face:
     landmarks: np.ndarray
     quality: float | None = None
     roll: float | None = None
+    signals: dict[str, float] | None = field(default=None, repr=False)
 
     def to_dict(self, decimals: int = 2) -> dict:
         """JSON-ready ``{"box", "score", "quality", "roll", "landmarks"}``, coordinates rounded to ``decimals``."""
@@ -384,14 +387,20 @@ class LandmarkDetector:
         self, greys: list[np.ndarray], boxes: list[np.ndarray], scores: list[np.ndarray], mapped: list[np.ndarray]
     ) -> list[list[Face]]:
         """Faces of images from their boxes ``[x, y, w, h]``, scores and training boxes ``(l, t, r, b)``."""
-        points, quality, roll = self._landmarks(greys, mapped)
+        points, signals, roll = self._landmarks(greys, mapped)
+        quality = None
+        if signals is not None:
+            signals["score"] = np.concatenate(scores) if scores else np.zeros(0)
+            quality = quality_of(signals, self.quality_fit)
         out, start = [], 0
         for b, s in zip(boxes, scores):
             faces = []
             for i in range(len(b)):
                 k = start + i
-                q, r = (None, None) if quality is None else (float(quality[k]), float(roll[k]))
-                faces.append(Face(b[i].copy(), None if np.isnan(s[i]) else float(s[i]), points[k], q, r))
+                q, r, sig = (None, None, None)
+                if quality is not None:
+                    q, r, sig = float(quality[k]), float(roll[k]), {n: float(v[k]) for n, v in signals.items()}
+                faces.append(Face(b[i].copy(), None if np.isnan(s[i]) else float(s[i]), points[k], q, r, sig))
             out.append(faces)
             start += len(b)
         return out
@@ -428,9 +437,10 @@ class LandmarkDetector:
 
     def _landmarks(
         self, greys: list[np.ndarray], mapped: list[np.ndarray]
-    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-        """``(N, K, 2)`` landmarks of all faces, with ``(N,)`` qualities and rolls (degrees) when
-        the upright step runs: its first pass on the training boxes gives each face's roll and
+    ) -> tuple[np.ndarray, dict[str, np.ndarray] | None, np.ndarray | None]:
+        """``(N, K, 2)`` landmarks of all faces, with the ``(N,)`` signals of their quality
+        (``disagreement``, ``mirror_gap``) and rolls (degrees) when the upright step runs: its
+        first pass on the training boxes gives each face's roll and
         upright box, the landmark model reads the view turned upright, then again framed by its
         own points (``refine``, gated by ``refine_above`` and ``settled``); five-point outputs
         are moved to ``placement``."""
@@ -442,11 +452,11 @@ class LandmarkDetector:
             return self._placed(predict_crops(self.net, crops, self.batch_size, mirror=self.mirror)), None, None
         first_crops = crops_of_images(greys, mapped, self.roll_model.config.input_size, CUHK5.n_points)
         if not len(first_crops):
-            return np.zeros((0, n_points, 2)), np.zeros(0), np.zeros(0)
+            return np.zeros((0, n_points, 2)), {"disagreement": np.zeros(0), "mirror_gap": np.zeros(0)}, np.zeros(0)
         first = self._first_pass(first_crops)
         image_of = np.repeat(np.arange(len(mapped)), [len(m) for m in mapped])
         rolls = roll_of(first)
-        points = self._upright_pass(greys, image_of, first, rolls)
+        points, gap = self._upright_pass(greys, image_of, first, rolls)
         five = self._five(points)
         todo, before = np.arange(len(first)), first
         for k in range(self.refine):
@@ -459,23 +469,28 @@ class LandmarkDetector:
                 break
             before = five.copy()
             rolls[todo] = roll_of(five[todo])
-            points[todo] = self._upright_pass(greys, image_of[todo], five[todo], rolls[todo])
+            points[todo], gap_todo = self._upright_pass(greys, image_of[todo], five[todo], rolls[todo])
+            if gap is not None:
+                gap[todo] = gap_todo
             five[todo] = self._five(points[todo])
-        quality = quality_of(disagreement(first, five), self.quality_fit)
+        signals = {"disagreement": disagreement(first, five)}
+        if gap is not None:
+            signals["mirror_gap"] = gap
         points = self._placed(points)
         # The roll reported is that of the points returned, not the one their view was turned by.
-        return points, quality, np.degrees(roll_of(self._five(points)))
+        return points, signals, np.degrees(roll_of(self._five(points)))
 
     def _upright_pass(
         self, greys: list[np.ndarray], image_of: np.ndarray, five: np.ndarray, rolls: np.ndarray
-    ) -> np.ndarray:
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         """``(n, K, 2)`` landmarks of faces framed by their ``(n, 5, 2)`` points and read turned
-        upright by their ``(n,)`` rolls (radians); ``image_of`` ``(n,)`` names each face's image."""
+        upright by their ``(n,)`` rolls (radians), and their ``(n,)`` mirror gaps (``None``
+        unmirrored; :func:`~isnet.inference.read_crops`); ``image_of`` ``(n,)`` names each face's image."""
         boxes = upright_boxes(five, rolls)
         crops = crops_of_images(
             [greys[i] for i in image_of], boxes[:, None], self.model.config.input_size, self.scheme.n_points
         )
-        return predict_crops(self.net, crops, self.batch_size, angles=-rolls, mirror=self.mirror)
+        return read_crops(self.net, crops, self.batch_size, angles=-rolls, mirror=self.mirror)
 
     def _placed(self, points: np.ndarray) -> np.ndarray:
         """``(N, K, 2)`` landmarks moved to this detector's ``placement`` (unmoved when it is the model's own)."""

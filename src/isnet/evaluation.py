@@ -19,6 +19,7 @@ from isnet.imageio import to_bgr_grey
 from isnet.inference import ground_truth, predict_crops
 from isnet.metrics import interocular, nme, summarise
 from isnet.model import CheckpointError, ISNet, load
+from isnet.quality import SIGNALS
 from isnet.schemes import CUHK5, Scheme, get_scheme
 from isnet.transforms import turn_image
 
@@ -253,6 +254,8 @@ class RolledFits:
         score: ``(N,)`` the detector's score (NaN if not found).
         read: ``(N, 5, 2)`` the five points read, in the turned photo's pixels (NaN if not found).
         truth: ``(N, 5, 2)`` the annotation's five points, turned alike.
+        signals: name -> ``(N,)`` the signals the quality was computed from (:data:`isnet.quality.SIGNALS`;
+            NaN if not found or none).
     """
 
     roll: float
@@ -262,6 +265,7 @@ class RolledFits:
     score: np.ndarray
     read: np.ndarray
     truth: np.ndarray
+    signals: dict[str, np.ndarray]
 
 
 def fits_on_rolled_photos(det: LandmarkDetector, samples: list[Sample], roll: float) -> RolledFits:
@@ -271,6 +275,7 @@ def fits_on_rolled_photos(det: LandmarkDetector, samples: list[Sample], roll: fl
     n = len(samples)
     found, nme_, quality, score = np.zeros(n, bool), np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
     read, truths = np.full((n, 5, 2), np.nan), np.full((n, 5, 2), np.nan)
+    signals = {name: np.full(n, np.nan) for name in SIGNALS}
     for i, s in enumerate(samples):
         bgr, _ = to_bgr_grey(s.image)
         turned, m = turn_image(bgr, roll)
@@ -284,7 +289,9 @@ def fits_on_rolled_photos(det: LandmarkDetector, samples: list[Sample], roll: fl
         nme_[i] = np.linalg.norm(pred - truth, axis=1).mean() / np.linalg.norm(truth[1] - truth[0])
         quality[i] = np.nan if faces[j].quality is None else faces[j].quality
         score[i] = np.nan if faces[j].score is None else faces[j].score
-    return RolledFits(roll, found, nme_, quality, score, read, truths)
+        for name, value in (faces[j].signals or {}).items():
+            signals[name][i] = value
+    return RolledFits(roll, found, nme_, quality, score, read, truths, signals)
 
 
 def _five(points: np.ndarray) -> np.ndarray:

@@ -68,16 +68,35 @@ def predict_crops(
     mirror: bool = False,
 ) -> np.ndarray:
     """Landmarks ``(N, K, 2)`` in image pixels for every face of a crop set, each face's view
-    turned by ``angles`` (``(N,)`` radians) if given.
+    turned by ``angles`` (``(N,)`` radians) if given; see :func:`read_crops`."""
+    return read_crops(model, crops, batch_size, angles, mirror)[0]
+
+
+def read_crops(
+    model: ISNet | OnnxISNet,
+    crops: CropSet,
+    batch_size: int = 256,
+    angles: np.ndarray | None = None,
+    mirror: bool = False,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Landmarks ``(N, K, 2)`` in image pixels for every face of a crop set, each face's view
+    turned by ``angles`` (``(N,)`` radians) if given, and with ``mirror`` how far the two
+    readings of each view part.
 
     With ``mirror`` each view is also read mirrored (in the same network call) and the two
     readings are averaged, the mirrored one mirrored back and its pairs swapped as training
     swapped them (:func:`~isnet.transforms.flip_landmarks`).
+
+    Returns:
+        ``(points, mirror_gap)``: ``mirror_gap`` ``(N,)`` the mean distance of the plain and the
+        mirrored reading over the K points, in fractions of the view's side (``None`` without
+        ``mirror``). A view the network knows reads the same both ways; where it guesses (a
+        background patch, a profile read as a frontal face) the two guesses part.
     """
     model.eval()
     size = model.config.input_size
     perm = get_scheme(model.config.scheme).flip_permutation() if mirror else None
-    out = []
+    out, gaps = [], []
     for start in range(0, len(crops), batch_size):
         index = np.arange(start, min(start + batch_size, len(crops)))
         views, mats = view_inputs(model, crops, index, angles)
@@ -89,8 +108,11 @@ def predict_crops(
             plain, mirrored = both[: len(index)], both[len(index) :, perm]
             mirrored[..., 0] = size - 1 - mirrored[..., 0]
             pts = 0.5 * (plain + mirrored)
+            gaps.append(np.linalg.norm(plain - mirrored, axis=-1).mean(axis=-1) / size)
         out.append(apply_affines(invert_affine(compose(mats, crops.to_source[index])), pts))
-    return np.concatenate(out)
+    if not out:
+        return np.zeros((0, get_scheme(model.config.scheme).n_points, 2)), np.zeros(0) if mirror else None
+    return np.concatenate(out), (np.concatenate(gaps) if mirror else None)
 
 
 def ground_truth(crops: CropSet) -> np.ndarray:

@@ -1,23 +1,43 @@
-"""How far to trust a fit: the quality score of the upright step's two passes.
+"""How far to trust a fit: the quality score of the upright step.
 
 The upright step runs two networks on each face (:class:`~isnet.api.LandmarkDetector`): one
 trained on faces at any roll, whose five points turn the face upright, then the landmark model
-on the upright view. On a face both read well they agree; where the face is not a face, or is
-cut, turned or covered past what they learned, they part. The disagreement, logistic in its
-logarithm, estimates the chance that the fit's error is at most 10 % of the eye distance; the
-two constants are fitted on training faces by ``scripts/fit_quality.py`` (``weights/quality.json``).
+on the upright view, read plain and mirrored. On a face both read well they agree, and the two
+readings of the mirrored view agree; where the face is not a face, or is cut, turned or covered
+past what they learned, they part. The quality is a logistic model of these signals and the
+detector's score: the estimated chance that the fit's error is at most 10 % of the eye distance.
+
+The signals (:data:`SIGNALS`), each entered as its :data:`TRANSFORMS` form:
+
+- ``disagreement``: the two networks' five points apart (:func:`disagreement`), log;
+- ``mirror_gap``: the plain and mirrored readings of all points apart (:func:`isnet.inference.read_crops`), log;
+- ``score``: the detector's confidence, logit.
+
+A fit (``weights/quality.json``, written by ``scripts/fit_quality.py``) holds one model per set
+of signals, so a face missing one (no detector score for a box the caller gave, no mirror gap
+with ``mirror=False``) is scored by the model of the signals it has. The fit is made on real
+faces, good and failed, and on false detections in photos of background, labelled not good.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 
 import numpy as np
 
-from isnet.assets import QUALITY_FIT, read_fit
+from isnet.assets import QUALITY_FIT, read_fitted
 
-FIT_KEYS = ("intercept", "slope")
+__all__ = ["SIGNALS", "TRANSFORMS", "design", "disagreement", "quality_fit", "quality_of"]
+
+SIGNALS = ("disagreement", "mirror_gap", "score")
+# How each signal enters the logistic model: distances on a log scale, the score as its logit.
+TRANSFORMS = {
+    "disagreement": lambda v: np.log(np.maximum(v, 1e-6)),
+    "mirror_gap": lambda v: np.log(np.maximum(v, 1e-6)),
+    "score": lambda v: np.log(np.clip(v, 1e-4, 1 - 1e-4) / (1 - np.clip(v, 1e-4, 1 - 1e-4))),
+}
 
 
 def disagreement(first: np.ndarray, second: np.ndarray) -> np.ndarray:
@@ -28,12 +48,45 @@ def disagreement(first: np.ndarray, second: np.ndarray) -> np.ndarray:
 
 
 @cache
-def quality_fit(path: Path = QUALITY_FIT) -> dict[str, float]:
-    return read_fit(path, FIT_KEYS, "scripts/fit_quality.py")
+def quality_fit(path: Path = QUALITY_FIT) -> dict:
+    """The shipped fit: ``{"models": [{"signals", "intercept", "weights"}, ...]}``, most signals first."""
+    fit = read_fitted(path, "scripts/fit_quality.py")
+    try:
+        for m in fit["models"]:
+            if not set(m["signals"]) <= set(SIGNALS) or len(m["weights"]) != len(m["signals"]):
+                raise ValueError(f"unknown signals or weights in {m}")
+            float(m["intercept"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise ValueError(f"{path}: not the output of scripts/fit_quality.py ({e})") from None
+    return fit
 
 
-def quality_of(d: np.ndarray, fit: dict[str, float] | None = None) -> np.ndarray:
-    """``(N,)`` qualities in [0, 1] of disagreements ``d``: ``1 / (1 + exp(-(intercept + slope * log d)))``."""
+def design(signals: Mapping[str, np.ndarray], names: tuple[str, ...] | list[str]) -> np.ndarray:
+    """``(N, len(names))`` the transformed signals ``names`` (:data:`TRANSFORMS`)."""
+    return np.stack([TRANSFORMS[n](np.asarray(signals[n], np.float64)) for n in names], axis=-1)
+
+
+def quality_of(signals: Mapping[str, np.ndarray], fit: dict | None = None) -> np.ndarray:
+    """``(N,)`` qualities in [0, 1]: per face, the fit's first model whose signals the face has
+    (present and finite), ``1 / (1 + exp(-(intercept + weights . design)))``; NaN where none applies.
+
+    Args:
+        signals: name -> ``(N,)`` values, names of :data:`SIGNALS`.
+        fit: ``{"models": [...]}`` as :func:`quality_fit` reads it; ``None``: the shipped fit.
+    """
     fit = fit or quality_fit()
-    z = fit["intercept"] + fit["slope"] * np.log(np.maximum(np.asarray(d, np.float64), 1e-6))
-    return 1.0 / (1.0 + np.exp(-z))
+    n = len(next(iter(signals.values())))
+    out = np.full(n, np.nan)
+    todo = np.ones(n, bool)
+    for model in fit["models"]:
+        names = model["signals"]
+        if not all(k in signals for k in names):
+            continue
+        has = todo & np.all([np.isfinite(np.asarray(signals[k], np.float64)) for k in names], axis=0)
+        if not has.any():
+            continue
+        x = design({k: np.asarray(signals[k])[has] for k in names}, names)
+        z = float(model["intercept"]) + x @ np.asarray(model["weights"], np.float64)
+        out[has] = 1.0 / (1.0 + np.exp(-z))
+        todo &= ~has
+    return out
