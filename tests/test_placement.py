@@ -84,7 +84,7 @@ def test_schemes_name_their_placement():
 
 def test_shipped_map_moves_eyes_down_and_nose_up():
     """The five-point model puts the eyes above 300-W's eye centres and the nose below
-    (docs/eye_centre_correction.json measured it on the training list too)."""
+    (benchmarks/results/placement/eye_centre_correction.json measured it on the training list too)."""
     if not PLACEMENT_FITS[("cuhk", "300w")].is_file():
         pytest.skip("the placement map is not installed")
     moved = apply_map(FACE[None], placement_map("cuhk", "300w"))[0]

@@ -20,7 +20,7 @@ from isnet.imageio import ImageError, to_bgr_grey, to_grey
 from isnet.inference import crops_of_images, predict_crops, read_crops
 from isnet.model import ISNet, load
 from isnet.placement import PLACEMENTS, apply_map, placement_map
-from isnet.quality import disagreement, quality_of
+from isnet.quality import disagreement, quality_fit, quality_of
 from isnet.schemes import CUHK5, get_scheme
 from isnet.transforms import apply_affine, invert_affine, quarter_turn_matrix, turn_image, unturn_boxes
 
@@ -270,8 +270,8 @@ class LandmarkDetector:
         if quarter_turns and self.roll_model is None:
             raise ValueError("quarter_turns keeps each face's reading of highest quality: it needs the upright step")
         self.quarter_turns = bool(quarter_turns)
-        # The constants of quality_of; None: the shipped fit (weights/quality.json).
-        self.quality_fit: dict[str, float] | None = None
+        # The fit of quality_of; None: the shipped one for this model's scheme (weights/quality.json).
+        self.quality_fit: dict | None = None
 
     def detect(self, image: np.ndarray | str | Path) -> list[Face]:
         """Find the faces of one image and their landmarks (see :func:`isnet.imageio.as_uint8` for inputs)."""
@@ -391,7 +391,7 @@ class LandmarkDetector:
         quality = None
         if signals is not None:
             signals["score"] = np.concatenate(scores) if scores else np.zeros(0)
-            quality = quality_of(signals, self.quality_fit)
+            quality = quality_of(signals, self.quality_fit or quality_fit(self.scheme.name))
         out, start = [], 0
         for b, s in zip(boxes, scores):
             faces = []

@@ -256,6 +256,8 @@ class RolledFits:
         truth: ``(N, 5, 2)`` the annotation's five points, turned alike.
         signals: name -> ``(N,)`` the signals the quality was computed from (:data:`isnet.quality.SIGNALS`;
             NaN if not found or none).
+        nme_all: ``(N,)`` mean error of all the model's points over the annotated eye-centre
+            distance, where the annotation has the same points (68 for the 68-point model); else NaN.
     """
 
     roll: float
@@ -266,6 +268,7 @@ class RolledFits:
     read: np.ndarray
     truth: np.ndarray
     signals: dict[str, np.ndarray]
+    nme_all: np.ndarray
 
 
 def fits_on_rolled_photos(det: LandmarkDetector, samples: list[Sample], roll: float) -> RolledFits:
@@ -276,10 +279,12 @@ def fits_on_rolled_photos(det: LandmarkDetector, samples: list[Sample], roll: fl
     found, nme_, quality, score = np.zeros(n, bool), np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
     read, truths = np.full((n, 5, 2), np.nan), np.full((n, 5, 2), np.nan)
     signals = {name: np.full(n, np.nan) for name in SIGNALS}
+    nme_all = np.full(n, np.nan)
     for i, s in enumerate(samples):
         bgr, _ = to_bgr_grey(s.image)
         turned, m = turn_image(bgr, roll)
-        truth = truths[i] = _five(s.landmarks @ m[:, :2].T + m[:, 2])
+        annotated = s.landmarks @ m[:, :2].T + m[:, 2]
+        truth = truths[i] = _five(annotated)
         faces = det.detect(turned)
         j = match_by_centre(np.array([f.box for f in faces]).reshape(-1, 4), truth)
         if j < 0:
@@ -291,7 +296,10 @@ def fits_on_rolled_photos(det: LandmarkDetector, samples: list[Sample], roll: fl
         score[i] = np.nan if faces[j].score is None else faces[j].score
         for name, value in (faces[j].signals or {}).items():
             signals[name][i] = value
-    return RolledFits(roll, found, nme_, quality, score, read, truths, signals)
+        if len(faces[j].landmarks) == len(annotated):
+            errors = np.linalg.norm(faces[j].landmarks - annotated, axis=1)
+            nme_all[i] = errors.mean() / np.linalg.norm(truth[1] - truth[0])
+    return RolledFits(roll, found, nme_, quality, score, read, truths, signals, nme_all)
 
 
 def _five(points: np.ndarray) -> np.ndarray:

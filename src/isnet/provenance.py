@@ -86,11 +86,16 @@ def portable(arg: str, repo: Path | None = None) -> str:
     return arg
 
 
+def _program(arg: str) -> str:
+    """The command's name: a console script (``.venv/bin/isnet``) by its name, a script by its portable path."""
+    return arg if arg.endswith(".py") and "/" not in arg else (portable(arg) if arg.endswith(".py") else Path(arg).name)
+
+
 def stamp(argv: list[str] | None = None) -> dict:
     """The provenance block of a result: ``argv`` (paths made :func:`portable`), ``commit``,
     ``versions``, ``python``, ``cpu``, ``logical_cpus``, ``date`` (UTC, ISO 8601)."""
     return {
-        "argv": [portable(a) for a in (sys.argv if argv is None else argv)],
+        "argv": [_program(a) if i == 0 else portable(a) for i, a in enumerate(sys.argv if argv is None else argv)],
         "commit": git_commit(),
         "versions": package_versions(),
         "python": platform.python_version(),

@@ -13,10 +13,13 @@ The signals (:data:`SIGNALS`), each entered as its :data:`TRANSFORMS` form:
 - ``mirror_gap``: the plain and mirrored readings of all points apart (:func:`isnet.inference.read_crops`), log;
 - ``score``: the detector's confidence, logit.
 
-A fit (``weights/quality.json``, written by ``scripts/fit_quality.py``) holds one model per set
-of signals, so a face missing one (no detector score for a box the caller gave, no mirror gap
-with ``mirror=False``) is scored by the model of the signals it has. The fit is made on real
-faces, good and failed, and on false detections in photos of background, labelled not good.
+``weights/quality.json`` (written by ``scripts/fit_quality.py``) holds a fit per shipped landmark
+model, by its scheme's name; a fit holds one model per set of signals, so a face missing one (no
+detector score for a box the caller gave, no mirror gap with ``mirror=False``) is scored by the
+model of the signals it has. A fit is made on real faces, good and failed (all the model's points
+within 10 % of the eye distance on average), and on false detections in photos of background,
+labelled not good. A model of another scheme is scored by the five-point fit without the mirror
+gap, whose scale depends on the points read.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import numpy as np
 
 from isnet.assets import QUALITY_FIT, read_fitted
 
-__all__ = ["SIGNALS", "TRANSFORMS", "design", "disagreement", "quality_fit", "quality_of"]
+__all__ = ["SIGNALS", "TRANSFORMS", "design", "disagreement", "quality_fit", "quality_fits", "quality_of"]
 
 SIGNALS = ("disagreement", "mirror_gap", "score")
 # How each signal enters the logistic model: distances on a log scale, the score as its logit.
@@ -47,18 +50,34 @@ def disagreement(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     return np.linalg.norm(first - second, axis=-1).mean(axis=-1) / eyes
 
 
+# The fit that scores models of a scheme without a fit of its own, and the signals it may use.
+FALLBACK_SCHEME = "cuhk5"
+FALLBACK_SIGNALS = ("disagreement", "score")
+
+
 @cache
-def quality_fit(path: Path = QUALITY_FIT) -> dict:
-    """The shipped fit: ``{"models": [{"signals", "intercept", "weights"}, ...]}``, most signals first."""
-    fit = read_fitted(path, "scripts/fit_quality.py")
+def quality_fits(path: Path = QUALITY_FIT) -> dict[str, dict]:
+    """The shipped fits by scheme name, each ``{"models": [{"signals", "intercept", "weights"}, ...]}``."""
+    fits = read_fitted(path, "scripts/fit_quality.py")
     try:
-        for m in fit["models"]:
-            if not set(m["signals"]) <= set(SIGNALS) or len(m["weights"]) != len(m["signals"]):
-                raise ValueError(f"unknown signals or weights in {m}")
-            float(m["intercept"])
-    except (KeyError, TypeError, ValueError) as e:
+        for fit in fits.values():
+            for m in fit["models"]:
+                if not set(m["signals"]) <= set(SIGNALS) or len(m["weights"]) != len(m["signals"]):
+                    raise ValueError(f"unknown signals or weights in {m}")
+                float(m["intercept"])
+    except (AttributeError, KeyError, TypeError, ValueError) as e:
         raise ValueError(f"{path}: not the output of scripts/fit_quality.py ({e})") from None
-    return fit
+    return fits
+
+
+def quality_fit(scheme: str, path: Path = QUALITY_FIT) -> dict:
+    """The fit for a landmark model of ``scheme``: its own, else the five-point fit restricted to
+    :data:`FALLBACK_SIGNALS`."""
+    fits = quality_fits(path)
+    if scheme in fits:
+        return fits[scheme]
+    models = [m for m in fits[FALLBACK_SCHEME]["models"] if set(m["signals"]) <= set(FALLBACK_SIGNALS)]
+    return {"models": models}
 
 
 def design(signals: Mapping[str, np.ndarray], names: tuple[str, ...] | list[str]) -> np.ndarray:
@@ -72,9 +91,9 @@ def quality_of(signals: Mapping[str, np.ndarray], fit: dict | None = None) -> np
 
     Args:
         signals: name -> ``(N,)`` values, names of :data:`SIGNALS`.
-        fit: ``{"models": [...]}`` as :func:`quality_fit` reads it; ``None``: the shipped fit.
+        fit: ``{"models": [...]}`` as :func:`quality_fit` gives it; ``None``: the shipped five-point fit.
     """
-    fit = fit or quality_fit()
+    fit = fit or quality_fit(FALLBACK_SCHEME)
     n = len(next(iter(signals.values())))
     out = np.full(n, np.nan)
     todo = np.ones(n, bool)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
 from isnet import options, peers
 from isnet.assets import DEMO_DIR
 from isnet.benchmark import benchmark, demo_photo, format_results
 from isnet.imageio import to_bgr_grey
+from isnet.provenance import write_result
 
 
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
@@ -65,5 +64,5 @@ def main(args: argparse.Namespace) -> dict:
         }
         print(format_peers(out["peers"]))
     if args.json:
-        Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
+        write_result(args.json, out)
     return out

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from isnet.detectors import YuNet
 from isnet.evaluation import evaluate_list, evaluate_with_detector
 from isnet.metrics import format_table
 from isnet.plots import plot_ced
+from isnet.provenance import write_result
 
 
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
@@ -75,7 +75,7 @@ def main(args: argparse.Namespace) -> dict:
         print(format_table(ev.metrics))
         print_skipped(ev.skipped)
     if args.json:
-        Path(args.json).write_text(json.dumps(ev.metrics, indent=2))
+        write_result(args.json, ev.metrics)
     if args.ced:
         plot_ced({Path(ev.metrics["weights"]).stem: ev.nme()}, args.ced)
     return ev.metrics
@@ -101,5 +101,5 @@ def main_with_detector(args: argparse.Namespace) -> dict:
             print(f"  {name:<30} NME {100 * r['nme_iod']:.3f}%  FR@0.10 {100 * r['fr_010']:.2f}%")
         print_skipped(report["skipped"])
     if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+        write_result(args.json, report)
     return report
