@@ -21,18 +21,21 @@ import json
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from isnet.api import LandmarkDetector
 from isnet.data import read_list, reduce_to_cuhk5
 from isnet.detectors import YuNet
 from isnet.evaluation import match_by_centre
+from isnet.imageio import to_bgr_grey
 from isnet.provenance import portable
 from isnet.quality import quality_of
-from isnet.synthetic import Photo, make_photos
+from isnet.synthetic import make_photos
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -52,29 +55,30 @@ SETTINGS = {
 }
 
 
-def score_photo(det: LandmarkDetector, photo: Photo, before_fit: dict) -> dict:
-    """Detections matched to the pasted faces; the rest are false faces, with their quality
-    now and under ``before_fit`` (the quality fit before this benchmark existed)."""
+def score_photo(det: LandmarkDetector, path: Path, truth: np.ndarray, kind: str, before_fit: dict) -> dict:
+    """Detections in the photo file ``path`` matched to the pasted faces' ``(n, 5, 2)`` points;
+    the rest are false faces, with their quality now and under ``before_fit``."""
+    bgr = to_bgr_grey(path)[0]
     t = time.perf_counter()
-    faces = det.detect(photo.bgr)
+    faces = det.detect(bgr)
     seconds = time.perf_counter() - t
     boxes = np.array([f.box for f in faces]).reshape(-1, 4)
     matched, nmes = set(), []
-    for truth in photo.truth:
-        j = match_by_centre(boxes, truth)
+    for points in truth:
+        j = match_by_centre(boxes, points)
         if j < 0 or j in matched:
             continue
         matched.add(j)
         five = faces[j].landmarks
         if len(five) != 5:
             five = reduce_to_cuhk5(five[None], det.scheme)[0]
-        nmes.append(float(np.linalg.norm(five - truth, axis=1).mean() / np.linalg.norm(truth[1] - truth[0])))
+        nmes.append(float(np.linalg.norm(five - points, axis=1).mean() / np.linalg.norm(points[1] - points[0])))
     found_quality = [faces[j].quality for j in matched]
     false = [f for k, f in enumerate(faces) if k not in matched]
     return {
-        "kind": photo.kind,
-        "megapixels": photo.bgr.shape[0] * photo.bgr.shape[1] / 1e6,
-        "pasted": len(photo.truth),
+        "kind": kind,
+        "megapixels": bgr.shape[0] * bgr.shape[1] / 1e6,
+        "pasted": len(truth),
         "found": len(matched),
         "nme": nmes,
         "found_quality": found_quality,
@@ -118,27 +122,43 @@ def summarise(rows: list[dict]) -> dict:
     return out
 
 
-def run_setting(args: argparse.Namespace, name: str) -> dict:
-    """One setting on every photo, in this process (its peak memory is the setting's)."""
+def write_photos(args: argparse.Namespace, folder: Path) -> list[dict]:
+    """Make the photos and write each as a JPEG (quality 95), as a user's photo arrives; their truth beside."""
     samples = read_list(args.faces, "pts", target="ibug68")
-    photos = make_photos(samples, args.photos, args.side, args.seed)
-    before_fit = json.loads(Path(args.before_fit).read_text())
+    out = []
+    for i, photo in enumerate(make_photos(samples, args.photos, args.side, args.seed)):
+        path = folder / f"{i}_{photo.kind}.jpg"
+        cv2.imwrite(str(path), photo.bgr, [cv2.IMWRITE_JPEG_QUALITY, 95])
+        out.append({"path": str(path), "truth": photo.truth.tolist(), "kind": photo.kind})
+    return out
+
+
+def run_setting(photos: list[dict], name: str, before_fit: dict) -> dict:
+    """One setting on every photo, in this process (its peak memory is the setting's: one photo
+    decoded at a time, detection, landmarks)."""
     det = LandmarkDetector(None, SETTINGS[name](), threads=1)
-    rows = [score_photo(det, p, before_fit) for p in photos]
+    rows = [
+        score_photo(det, Path(p["path"]), np.array(p["truth"]).reshape(-1, 5, 2), p["kind"], before_fit) for p in photos
+    ]
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"summary": summarise(rows) | {"peak_rss_mb": rss}, "photos": rows, "kinds": [p.kind for p in photos]}
+    return {"summary": summarise(rows) | {"peak_rss_mb": rss}, "photos": rows}
 
 
 def main(args: argparse.Namespace) -> dict:
     from isnet.provenance import write_result
 
+    before_fit = json.loads(Path(args.before_fit).read_text())
     result: dict = {"side": args.side, "photos": args.photos, "before_fit": portable(args.before_fit), "settings": {}}
-    for name in args.settings:
-        # A process per setting: peak memory is a process's, and must be the setting's alone.
-        cmd = [sys.executable, __file__, *sys.argv[1:], "--child", name]
-        done = subprocess.run(cmd, capture_output=True, text=True, check=True)
-        result["settings"][name] = json.loads(done.stdout)
-        print(name, json.dumps(result["settings"][name]["summary"]), file=sys.stderr)
+    with tempfile.TemporaryDirectory() as folder:
+        photos = write_photos(args, Path(folder))
+        (Path(folder) / "photos.json").write_text(json.dumps({"photos": photos, "before_fit": before_fit}))
+        for name in args.settings:
+            # A process per setting: peak memory is a process's, and must be the setting's alone.
+            cmd = [sys.executable, __file__, "--child", name, str(Path(folder) / "photos.json")]
+            done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+            result["settings"][name] = json.loads(done.stdout)
+            print(name, json.dumps(result["settings"][name]["summary"]), file=sys.stderr)
+    result["kinds"] = [p["kind"] for p in photos]
     write_result(args.out, result)
     return result
 
@@ -156,9 +176,8 @@ if __name__ == "__main__":
         help="the quality fit to compare with (the one shipped before false faces were in its fit)",
     )
     p.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "large_photos" / "false_faces.json"))
-    p.add_argument("--child", default=None, help=argparse.SUPPRESS)
-    a = p.parse_args()
-    if a.child:
-        print(json.dumps(run_setting(a, a.child)))
-    else:
-        main(a)
+    if len(sys.argv) == 4 and sys.argv[1] == "--child":
+        spec = json.loads(Path(sys.argv[3]).read_text())
+        print(json.dumps(run_setting(spec["photos"], sys.argv[2], spec["before_fit"])))
+        sys.exit(0)
+    main(p.parse_args())
