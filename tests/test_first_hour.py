@@ -215,3 +215,21 @@ def test_the_quality_calls_no_background_patch_a_good_face(photo):
     assert len(away) > 100
     assert face.quality > 0.9
     assert max(f.quality for f in away) < 0.5
+
+
+# ------------------------------------------------------------------ a typed package with declared public names
+
+
+def test_every_module_declares_its_public_names_and_the_package_is_typed():
+    import importlib
+    import pkgutil
+
+    package = Path(isnet.__file__).parent
+    assert (package / "py.typed").is_file()
+    for info in pkgutil.iter_modules([str(package)]):
+        if info.name in ("cli",) or info.ispkg:
+            continue
+        module = importlib.import_module(f"isnet.{info.name}")
+        assert hasattr(module, "__all__"), f"isnet.{info.name} has no __all__"
+        for name in module.__all__:
+            assert hasattr(module, name), f"isnet.{info.name}.__all__ names {name}, which it lacks"

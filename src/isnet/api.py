@@ -24,6 +24,19 @@ from isnet.quality import disagreement, quality_fit, quality_of
 from isnet.schemes import CUHK5, get_scheme
 from isnet.transforms import apply_affine, invert_affine, quarter_turn_matrix, turn_image, unturn_boxes
 
+__all__ = [
+    "ALL_TURNS",
+    "BACKENDS",
+    "CONSENSUS_BEYOND",
+    "detect_turned",
+    "Face",
+    "LandmarkDetector",
+    "merge_turned",
+    "overlaps_image",
+    "QUARTER_TURNS",
+    "TURNS",
+]
+
 # YuNet misses faces rolled by 60 degrees or more (15 % of HELEN test faces at 60); turned by
 # 45 degrees either way such a face stands within its reach. Tried only while none is found.
 TURNS = (0.0, 45.0, -45.0)

@@ -9,6 +9,27 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+__all__ = [
+    "BOX_FROM_POINTS",
+    "DEFAULT_MODEL",
+    "DEMO_DIR",
+    "demo_list",
+    "IBUG68_MODEL",
+    "installed_models",
+    "MODEL_NAMES",
+    "PLACEMENT_FITS",
+    "QUALITY_FIT",
+    "read_fit",
+    "read_fitted",
+    "ROLL_MODEL",
+    "SHIPPED_MODELS",
+    "WEIGHTS_DIR",
+    "weights_label",
+    "weights_path",
+    "YUNET_BOX_MAP",
+    "YUNET_MODEL",
+]
+
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEMO_DIR = Path(__file__).resolve().parent / "demo"
 DEFAULT_MODEL = WEIGHTS_DIR / "isnet_cuhk5.pt"

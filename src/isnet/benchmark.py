@@ -30,6 +30,20 @@ from isnet.imageio import to_bgr_grey
 from isnet.inference import view_inputs
 from isnet.model import ISNet, count_macs, count_parameters, load
 
+__all__ = [
+    "benchmark",
+    "cpu_name",
+    "demo_photo",
+    "format_results",
+    "GOALS",
+    "goals_against",
+    "load_average",
+    "measure",
+    "network_views",
+    "per_item",
+    "time_everything",
+]
+
 # Targets to compare against; reported, not asserted.
 GOALS = {"one_face_ms_1_thread": 0.2, "faces_per_s_batched_2_threads": 10_000, "photo_ms": 10.0}
 

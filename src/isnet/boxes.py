@@ -17,6 +17,19 @@ import numpy as np
 from isnet.assets import BOX_FROM_POINTS, read_fit
 from isnet.schemes import CUHK5, Scheme
 
+__all__ = [
+    "box_from_landmarks",
+    "BoxMap",
+    "fit_box_from_points",
+    "iou",
+    "ltrb_to_xywh",
+    "match_box",
+    "roll_of",
+    "rotate_points",
+    "upright_boxes",
+    "xywh_to_ltrb",
+]
+
 
 def xywh_to_ltrb(boxes: np.ndarray) -> np.ndarray:
     """``(N, 4)`` ``[x, y, w, h]`` to ``(N, 4)`` ``(left, top, right, bottom)``."""

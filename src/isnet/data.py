@@ -24,6 +24,28 @@ from isnet.imageio import IMAGE_SUFFIXES, ImageError, read_grey
 from isnet.schemes import CUHK5, Scheme, get_scheme
 from isnet.transforms import SOURCE_MARGIN, apply_affine, crop_face, crop_matrix, source_size
 
+__all__ = [
+    "AnnotationError",
+    "build_crops",
+    "cached_crops",
+    "check_in_image",
+    "CropSet",
+    "face_crops",
+    "FORMATS",
+    "load_grey",
+    "make_crop_set",
+    "read_list",
+    "read_mtfl_list",
+    "read_pts",
+    "read_pts_folder",
+    "read_sun_list",
+    "reduce_to_cuhk5",
+    "Sample",
+    "Skipped",
+    "streamed_crops",
+    "StreamedCrops",
+]
+
 FORMATS = ("sun", "mtfl", "pts")
 
 

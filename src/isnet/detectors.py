@@ -24,6 +24,17 @@ from isnet.boxes import BoxMap, match_box, xywh_to_ltrb
 from isnet.imageio import to_bgr_grey
 from isnet.transforms import apply_affine, invert_affine
 
+__all__ = [
+    "as_detector",
+    "CallableDetector",
+    "DETECTION_SIDE",
+    "Detector",
+    "detector_training_boxes",
+    "TILE_OVERLAP",
+    "TILE_SIDE",
+    "YuNet",
+]
+
 # YuNet finds faces down to about 30 pixels: at this longer side none of the CUHK validation or
 # HELEN test faces is lost that full-size detection finds (benchmarks/detection_size.py), and a
 # 640x480 photo is detected about 3 times faster than at full size.

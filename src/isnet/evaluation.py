@@ -23,6 +23,20 @@ from isnet.quality import SIGNALS
 from isnet.schemes import CUHK5, Scheme, get_scheme
 from isnet.transforms import turn_image
 
+__all__ = [
+    "brief",
+    "detector_fits",
+    "DetectorFits",
+    "evaluate_list",
+    "evaluate_with_detector",
+    "Evaluation",
+    "fits_on_rolled_photos",
+    "KEYS",
+    "match_by_centre",
+    "read_samples",
+    "RolledFits",
+]
+
 KEYS = (
     *("n_faces", "nme_iod", "nme_ipd", "fr_008", "fr_010", "auc_008", "auc_010"),
     *("box_error_mean", "box_error_per_point", "nme_iod_per_region"),

@@ -18,6 +18,18 @@ import torch
 
 from isnet.model import ISNet, ISNetConfig
 
+__all__ = [
+    "export_onnx",
+    "onnx_bytes",
+    "OnnxISNet",
+    "onnxruntime_available",
+    "OPSET",
+    "OPSETS",
+    "ort_session",
+    "parity",
+    "PARITY_TOLERANCE",
+]
+
 OPSET = 17
 # The opsets this graph exports to and runs at in onnxruntime (measured 7 to 23; 20 is the
 # newest the TorchScript exporter documents).

@@ -14,6 +14,18 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+__all__ = [
+    "as_uint8",
+    "IMAGE_SUFFIXES",
+    "ImageError",
+    "read_grey",
+    "read_image",
+    "to_bgr_grey",
+    "to_grey",
+    "video_frames",
+    "VIDEO_SUFFIXES",
+]
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
 

@@ -27,6 +27,16 @@ from isnet.transforms import (
     view_matrices,
 )
 
+__all__ = [
+    "crops_of_images",
+    "ground_truth",
+    "input_device",
+    "predict_crops",
+    "read_crops",
+    "run_network",
+    "view_inputs",
+]
+
 
 def view_inputs(
     model: ISNet | OnnxISNet, crops: CropSet, index: np.ndarray, angles: np.ndarray | None = None

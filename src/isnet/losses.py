@@ -12,6 +12,8 @@ import math
 import numpy as np
 import torch
 
+__all__ = ["euclidean", "euclidean_loss", "LOSS_BOX_PIXELS", "LOSSES", "view_to_loss_units", "wing"]
+
 LOSS_BOX_PIXELS = 39.0
 
 

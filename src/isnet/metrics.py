@@ -11,6 +11,21 @@ import numpy as np
 from isnet.losses import euclidean_loss
 from isnet.schemes import Scheme
 
+__all__ = [
+    "auc",
+    "auroc",
+    "box_errors",
+    "ced",
+    "failure_rate",
+    "format_table",
+    "interocular",
+    "interpupil",
+    "nme",
+    "summarise",
+    "SUN_CASCADE",
+    "SUN_LEVEL1",
+]
+
 # Sun, Wang & Tang (CVPR 2013), Fig. 6 on the same validation faces: mean point error over the
 # box width, per point (left eye, right eye, nose, left mouth corner, right mouth corner).
 SUN_LEVEL1 = (0.0221, 0.0228, 0.0299, 0.0284, 0.0289)

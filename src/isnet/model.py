@@ -38,6 +38,23 @@ from torch import nn
 
 from isnet.schemes import get_scheme
 
+__all__ = [
+    "Block",
+    "CHECKPOINT_FORMAT",
+    "CheckpointError",
+    "count_macs",
+    "count_parameters",
+    "ISNet",
+    "ISNetConfig",
+    "load",
+    "load_checkpoint",
+    "model_from_checkpoint",
+    "project_to_feasible",
+    "save_checkpoint",
+    "SYNTHESIS_MODES",
+    "validate_beta",
+]
+
 SYNTHESIS_MODES = ("concat", "pooled")
 
 

@@ -14,6 +14,23 @@ from pathlib import Path
 
 import torch
 
+__all__ = [
+    "ArgumentParser",
+    "COUNT",
+    "device",
+    "FloatRange",
+    "FRACTION",
+    "HelpFormatter",
+    "IntRange",
+    "new_file",
+    "NON_NEGATIVE",
+    "POSITIVE",
+    "POSITIVE_FLOAT",
+    "SEED",
+    "THREADS",
+    "threads_or_none",
+]
+
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Shows each option's default, lists as they are typed, except for on/off flags (off unless

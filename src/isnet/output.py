@@ -12,6 +12,8 @@ import numpy as np
 from isnet.api import Face
 from isnet.schemes import CUHK5, Scheme
 
+__all__ = ["BOX_COLOUR", "CONTOUR_COLOUR", "draw_faces", "POINT_COLOURS", "RecordWriter"]
+
 # BGR colour of each of the five points, in the scheme's order; the README names them.
 POINT_COLOURS = ((255, 0, 0), (0, 0, 255), (0, 255, 0), (255, 0, 255), (0, 255, 255))
 BOX_COLOUR = (0, 255, 0)

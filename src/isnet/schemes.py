@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+__all__ = ["CUHK5", "get_scheme", "Scheme", "SCHEMES"]
+
 
 @dataclass(frozen=True)
 class Scheme:

@@ -38,6 +38,35 @@ from sqlalchemy import event
 from isnet.plots import plt
 from isnet.training import RESULT_FIELDS, TrainConfig, train_or_continue
 
+__all__ = [
+    "create_or_load",
+    "design_matrix",
+    "fail_stale",
+    "fit_degree",
+    "fit_surface",
+    "format_summary",
+    "FORMS",
+    "make_storage",
+    "minimise_surface",
+    "param_names",
+    "plot_search",
+    "random_feasible",
+    "ResponseSurfaceSampler",
+    "run_worker",
+    "search",
+    "search_state",
+    "SearchConfig",
+    "SearchInterrupted",
+    "snap_feasible",
+    "STALE_HEARTBEATS",
+    "suggest_beta",
+    "summarise_study",
+    "Surface",
+    "surface_terms",
+    "SurfaceDeferred",
+    "training_objective",
+]
+
 FORMS = ("paper", "quadratic")
 # Heartbeats a worker may miss before its trial counts as abandoned and is retried.
 STALE_HEARTBEATS = 3

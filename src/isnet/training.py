@@ -46,6 +46,37 @@ from isnet.transforms import (
     wild_params,
 )
 
+__all__ = [
+    "batch_indices",
+    "BatchImages",
+    "build_model",
+    "check_out_folder",
+    "device_for",
+    "evaluate_and_save",
+    "finish_distributed",
+    "init_distributed",
+    "InterruptRequest",
+    "learning_rate",
+    "load_crops",
+    "LOSS_FUNCTIONS",
+    "make_batch",
+    "make_optimizer",
+    "prepare",
+    "RESULT_FIELDS",
+    "Run",
+    "RUN_FIELDS",
+    "start_at_the_mean_face",
+    "train",
+    "train_or_continue",
+    "train_steps",
+    "TrainConfig",
+    "TrainingDiverged",
+    "TrainingInterrupted",
+    "validation_loss",
+    "view_targets",
+    "write_curves",
+]
+
 _MODEL = ISNetConfig()
 _AUGMENT = Augment()
 

@@ -22,6 +22,36 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+__all__ = [
+    "apply_affine",
+    "apply_affines",
+    "Augment",
+    "compose",
+    "crop_face",
+    "crop_matrix",
+    "flip_landmarks",
+    "gaussian_kernels",
+    "invert_affine",
+    "JPEG_QUALITY",
+    "jpeg_round_trip",
+    "photometric",
+    "photometric_params",
+    "plain_views",
+    "quarter_turn_matrix",
+    "SOURCE_MARGIN",
+    "source_size",
+    "square_region",
+    "to3x3",
+    "turn_image",
+    "turned_views",
+    "unturn_boxes",
+    "view_matrices",
+    "warp_batch",
+    "wild",
+    "wild_params",
+    "WildParams",
+]
+
 # Source crops cover the view's box with this margin; with the largest augmentation
 # (15 degree rotation, 10 % scale, shifts) the view never reaches the crop's edge.
 SOURCE_MARGIN = 0.6
