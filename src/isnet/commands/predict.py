@@ -275,7 +275,7 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         type=options.IntRange(MIN_DETECTION_SIDE, special=(0,), meaning="0: never shrink"),
         default=DETECTION_SIDE,
         help="detect on images shrunk to this longer side; faces under about a tenth of it are lost "
-        "(for group photos raise it, or 0: never shrink)",
+        "(for group photos raise it, or 0: full resolution, a photo over 1024 px read in overlapping tiles)",
     )
     p.add_argument(
         "--min-quality",
