@@ -27,43 +27,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 import cv2
-import numpy as np
 
 from isnet.api import TURNS, LandmarkDetector
 from isnet.data import read_list
-from isnet.evaluation import fits_on_rolled_photos
-from isnet.metrics import auc, auroc
+from isnet.evaluation import ROLLS, evaluate_rolls
 from isnet.placement import PLACEMENTS
 from isnet.provenance import write_result
-
-ROLLS = (0, 15, 30, 45, -45, 60, -60, 75, 90, 180)
-
-
-def flags(values: np.ndarray, failed: np.ndarray) -> float | None:
-    """AUROC of low ``values`` flagging ``failed``; None when a class is empty or values are missing."""
-    if np.isnan(values).any() or failed.all() or not failed.any():
-        return None
-    return auroc(-values, failed)
-
-
-def summary(fits, n: int) -> dict:
-    f = fits.found
-    nme, failed = fits.nme[f], fits.nme[f] > 0.10
-    return {
-        "roll": fits.roll,
-        "n_faces": n,
-        "not_found": int(n - f.sum()),
-        "nme_ipd_mean": float(nme.mean()) if f.any() else None,
-        "nme_ipd_median": float(np.median(nme)) if f.any() else None,
-        "fr_010": float(failed.mean()) if f.any() else None,
-        "auc_010": auc(nme) if f.any() else None,
-        "quality_auroc": flags(fits.quality[f], failed),
-        "score_auroc": flags(fits.score[f], failed),
-    }
 
 
 def main() -> None:
@@ -101,15 +73,7 @@ def main() -> None:
         placement=a.placement,
         **options,
     )
-    rows, everything = [], []
-    t0 = time.perf_counter()
-    for roll in a.rolls:
-        fits = fits_on_rolled_photos(det, samples, roll)
-        rows.append(summary(fits, len(samples)))
-        everything.append(fits)
-        print(json.dumps(rows[-1]), flush=True)
-    found = np.concatenate([f.found for f in everything])
-    failed = np.concatenate([f.nme for f in everything])[found] > 0.10
+    rolled = evaluate_rolls(det, samples, a.rolls, on_row=lambda row: print(json.dumps(row), flush=True))
     out = {
         "list": Path(a.list).name,
         "upright_step": det.roll_model is not None,
@@ -119,12 +83,7 @@ def main() -> None:
         "rotations": a.rotations,
         "quarter_turns": a.quarter_turns,
         "placement": det.placement,
-        "rolls": rows,
-        "all_rolls": {
-            "quality_auroc": flags(np.concatenate([f.quality for f in everything])[found], failed),
-            "score_auroc": flags(np.concatenate([f.score for f in everything])[found], failed),
-        },
-        "seconds": time.perf_counter() - t0,
+        **rolled,
     }
     write_result(a.out, out)
 

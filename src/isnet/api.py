@@ -195,6 +195,7 @@ class LandmarkDetector:
         mirror: read every view of every network also mirrored, in the same call, and average
             the two readings (mirrored back, pairs swapped): steadier points for a few percent
             more time. ``False``: as the networks were run before (one reading a view).
+        mirror_roll: the same for the roll network's views alone; ``None``: as ``mirror``.
         refine_above: refine only faces whose two readings disagree by more than this many eye
             distances (see :func:`~isnet.quality.disagreement`). 0: every face. 0.1 skips about
             half of the faces' second pass, but the quality score then ranks failures less well
@@ -229,6 +230,7 @@ class LandmarkDetector:
         placement: str | None = None,
         mirror: bool = True,
         settled: float = 0.08,
+        mirror_roll: bool | None = None,
     ):
         if isinstance(weights, ISNet):
             self.model = weights.eval()
@@ -280,6 +282,7 @@ class LandmarkDetector:
         self.refine_above = float(refine_above)
         self.settled = float(settled)
         self.mirror = bool(mirror)
+        self.mirror_roll = self.mirror if mirror_roll is None else bool(mirror_roll)
         if quarter_turns and self.roll_model is None:
             raise ValueError("quarter_turns keeps each face's reading of highest quality: it needs the upright step")
         self.quarter_turns = bool(quarter_turns)
@@ -421,7 +424,7 @@ class LandmarkDetector:
     def _first_pass(self, crops) -> np.ndarray:
         """``(N, 5, 2)`` points of the roll model: each face read as framed; a face read rolled past
         ``CONSENSUS_BEYOND`` is read again in four quarter-turned views (:meth:`_consensus`)."""
-        points = predict_crops(self.roll_net, crops, self.batch_size, mirror=self.mirror)
+        points = predict_crops(self.roll_net, crops, self.batch_size, mirror=self.mirror_roll)
         doubtful = np.flatnonzero(np.abs(roll_of(points)) > np.deg2rad(CONSENSUS_BEYOND))
         if len(doubtful):
             points[doubtful] = self._consensus(crops, doubtful)
@@ -439,7 +442,7 @@ class LandmarkDetector:
         index = np.tile(faces, 4)
         views = replace(crops, images=crops.images[index], boxes=crops.boxes[index], to_source=crops.to_source[index])
         points = predict_crops(
-            self.roll_net, views, self.batch_size, angles=np.repeat(quarter, n), mirror=self.mirror
+            self.roll_net, views, self.batch_size, angles=np.repeat(quarter, n), mirror=self.mirror_roll
         ).reshape(4, n, 5, 2)
         rolls = roll_of(points.reshape(-1, 5, 2)).reshape(4, n)
         gap = np.abs((rolls[:, None] - rolls[None] + np.pi) % (2 * np.pi) - np.pi)

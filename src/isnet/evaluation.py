@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from isnet.detectors import YuNet
 from isnet.export import OnnxISNet
 from isnet.imageio import to_bgr_grey
 from isnet.inference import ground_truth, predict_crops
-from isnet.metrics import interocular, nme, summarise
+from isnet.metrics import auc, auroc, interocular, nme, summarise
 from isnet.model import CheckpointError, ISNet, load
 from isnet.quality import SIGNALS
 from isnet.schemes import CUHK5, Scheme, get_scheme
@@ -28,13 +29,17 @@ __all__ = [
     "detector_fits",
     "DetectorFits",
     "evaluate_list",
+    "evaluate_rolls",
     "evaluate_with_detector",
     "Evaluation",
     "fits_on_rolled_photos",
+    "flags",
     "KEYS",
     "match_by_centre",
     "read_samples",
     "RolledFits",
+    "roll_summary",
+    "ROLLS",
 ]
 
 KEYS = (
@@ -314,6 +319,65 @@ def fits_on_rolled_photos(det: LandmarkDetector, samples: list[Sample], roll: fl
             errors = np.linalg.norm(faces[j].landmarks - annotated, axis=1)
             nme_all[i] = errors.mean() / np.linalg.norm(truth[1] - truth[0])
     return RolledFits(roll, found, nme_, quality, score, read, truths, signals, nme_all)
+
+
+# The rolls of the published roll table (degrees, counter-clockwise as seen).
+ROLLS = (0.0, 15.0, 30.0, 45.0, -45.0, 60.0, -60.0, 75.0, 90.0, 180.0)
+
+
+def flags(values: np.ndarray, failed: np.ndarray) -> float | None:
+    """AUROC with which low ``values`` flag ``failed``; ``None`` when a class is empty or values are missing."""
+    if np.isnan(values).any() or failed.all() or not failed.any():
+        return None
+    return auroc(-values, failed)
+
+
+def roll_summary(fits: RolledFits) -> dict:
+    """One row of the roll table: faces, not found, NME over the eye-centre distance (mean,
+    median), failures (NME > 0.10), AUC@0.10, and how well quality and score flag the failures."""
+    f, n = fits.found, len(fits.found)
+    nme_, failed = fits.nme[f], fits.nme[f] > 0.10
+    return {
+        "roll": fits.roll,
+        "n_faces": n,
+        "not_found": int(n - f.sum()),
+        "nme_ipd_mean": float(nme_.mean()) if f.any() else None,
+        "nme_ipd_median": float(np.median(nme_)) if f.any() else None,
+        "fr_010": float(failed.mean()) if f.any() else None,
+        "auc_010": auc(nme_) if f.any() else None,
+        "quality_auroc": flags(fits.quality[f], failed),
+        "score_auroc": flags(fits.score[f], failed),
+    }
+
+
+def evaluate_rolls(
+    det: LandmarkDetector, samples: list[Sample], rolls: Sequence[float] = ROLLS, on_row: Callable | None = None
+) -> dict:
+    """The one rotated-photo evaluation: each sample's photo turned by each roll through
+    ``det.detect`` (:func:`fits_on_rolled_photos`), a row per roll (:func:`roll_summary`) and
+    the quality's and score's AUROC over all rolls. ``on_row`` is called with each row as it is made.
+
+    Returns:
+        ``{"rolls": [row, ...], "all_rolls": {"quality_auroc", "score_auroc"}, "seconds"}``.
+    """
+    t0 = time.perf_counter()
+    rows, everything = [], []
+    for roll in rolls:
+        fits = fits_on_rolled_photos(det, samples, float(roll))
+        rows.append(roll_summary(fits))
+        everything.append(fits)
+        if on_row is not None:
+            on_row(rows[-1])
+    found = np.concatenate([f.found for f in everything])
+    failed = np.concatenate([f.nme for f in everything])[found] > 0.10
+    return {
+        "rolls": rows,
+        "all_rolls": {
+            "quality_auroc": flags(np.concatenate([f.quality for f in everything])[found], failed),
+            "score_auroc": flags(np.concatenate([f.score for f in everything])[found], failed),
+        },
+        "seconds": time.perf_counter() - t0,
+    }
 
 
 def _five(points: np.ndarray) -> np.ndarray:

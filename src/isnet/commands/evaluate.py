@@ -7,11 +7,13 @@ import sys
 from pathlib import Path
 
 from isnet import options
+from isnet.api import LandmarkDetector
 from isnet.assets import installed_models
-from isnet.data import FORMATS
+from isnet.data import FORMATS, Skipped
 from isnet.detectors import YuNet
-from isnet.evaluation import evaluate_list, evaluate_with_detector
+from isnet.evaluation import ROLLS, evaluate_list, evaluate_rolls, evaluate_with_detector, read_samples
 from isnet.metrics import format_table
+from isnet.placement import PLACEMENTS
 from isnet.plots import plot_ced
 from isnet.provenance import write_result
 
@@ -35,11 +37,31 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         choices=("yunet",),
         help="find each face with this detector, map its box, and compare with the list's boxes",
     )
+    p.add_argument(
+        "--rolls",
+        type=options.FloatRange(-360.0, 360.0),
+        nargs="+",
+        default=None,
+        metavar="DEGREES",
+        help="turn each photo by each roll and read it through the public API (YuNet, the upright step), as "
+        f"the README's roll table (e.g. {' '.join(f'{r:g}' for r in ROLLS)}); scored on five points",
+    )
+    p.add_argument(
+        "--placement",
+        default=None,
+        choices=PLACEMENTS,
+        help="with --rolls: where five points go (300w for 300-W's annotations); default: the model's own",
+    )
     p.add_argument("--min-iou", type=options.FRACTION, default=0.3, help="with --detector: least overlap of a match")
     p.add_argument(
-        "--score-threshold", type=options.FRACTION, default=0.6, help="with --detector: least detection score"
+        "--score-threshold",
+        type=options.FRACTION,
+        default=0.6,
+        help="with --detector or --rolls: least detection score",
     )
-    p.add_argument("--limit", type=options.POSITIVE, default=None, help="with --detector: the first N faces only")
+    p.add_argument(
+        "--limit", type=options.POSITIVE, default=None, help="with --detector or --rolls: the first N faces only"
+    )
     p.add_argument("--json", type=options.new_file, default=None, help="write the metrics here")
     p.add_argument("--ced", type=options.new_file, default=None, help="write the CED plot (PNG) here")
     p.add_argument("--skip-bad", action="store_true", help="skip unusable lines instead of stopping")
@@ -57,6 +79,10 @@ def print_skipped(skipped: list[str]) -> None:
 
 
 def main(args: argparse.Namespace) -> dict:
+    if args.rolls and args.detector:
+        raise ValueError("--rolls reads every photo through YuNet already: drop --detector")
+    if args.rolls:
+        return main_with_rolls(args)
     if args.detector:
         return main_with_detector(args)
     ev = evaluate_list(
@@ -100,6 +126,45 @@ def main_with_detector(args: argparse.Namespace) -> dict:
         for name, r in report["on_matched_faces"].items():
             print(f"  {name:<30} NME {100 * r['nme_iod']:.3f}%  FR@0.10 {100 * r['fr_010']:.2f}%")
         print_skipped(report["skipped"])
+    if args.json:
+        write_result(args.json, report)
+    return report
+
+
+def main_with_rolls(args: argparse.Namespace) -> dict:
+    det = LandmarkDetector(
+        args.weights, YuNet(score_threshold=args.score_threshold), model=args.model, placement=args.placement
+    )
+    skipped = Skipped()
+    samples = read_samples(
+        det.model,
+        args.weights or args.model,
+        args.list,
+        args.format,
+        args.root,
+        args.pts_scheme,
+        args.skip_bad,
+        skipped,
+    )[: args.limit]
+    if not args.quiet:
+        print(f"{'roll':>6} {'faces':>6} {'not found':>10} {'NME':>8} {'FR@0.10':>8} {'quality AUROC':>14}")
+
+    def show(row: dict) -> None:
+        if args.quiet:
+            return
+        q = "-" if row["quality_auroc"] is None else f"{row['quality_auroc']:.3f}"
+        nme = "-" if row["nme_ipd_mean"] is None else f"{100 * row['nme_ipd_mean']:.2f}%"
+        fr = "-" if row["fr_010"] is None else f"{100 * row['fr_010']:.2f}%"
+        print(f"{row['roll']:>6g} {row['n_faces']:>6} {row['not_found']:>10} {nme:>8} {fr:>8} {q:>14}", flush=True)
+
+    report = {
+        "list": str(args.list),
+        "weights": args.weights or f"shipped:{args.model}",
+        "placement": det.placement,
+        **evaluate_rolls(det, samples, args.rolls, on_row=show),
+    }
+    if not args.quiet:
+        print_skipped(skipped.items)
     if args.json:
         write_result(args.json, report)
     return report
