@@ -55,12 +55,14 @@ def run_variant(samples: list, kwargs: dict, rolls: tuple[float, ...]) -> dict:
         per_roll, signals, good, t0 = [], {k: [] for k in SIGNALS}, [], time.perf_counter()
         n_found = 0
         for roll in rolls:
+            before = sum(views)
             fits = fits_on_rolled_photos(det, samples, roll)
             nme = fits.nme[fits.found]
             n_found += int(fits.found.sum())
             per_roll.append(
                 {
                     "roll": roll,
+                    "views_per_face": (sum(views) - before) / len(samples),
                     "found": int(fits.found.sum()),
                     "nme_mean": float(nme.mean()),
                     "fr_010": float((nme > 0.10).mean()),
