@@ -71,7 +71,8 @@ DATA_VARIABLES = {"$DATA": "cuhk_facepoint", "$IBUG": "ibug_300w", "$WFLW": "wfl
 
 def portable(arg: str, repo: Path | None = None) -> str:
     """A command-line argument as the docs write it: a path into a data set as ``$IBUG/...``
-    (see :data:`DATA_VARIABLES`), a path inside the repository relative to its root."""
+    (see :data:`DATA_VARIABLES`), one under ``$RUNS`` or ``$CACHE`` (when those variables are
+    set) by the variable, a path inside the repository relative to its root."""
     repo = (repo or Path(__file__).resolve().parents[2]).resolve()
     if "/" not in arg:
         return arg
@@ -81,6 +82,12 @@ def portable(arg: str, repo: Path | None = None) -> str:
             if full == root or root in full.parents:
                 rest = full.relative_to(root).as_posix()
                 return variable if rest == "." else f"{variable}/{rest}"
+    for variable in ("RUNS", "CACHE"):
+        # Run and cache folders are wherever the user keeps them: named by the variable when set.
+        root = os.environ.get(variable)
+        if root and (full == Path(os.path.abspath(root)) or Path(os.path.abspath(root)) in full.parents):
+            rest = full.relative_to(os.path.abspath(root)).as_posix()
+            return f"${variable}" if rest == "." else f"${variable}/{rest}"
     if full == repo or repo in full.parents:
         return full.relative_to(repo).as_posix()
     return arg
