@@ -16,7 +16,7 @@ from conftest import REPO
 
 from isnet import inference
 from isnet.api import LandmarkDetector
-from isnet.assets import QUALITY_FIT, ROLL_MODEL
+from isnet.assets import QUALITY_FIT, ROLL_MODEL, demo_list
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 import golden_pipeline  # noqa: E402
@@ -96,3 +96,18 @@ def test_a_face_read_past_45_degrees_costs_four_more_roll_views(monkeypatch):
 def test_golden_photos_exist_as_the_script_makes_them():
     assert [list(p) for p in golden_pipeline.PHOTOS] == GOLDEN["photos"]
     assert Path(golden_pipeline.__file__).resolve().parent == REPO / "benchmarks"
+
+
+def test_stage_costs_account_for_every_stage():
+    from isnet.api import STAGES
+    from isnet.benchmark import format_stages, stage_costs
+    from isnet.data import read_sun_list
+
+    det = LandmarkDetector(threads=1)
+    costs = stage_costs(det, read_sun_list(demo_list("val"))[:3])
+    for call in ("predict", "detect"):
+        assert list(costs[call]) == [*STAGES, "other", "total"]
+        assert all(v >= 0 for k, v in costs[call].items() if k != "other")
+        assert sum(costs[call][k] for k in STAGES) + costs[call]["other"] == pytest.approx(costs[call]["total"])
+    assert costs["predict"]["detection"] == 0 and costs["detect"]["detection"] > 0
+    assert costs["predict"]["roll network"] > 0 and len(format_stages(costs).splitlines()) == len(STAGES) + 3

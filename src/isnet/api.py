@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -34,6 +36,7 @@ __all__ = [
     "merge_turned",
     "overlaps_image",
     "QUARTER_TURNS",
+    "STAGES",
     "TURNS",
 ]
 
@@ -47,6 +50,8 @@ ALL_TURNS = (*TURNS, 90.0, 270.0, 180.0)
 CONSENSUS_BEYOND = 45.0
 # With quarter_turns: the photo as it is and turned by each quarter (degrees, counter-clockwise as seen).
 QUARTER_TURNS = (0.0, 90.0, 180.0, 270.0)
+# The stages of LandmarkDetector.stage_seconds, in the order a face meets them.
+STAGES = ("detection", "crops", "roll network", "landmark pass", "refining passes", "quality")
 # "auto": onnxruntime when it is installed (it is a regular dependency), else PyTorch.
 BACKENDS = ("auto", "onnx", "torch")
 
@@ -288,6 +293,19 @@ class LandmarkDetector:
         self.quarter_turns = bool(quarter_turns)
         # The fit of quality_of; None: the shipped one for this model's scheme (weights/quality.json).
         self.quality_fit: dict | None = None
+        # Seconds spent in each stage since made (or since cleared): STAGES, summed over calls.
+        self.stage_seconds: dict[str, float] = dict.fromkeys(STAGES, 0.0)
+        self._stage_lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def _stage(self, name: str) -> Iterator[None]:
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            elapsed = time.perf_counter() - t
+            with self._stage_lock:  # detection runs on several threads at once
+                self.stage_seconds[name] += elapsed
 
     def detect(self, image: np.ndarray | str | Path) -> list[Face]:
         """Find the faces of one image and their landmarks (see :func:`isnet.imageio.as_uint8` for inputs)."""
@@ -310,7 +328,8 @@ class LandmarkDetector:
         out = []
         for turn in QUARTER_TURNS if self.quarter_turns else (0.0,):
             b, g = (bgr, grey) if turn == 0 else (turn_image(bgr, turn)[0], turn_image(grey, turn)[0])
-            out.append((turn, g, *detect_turned(detector, b, self.rotations)))
+            with self._stage("detection"):
+                out.append((turn, g, *detect_turned(detector, b, self.rotations)))
         return out
 
     def _faces_of_detections(self, detections: list[list[tuple]]) -> list[list[Face]]:
@@ -407,7 +426,8 @@ class LandmarkDetector:
         quality = None
         if signals is not None:
             signals["score"] = np.concatenate(scores) if scores else np.zeros(0)
-            quality = quality_of(signals, self.quality_fit or quality_fit(self.scheme.name))
+            with self._stage("quality"):
+                quality = quality_of(signals, self.quality_fit or quality_fit(self.scheme.name))
         out, start = [], 0
         for b, s in zip(boxes, scores):
             faces = []
@@ -462,17 +482,22 @@ class LandmarkDetector:
         are moved to ``placement``."""
         n_points, size = self.scheme.n_points, self.model.config.input_size
         if self.roll_model is None:
-            crops = crops_of_images(greys, mapped, size, n_points)
+            with self._stage("crops"):
+                crops = crops_of_images(greys, mapped, size, n_points)
             if not len(crops):
                 return np.zeros((0, n_points, 2)), None, None
-            return self._placed(predict_crops(self.net, crops, self.batch_size, mirror=self.mirror)), None, None
-        first_crops = crops_of_images(greys, mapped, self.roll_model.config.input_size, CUHK5.n_points)
+            with self._stage("landmark pass"):
+                points = predict_crops(self.net, crops, self.batch_size, mirror=self.mirror)
+            return self._placed(points), None, None
+        with self._stage("crops"):
+            first_crops = crops_of_images(greys, mapped, self.roll_model.config.input_size, CUHK5.n_points)
         if not len(first_crops):
             return np.zeros((0, n_points, 2)), {"disagreement": np.zeros(0), "mirror_gap": np.zeros(0)}, np.zeros(0)
-        first = self._first_pass(first_crops)
+        with self._stage("roll network"):
+            first = self._first_pass(first_crops)
         image_of = np.repeat(np.arange(len(mapped)), [len(m) for m in mapped])
         rolls = roll_of(first)
-        points, gap = self._upright_pass(greys, image_of, first, rolls)
+        points, gap = self._upright_pass(greys, image_of, first, rolls, "landmark pass")
         five = self._five(points)
         todo, before = np.arange(len(first)), first
         for k in range(self.refine):
@@ -485,7 +510,9 @@ class LandmarkDetector:
                 break
             before = five.copy()
             rolls[todo] = roll_of(five[todo])
-            points[todo], gap_todo = self._upright_pass(greys, image_of[todo], five[todo], rolls[todo])
+            points[todo], gap_todo = self._upright_pass(
+                greys, image_of[todo], five[todo], rolls[todo], "refining passes"
+            )
             if gap is not None:
                 gap[todo] = gap_todo
             five[todo] = self._five(points[todo])
@@ -497,16 +524,19 @@ class LandmarkDetector:
         return points, signals, np.degrees(roll_of(self._five(points)))
 
     def _upright_pass(
-        self, greys: list[np.ndarray], image_of: np.ndarray, five: np.ndarray, rolls: np.ndarray
+        self, greys: list[np.ndarray], image_of: np.ndarray, five: np.ndarray, rolls: np.ndarray, stage: str
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """``(n, K, 2)`` landmarks of faces framed by their ``(n, 5, 2)`` points and read turned
         upright by their ``(n,)`` rolls (radians), and their ``(n,)`` mirror gaps (``None``
-        unmirrored; :func:`~isnet.inference.read_crops`); ``image_of`` ``(n,)`` names each face's image."""
-        boxes = upright_boxes(five, rolls)
-        crops = crops_of_images(
-            [greys[i] for i in image_of], boxes[:, None], self.model.config.input_size, self.scheme.n_points
-        )
-        return read_crops(self.net, crops, self.batch_size, angles=-rolls, mirror=self.mirror)
+        unmirrored; :func:`~isnet.inference.read_crops`); ``image_of`` ``(n,)`` names each face's image;
+        its time counts to ``stage``."""
+        with self._stage("crops"):
+            boxes = upright_boxes(five, rolls)
+            crops = crops_of_images(
+                [greys[i] for i in image_of], boxes[:, None], self.model.config.input_size, self.scheme.n_points
+            )
+        with self._stage(stage):
+            return read_crops(self.net, crops, self.batch_size, angles=-rolls, mirror=self.mirror)
 
     def _placed(self, points: np.ndarray) -> np.ndarray:
         """``(N, K, 2)`` landmarks moved to this detector's ``placement`` (unmoved when it is the model's own)."""

@@ -24,7 +24,7 @@ import torch
 from isnet.api import LandmarkDetector
 from isnet.assets import demo_list, weights_label, weights_path
 from isnet.boxes import ltrb_to_xywh
-from isnet.data import face_crops, read_sun_list
+from isnet.data import Sample, face_crops, read_sun_list
 from isnet.detectors import YuNet
 from isnet.imageio import to_bgr_grey
 from isnet.inference import view_inputs
@@ -35,12 +35,14 @@ __all__ = [
     "cpu_name",
     "demo_photo",
     "format_results",
+    "format_stages",
     "GOALS",
     "goals_against",
     "load_average",
     "measure",
     "network_views",
     "per_item",
+    "stage_costs",
     "time_everything",
 ]
 
@@ -152,6 +154,38 @@ def time_everything(
             results["detection"].append({"threads": n_threads, "max_side": side} | per_item(detection, 1))
         yunet.max_side = None
     return results
+
+
+def stage_costs(det: LandmarkDetector, samples: Sequence[Sample], rounds: int = 1) -> dict:
+    """ms per face of each stage of the pipeline (:data:`isnet.api.STAGES`), one face a call, as a
+    user calls it: ``predict()`` on each sample's listed box, and ``detect()`` on each photo.
+
+    Photos are decoded before timing. Returns ``{"predict": {stage: ms, "other", "total"},
+    "detect": {...}, "faces"}``; "other" is what no stage holds (records, placement, Python).
+    """
+    photos = [(to_bgr_grey(s.image), ltrb_to_xywh(s.box[None])) for s in samples]
+    out: dict = {"faces": len(photos), "rounds": rounds}
+    for call in ("predict", "detect"):
+        for (bgr, grey), box in photos[:3]:  # warm-up
+            det.predict(grey, box) if call == "predict" else det.detect_decoded([(bgr, grey)])
+        det.stage_seconds = dict.fromkeys(det.stage_seconds, 0.0)
+        t = time.perf_counter()
+        for _ in range(rounds):
+            for (bgr, grey), box in photos:
+                det.predict(grey, box) if call == "predict" else det.detect_decoded([(bgr, grey)])
+        n = rounds * len(photos)
+        total = 1000 * (time.perf_counter() - t) / n
+        stages = {k: 1000 * v / n for k, v in det.stage_seconds.items()}
+        out[call] = stages | {"other": total - sum(stages.values()), "total": total}
+    return out
+
+
+def format_stages(costs: dict) -> str:
+    """The table of :func:`stage_costs`: a line per stage, ms per face for predict() and detect()."""
+    lines = [f"ms per face, {costs['faces']} faces, one a call:  {'predict()':>10} {'detect()':>10}"]
+    for stage in costs["predict"]:
+        lines.append(f"  {stage:<32}{costs['predict'][stage]:>10.3f} {costs['detect'][stage]:>10.3f}")
+    return "\n".join(lines)
 
 
 def goals_against(results: dict, batch_sizes: Sequence[int]) -> dict:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 
 from isnet import options, peers
-from isnet.assets import DEMO_DIR
-from isnet.benchmark import benchmark, demo_photo, format_results
+from isnet.api import LandmarkDetector
+from isnet.assets import DEMO_DIR, demo_list
+from isnet.benchmark import benchmark, demo_photo, format_results, format_stages, stage_costs
+from isnet.data import read_sun_list
 from isnet.imageio import to_bgr_grey
 from isnet.provenance import write_result
 
@@ -33,6 +35,12 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         help="also time dlib (pip install 'isnet[peers]') on the same faces, photo and folder, and print ratios",
     )
     p.add_argument("--rounds", type=options.POSITIVE, default=7, help="with --peers: interleaved rounds per comparison")
+    p.add_argument(
+        "--stages",
+        action="store_true",
+        help="also time each stage of the pipeline per face (detection, crops, roll network, landmark and "
+        "refining passes, quality) on the demo's 100 validation faces, one thread",
+    )
     return p
 
 
@@ -63,6 +71,10 @@ def main(args: argparse.Namespace) -> dict:
             "per_folder": peers.per_folder(DEMO_DIR),
         }
         print(format_peers(out["peers"]))
+    if args.stages:
+        det = LandmarkDetector(args.weights, threads=1)
+        out["stages"] = stage_costs(det, read_sun_list(demo_list("val")))
+        print(format_stages(out["stages"]))
     if args.json:
         write_result(args.json, out)
     return out
