@@ -24,6 +24,7 @@ import numpy as np
 
 from isnet import inference
 from isnet.api import LandmarkDetector
+from isnet.assets import DEFAULT_MODEL
 from isnet.data import read_list
 from isnet.evaluation import fits_on_rolled_photos
 from isnet.quality import SIGNALS
@@ -36,6 +37,10 @@ VARIANTS = {
     "roll_unmirrored_refine_above_0.05": {"mirror_roll": False, "refine_above": 0.05},
     "roll_unmirrored_refine_1": {"mirror_roll": False, "refine": 1},
     "unmirrored": {"mirror": False},
+    # The landmark model itself as the first pass (trained with rotations up to 15 degrees only):
+    # what framing by a first pass that is not a roll network gives.
+    "landmark_model_first_refine_1": {"upright": DEFAULT_MODEL, "refine": 1},
+    "landmark_model_first_refine_0": {"upright": DEFAULT_MODEL, "refine": 0},
 }
 
 
@@ -78,7 +83,7 @@ def run_variant(samples: list, kwargs: dict, rolls: tuple[float, ...]) -> dict:
     good = np.concatenate(good)
     models = fit_quality_module().fit_models(signals, good)
     return {
-        "kwargs": kwargs,
+        "kwargs": {k: str(v) for k, v in kwargs.items()},
         "views_per_face": sum(views) / max(1, len(samples) * len(rolls)),
         "ms_per_photo": 1000 * seconds / (len(samples) * len(rolls)),
         "rolls": per_roll,
@@ -93,9 +98,9 @@ def main(args: argparse.Namespace) -> dict:
     from isnet.provenance import write_result
 
     samples = read_list(args.list, "pts", target="ibug68")
-    result = {"list": str(args.list), "rolls": list(ROLLS), "variants": {}}
+    result = {"list": str(args.list), "rolls": list(args.rolls), "variants": {}}
     for name in args.variants:
-        result["variants"][name] = row = run_variant(samples, VARIANTS[name], ROLLS)
+        result["variants"][name] = row = run_variant(samples, VARIANTS[name], tuple(args.rolls))
         print(
             f"{name}: {row['views_per_face']:.2f} views/face, {row['ms_per_photo']:.2f} ms/photo, "
             f"NME {100 * row['nme_mean_all']:.3f} %, FR {100 * row['fr_010_all']:.2f} %, "
@@ -111,4 +116,5 @@ if __name__ == "__main__":
     p.add_argument("--list", required=True, help="held-out .pts faces ($RUNS/ibug68/val.txt)")
     p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     p.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "upright" / "variants_val.json"))
+    p.add_argument("--rolls", type=float, nargs="+", default=list(ROLLS))
     main(p.parse_args())
