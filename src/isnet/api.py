@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from isnet.assets import ROLL_MODEL, weights_path
-from isnet.boxes import ltrb_to_xywh, roll_of, upright_boxes, xywh_to_ltrb
+from isnet.boxes import ltrb_to_xywh, overlaps_image, roll_of, upright_boxes, xywh_to_ltrb
 from isnet.data import reduce_to_cuhk5
 from isnet.detectors import Detector, as_detector
 from isnet.export import OnnxISNet, onnxruntime_available
@@ -34,7 +34,6 @@ __all__ = [
     "Face",
     "LandmarkDetector",
     "merge_turned",
-    "overlaps_image",
     "QUARTER_TURNS",
     "STAGES",
     "TURNS",
@@ -90,12 +89,6 @@ class Face:
             "roll": None if self.roll is None else round(float(self.roll), 1),
             "landmarks": [[round(float(x), decimals), round(float(y), decimals)] for x, y in self.landmarks],
         }
-
-
-def overlaps_image(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
-    """``(N,)`` whether each box ``[x, y, w, h]`` covers some of a ``width`` x ``height`` image."""
-    b = np.asarray(boxes, np.float64).reshape(-1, 4)
-    return (b[:, 0] < width) & (b[:, 1] < height) & (b[:, 0] + b[:, 2] > 0) & (b[:, 1] + b[:, 3] > 0)
 
 
 def _detections(detector: Detector, bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -29,10 +29,10 @@ from isnet.detectors import YuNet
 from isnet.imageio import to_bgr_grey
 from isnet.inference import view_inputs
 from isnet.model import ISNet, count_macs, count_parameters, load
+from isnet.provenance import cpu_name
 
 __all__ = [
     "benchmark",
-    "cpu_name",
     "demo_photo",
     "format_results",
     "format_stages",
@@ -82,16 +82,6 @@ def demo_photo(size: tuple[int, int] = (640, 480)) -> np.ndarray:
     face = cv2.resize(bgr, (h, h), interpolation=cv2.INTER_CUBIC)
     pad = (w - h) // 2
     return cv2.copyMakeBorder(face, 0, 0, pad, w - h - pad, cv2.BORDER_REFLECT)
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def load_average() -> list[float] | None:
@@ -165,14 +155,18 @@ def stage_costs(det: LandmarkDetector, samples: Sequence[Sample], rounds: int = 
     """
     photos = [(to_bgr_grey(s.image), ltrb_to_xywh(s.box[None])) for s in samples]
     out: dict = {"faces": len(photos), "rounds": rounds}
-    for call in ("predict", "detect"):
+    calls = {
+        "predict": lambda bgr, grey, box: det.predict(grey, box),
+        "detect": lambda bgr, grey, box: det.detect_decoded([(bgr, grey)]),
+    }
+    for call, run in calls.items():
         for (bgr, grey), box in photos[:3]:  # warm-up
-            det.predict(grey, box) if call == "predict" else det.detect_decoded([(bgr, grey)])
+            run(bgr, grey, box)
         det.stage_seconds = dict.fromkeys(det.stage_seconds, 0.0)
         t = time.perf_counter()
         for _ in range(rounds):
             for (bgr, grey), box in photos:
-                det.predict(grey, box) if call == "predict" else det.detect_decoded([(bgr, grey)])
+                run(bgr, grey, box)
         n = rounds * len(photos)
         total = 1000 * (time.perf_counter() - t) / n
         stages = {k: 1000 * v / n for k, v in det.stage_seconds.items()}

@@ -24,6 +24,7 @@ __all__ = [
     "iou",
     "ltrb_to_xywh",
     "match_box",
+    "overlaps_image",
     "roll_of",
     "rotate_points",
     "upright_boxes",
@@ -52,6 +53,12 @@ def iou(boxes: np.ndarray, box: np.ndarray) -> np.ndarray:
     area = np.prod(boxes[:, 2:] - boxes[:, :2], axis=1)
     union = area + np.prod(box[2:] - box[:2]) - inter
     return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+
+
+def overlaps_image(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
+    """``(N,)`` whether each box ``[x, y, w, h]`` covers some of a ``width`` x ``height`` image."""
+    b = np.asarray(boxes, np.float64).reshape(-1, 4)
+    return (b[:, 0] < width) & (b[:, 1] < height) & (b[:, 0] + b[:, 2] > 0) & (b[:, 1] + b[:, 3] > 0)
 
 
 def match_box(detections: np.ndarray, annotated: np.ndarray, min_iou: float) -> int:

@@ -35,12 +35,19 @@ from isnet.assets import QUALITY_FIT, read_fitted
 __all__ = ["SIGNALS", "TRANSFORMS", "design", "disagreement", "quality_fit", "quality_fits", "quality_of"]
 
 SIGNALS = ("disagreement", "mirror_gap", "score")
+
+
+def _log_distance(v: np.ndarray) -> np.ndarray:
+    return np.log(np.maximum(v, 1e-6))
+
+
+def _logit(v: np.ndarray) -> np.ndarray:
+    p = np.clip(v, 1e-4, 1 - 1e-4)
+    return np.log(p / (1 - p))
+
+
 # How each signal enters the logistic model: distances on a log scale, the score as its logit.
-TRANSFORMS = {
-    "disagreement": lambda v: np.log(np.maximum(v, 1e-6)),
-    "mirror_gap": lambda v: np.log(np.maximum(v, 1e-6)),
-    "score": lambda v: np.log(np.clip(v, 1e-4, 1 - 1e-4) / (1 - np.clip(v, 1e-4, 1 - 1e-4))),
-}
+TRANSFORMS = {"disagreement": _log_distance, "mirror_gap": _log_distance, "score": _logit}
 
 
 def disagreement(first: np.ndarray, second: np.ndarray) -> np.ndarray:
