@@ -8,8 +8,8 @@ Usage: python benchmarks/upright_cost.py [--model cuhk5] [--faces 50] [--seconds
 ``LandmarkDetector.predict`` on demo faces with their boxes, one face a call, one thread, ONNX
 backend: one pass as the pipeline ran before the upright step (``upright=None, mirror=False``:
 crop, network, map back) against the shipped default (first pass, box from its points, turned
-view, refining passes, each view read plain and mirrored, quality). With --batch B,
-B photos a call go through ``detect_decoded`` (as ``isnet predict`` batches them), a detector
+view, refining passes, quality). With --batch B,
+B photos a call go through ``detect_photos`` (as ``isnet predict`` batches them), a detector
 that returns each photo's listed box standing in for YuNet. The sides run interleaved over
 --rounds rounds, each the median over --seconds, so that drift of the machine hits both alike.
 """
@@ -29,6 +29,7 @@ from isnet.benchmark import measure
 from isnet.boxes import ltrb_to_xywh
 from isnet.data import read_sun_list
 from isnet.imageio import to_bgr_grey
+from isnet.photo import Photo
 from isnet.provenance import write_result
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -50,8 +51,8 @@ def main() -> None:
     )
     a = p.parse_args()
     samples = read_sun_list(demo_list("val"))[: a.faces]
-    decoded = [to_bgr_grey(s.image) for s in samples]
-    greys = [grey for _, grey in decoded]
+    decoded = [Photo(grey, bgr) for bgr, grey in (to_bgr_grey(s.image) for s in samples)]
+    greys = [p.grey for p in decoded]
     boxes = [ltrb_to_xywh(s.box) for s in samples]
     listed = {id(bgr): box for (bgr, _), box in zip(decoded, boxes)}
 
@@ -75,7 +76,7 @@ def main() -> None:
                         det.predict(grey, box)
                     return
                 for start in range(0, len(decoded), a.batch):
-                    det.detect_decoded(decoded[start : start + a.batch])
+                    det.detect_photos(decoded[start : start + a.batch])
 
             times[name].append(measure(every_face, a.seconds, min_calls=2)["median_ms"] / len(greys))
     out = {

@@ -1,6 +1,6 @@
 """What each network view of the upright step buys: variants of LandmarkDetector on held-out faces.
 
-Each variant (:data:`VARIANTS`: keyword arguments of ``LandmarkDetector``) reads the held-out
+Each variant (:data:`VARIANTS`: settings of :class:`isnet.pipeline.PipelineConfig`) reads the held-out
 300-W faces, each photo turned by every roll (:func:`isnet.evaluation.fits_on_rolled_photos`,
 300-W placement). Reported per variant: network views per face (counted at
 :func:`isnet.inference.run_network`), ms per face of the whole pass over the photos, NME over
@@ -24,23 +24,23 @@ import numpy as np
 
 from isnet import inference
 from isnet.api import LandmarkDetector
-from isnet.assets import DEFAULT_MODEL
 from isnet.data import read_list
 from isnet.evaluation import fits_on_rolled_photos
 from isnet.quality import SIGNALS
 
 REPO = Path(__file__).resolve().parents[1]
 ROLLS = (0.0, 20.0, -20.0, 40.0, -40.0, 60.0, -60.0, 90.0, 180.0)
+# The roll network's gates shut: only the landmark passes run.
+NO_ROLL = {"roll_trust": 360.0, "unsettled_above": float("inf"), "detector_gap_above": float("inf")}
 VARIANTS = {
-    "shipped": {},
-    "roll_unmirrored": {"mirror_roll": False},
-    "roll_unmirrored_refine_above_0.05": {"mirror_roll": False, "refine_above": 0.05},
-    "roll_unmirrored_refine_1": {"mirror_roll": False, "refine": 1},
-    "unmirrored": {"mirror": False},
-    # The landmark model itself as the first pass (trained with rotations up to 15 degrees only):
-    # what framing by a first pass that is not a roll network gives.
-    "landmark_model_first_refine_1": {"upright": DEFAULT_MODEL, "refine": 1},
-    "landmark_model_first_refine_0": {"upright": DEFAULT_MODEL, "refine": 0},
+    "default": {},
+    "mirror": {"mirror": True},
+    "refine_0": {"refine": 0},
+    "refine_1": {"refine": 1},
+    "reframe_above_0.03": {"reframe_above": 0.03},
+    "detector_gap_above_0.14": {"detector_gap_above": 0.14},
+    "no_roll_network": NO_ROLL,
+    "no_roll_network_refine_0": {**NO_ROLL, "refine": 0},
 }
 
 
@@ -115,6 +115,6 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--list", required=True, help="held-out .pts faces ($RUNS/ibug68/val.txt)")
     p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
-    p.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "upright" / "variants_val.json"))
+    p.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "upright" / "stages_variants_val.json"))
     p.add_argument("--rolls", type=float, nargs="+", default=list(ROLLS))
     main(p.parse_args())

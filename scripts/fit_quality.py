@@ -38,11 +38,16 @@ from isnet.synthetic import make_photos
 
 # The models fitted, in the order quality_of tries them: the first whose signals a face has.
 MODELS = (
-    ("disagreement", "mirror_gap", "score"),
-    ("disagreement", "mirror_gap"),
-    ("disagreement", "score"),
-    ("disagreement",),
+    ("shift", "detector_gap", "mirror_gap", "score"),
+    ("shift", "detector_gap", "score"),
+    ("shift", "mirror_gap", "score"),
+    ("shift", "mirror_gap"),
+    ("shift", "score"),
+    ("shift",),
 )
+# The fits are made on the pipeline read both ways (LandmarkDetector's mirror), so that the
+# models with the mirror gap are fitted on mirrored readings and the others on plain ones.
+MIRROR = (False, True)
 
 
 def logistic_fit(x: np.ndarray, y: np.ndarray, steps: int = 50) -> tuple[float, np.ndarray]:
@@ -80,7 +85,7 @@ def false_faces(det: LandmarkDetector, list_path: str, n: int, side: int, seed: 
     for photo in make_photos(samples, n, side, seed, faces=0):
         for f in det.detect(photo.bgr):
             for k in SIGNALS:
-                signals[k].append(f.signals[k])
+                signals[k].append(f.signals.get(k, np.nan))
     return {k: np.array(v) for k, v in signals.items()}
 
 
@@ -88,15 +93,17 @@ def fit_models(signals: dict, good: np.ndarray) -> list[dict]:
     out = []
     y = good.astype(np.float64)
     for names in MODELS:
-        x = design(signals, names)
-        intercept, weights = logistic_fit(x, y)
+        has = np.all([np.isfinite(signals[k]) for k in names], axis=0)
+        x = design({k: signals[k][has] for k in names}, names)
+        intercept, weights = logistic_fit(x, y[has])
         z = intercept + x @ weights
         out.append(
             {
                 "signals": list(names),
                 "intercept": intercept,
                 "weights": weights.tolist(),
-                "in_sample_auroc": auroc(-z, ~good),
+                "n_fits": int(has.sum()),
+                "in_sample_auroc": auroc(-z, ~good[has]),
             }
         )
     return out
@@ -115,17 +122,26 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--out", type=Path, default=QUALITY_FIT)
     a = p.parse_args()
-    # 300-W's faces are scored with 300-W's placement of the five points (isnet.placement).
-    det = LandmarkDetector(threads=1, model=a.model, placement="300w" if a.format == "pts" else None)
-    if det.roll_model is None:
-        raise SystemExit("no upright model is installed (weights/isnet_roll.pt): nothing to fit")
-    real, good = real_fits(det, a.list, a.format, a.rolls)
-    background = LandmarkDetector(
-        threads=1, model=a.model, detector=YuNet(score_threshold=a.false_threshold, max_side=None)
-    )
-    false = false_faces(background, a.background_faces, a.photos, a.side, a.seed)
-    signals = {k: np.concatenate([real[k], false[k]]) for k in SIGNALS}
-    labels = np.concatenate([good, np.zeros(len(false["score"]), bool)])
+    real, false, good = [], [], []
+    for mirror in MIRROR:
+        # 300-W's faces are scored with 300-W's placement of the five points (isnet.placement).
+        placement = "300w" if a.format == "pts" else None
+        det = LandmarkDetector(threads=1, model=a.model, placement=placement, mirror=mirror)
+        if det.roll_model is None:
+            raise SystemExit("no upright model is installed (weights/isnet_roll.pt): nothing to fit")
+        det.quality_fit = {"models": []}  # the fit being made replaces whatever is installed
+        signals, ok = real_fits(det, a.list, a.format, a.rolls)
+        real.append(signals)
+        good.append(ok)
+        background = LandmarkDetector(
+            threads=1, model=a.model, mirror=mirror, detector=YuNet(score_threshold=a.false_threshold, max_side=None)
+        )
+        background.quality_fit = {"models": []}
+        false.append(false_faces(background, a.background_faces, a.photos, a.side, a.seed))
+    n_false = sum(len(f["score"]) for f in false)
+    signals = {k: np.concatenate([*(r[k] for r in real), *(f[k] for f in false)]) for k in SIGNALS}
+    labels = np.concatenate([*good, np.zeros(n_false, bool)])
+    good = np.concatenate(good)
     result = {
         "models": fit_models(signals, labels),
         "model": "quality = 1 / (1 + exp(-(intercept + weights . x))), x the transformed signals "
@@ -137,7 +153,8 @@ def main() -> None:
         f"--false-threshold {a.false_threshold:g} --seed {a.seed} --rolls {' '.join(f'{r:g}' for r in a.rolls)}",
         "n_fits": int(len(good)),
         "n_good": int(good.sum()),
-        "n_false_faces": int(len(false["score"])),
+        "n_false_faces": int(n_false),
+        "mirror": list(MIRROR),
         "rolls": a.rolls,
     }
     fits = json.loads(a.out.read_text()) if a.out.is_file() else {}

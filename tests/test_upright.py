@@ -1,15 +1,13 @@
-"""The upright step: roll from five points, boxes of rolled faces, turned detection, quality."""
+"""The upright step: roll from five points, boxes of rolled faces, turned photos, the passes, quality."""
 
 import json
 
 import numpy as np
 import pytest
 
-from isnet.api import ALL_TURNS, LandmarkDetector, detect_turned
-from isnet.boxes import box_from_landmarks, roll_of, rotate_points, upright_boxes
-from isnet.detectors import Detector
+from isnet.api import ALL_TURNS, LandmarkDetector
+from isnet.boxes import roll_of, rotate_points
 from isnet.quality import disagreement, quality_of
-from isnet.schemes import CUHK5
 from isnet.transforms import apply_affine, turn_image, unturn_boxes
 
 FACE = np.array([[40.0, 50.0], [80.0, 50.0], [60.0, 70.0], [45.0, 90.0], [75.0, 90.0]])
@@ -29,19 +27,6 @@ def test_roll_of_a_turned_face(degrees):
     turned = rotate_points(FACE[None], np.array([theta]), FACE.mean(0)[None])
     got = roll_of(turned)[0]
     assert np.isclose(np.cos(got), np.cos(theta)) and np.isclose(np.sin(got), np.sin(theta))
-
-
-@pytest.mark.parametrize("degrees", [0, 25, -70, 180])
-def test_upright_box_of_a_turned_face_is_the_upright_box_turned(degrees):
-    theta = np.array([np.deg2rad(degrees)])
-    centre = FACE.mean(0)[None]
-    turned = rotate_points(FACE[None], theta, centre)
-    box = upright_boxes(turned, theta)[0]
-    expected = box_from_landmarks(FACE, CUHK5)
-    side = expected[2] - expected[0]
-    np.testing.assert_allclose(box[2:] - box[:2], [side, side], atol=1e-9)
-    mid = rotate_points((0.5 * (expected[:2] + expected[2:]))[None, None], theta, centre)[0, 0]
-    np.testing.assert_allclose(0.5 * (box[:2] + box[2:]), mid, atol=1e-9)
 
 
 @pytest.mark.parametrize("turn", [0, 90, 180, 270, -90, 450])
@@ -72,56 +57,30 @@ def test_any_turn_keeps_the_photo_whole_and_the_box_centre():
     np.testing.assert_allclose(back[2:] - back[:2], [10, 10])
 
 
-class UprightOnly(Detector):
-    """Finds the bright bar only when it lies wider than tall; records the shapes it was shown."""
-
-    def __init__(self):
-        self.seen = []
-
-    def __call__(self, image):
-        self.seen.append(image.shape[:2])
-        ys, xs = np.nonzero(image[..., 0] > 128)
-        if not len(xs) or np.ptp(xs) < np.ptp(ys):
-            return np.zeros((0, 4)), np.zeros(0)
-        return np.array([[xs.min(), ys.min(), np.ptp(xs), np.ptp(ys)]], float), np.array([0.9])
-
-
-def test_turned_detection_tries_turns_in_order_and_maps_back():
-    image = np.zeros((60, 40, 3), np.uint8)
-    image[5:45, 10:20] = 255  # a bar taller than wide: found only once turned by 90 or 270
-    detector = UprightOnly()
-    boxes, scores, mapped = detect_turned(detector, image, (0, 180, 270, 90))
-    assert detector.seen == [(60, 40), (60, 40), (40, 60)]  # stopped at the first turn that found it
-    np.testing.assert_allclose(boxes, [[10, 5, 9, 39]])
-    np.testing.assert_allclose(mapped, [[10, 5, 19, 44]])
-    np.testing.assert_allclose(scores, [0.9])
-    assert len(detect_turned(UprightOnly(), image, (0,))[0]) == 0
-
-
-def test_rotations_must_name_a_turn():
-    with pytest.raises(ValueError, match="at least one turn"):
-        LandmarkDetector(detector=None, upright=None, rotations=())
+def test_unknown_settings_are_refused_by_name():
+    with pytest.raises(TypeError, match="refine_above"):
+        LandmarkDetector(detector=None, upright=None, refine_above=0.1)
 
 
 def test_disagreement_and_quality_by_hand():
     second = FACE[None]
     first = second + np.array([3.0, 4.0])  # 5 px everywhere; eye distance 40 px
     np.testing.assert_allclose(disagreement(first, second), [5.0 / 40.0])
-    fit = {"models": [{"signals": ["disagreement"], "intercept": 0.0, "weights": [-1.0]}]}
-    np.testing.assert_allclose(quality_of({"disagreement": np.array([1.0, np.e])}, fit), [0.5, 1 / (1 + np.e)])
-    steeper = {"models": [{"signals": ["disagreement"], "intercept": -3.0, "weights": [-2.0]}]}
-    q = quality_of({"disagreement": np.array([0.01, 0.1, 1.0, 10.0])}, steeper)
+    fit = {"models": [{"signals": ["shift"], "intercept": 0.0, "weights": [-1.0]}]}
+    np.testing.assert_allclose(quality_of({"shift": np.array([1.0, np.e])}, fit), [0.5, 1 / (1 + np.e)])
+    steeper = {"models": [{"signals": ["shift"], "intercept": -3.0, "weights": [-2.0]}]}
+    q = quality_of({"shift": np.array([0.01, 0.1, 1.0, 10.0])}, steeper)
     assert np.all(np.diff(q) < 0) and np.all((q > 0) & (q < 1))
 
 
 def test_each_face_is_scored_by_the_first_model_whose_signals_it_has():
     fit = {
         "models": [
-            {"signals": ["disagreement", "score"], "intercept": 1.0, "weights": [0.0, 1.0]},
-            {"signals": ["disagreement"], "intercept": -1.0, "weights": [0.0]},
+            {"signals": ["shift", "score"], "intercept": 1.0, "weights": [0.0, 1.0]},
+            {"signals": ["shift"], "intercept": -1.0, "weights": [0.0]},
         ]
     }
-    signals = {"disagreement": np.array([0.1, 0.1]), "score": np.array([0.5, np.nan])}
+    signals = {"shift": np.array([0.1, 0.1]), "score": np.array([0.5, np.nan])}
     # logit(0.5) = 0: the first face 1 / (1 + e^-1), the second (no score) 1 / (1 + e).
     np.testing.assert_allclose(quality_of(signals, fit), [1 / (1 + np.exp(-1)), 1 / (1 + np.e)])
     assert np.isnan(quality_of({"score": np.array([0.5])}, fit)[0])  # no model applies
@@ -171,56 +130,45 @@ def test_a_turned_photo_gives_the_upright_answer_turned(upright_detector, roll):
         assert abs((best_face(faces).roll - upright.roll + roll + 180) % 360 - 180) < 10  # roll follows the turn
 
 
-def _count_calls(monkeypatch, det, name: str) -> list[int]:
-    """Wrap ``det.<name>(..., faces_or_image_of, ...)`` to record how many faces each call got."""
-    calls, original = [], getattr(det, name)
-
-    def counted(*args):
-        calls.append(len(args[1]))
-        return original(*args)
-
-    monkeypatch.setattr(det, name, counted)
-    return calls
+def _views(det: LandmarkDetector, photos) -> tuple[int, dict[str, int]]:
+    """Faces found in ``photos`` and the network views the pipeline read for them."""
+    before = dict(det.pipeline.views)
+    n = sum(len(f) for f in det.detect_batch(photos))
+    return n, {k: v - before[k] for k, v in det.pipeline.views.items()}
 
 
-def test_refining_passes_run_only_where_the_readings_disagree_or_still_move(upright_detector, monkeypatch):
+# The roll network's gates shut: only the landmark passes run.
+NO_ROLL = {"roll_trust": 360.0, "unsettled_above": np.inf, "detector_gap_above": np.inf}
+
+
+def test_further_passes_run_only_where_the_points_move_the_frame():
     photos = demo_photos(6)
-    calls = _count_calls(monkeypatch, upright_detector, "_upright_pass")
-    n = sum(len(f) for f in upright_detector.detect_batch(photos))
-    # By default every face is refined once, and again only where that pass still moved it.
-    assert upright_detector.refine_above == 0.0 and upright_detector.refine == 2 and calls[:2] == [n, n]
-    assert len(calls) == 2 or 0 < calls[2] <= n
-    calls.clear()
-    monkeypatch.setattr(upright_detector, "settled", 0.0)
-    upright_detector.detect_batch(photos)
-    assert calls == [n, n, n]
-    calls.clear()
-    monkeypatch.setattr(upright_detector, "settled", np.inf)
-    settled = upright_detector.detect_batch(photos)
-    assert calls == [n, n]
-    twice = LandmarkDetector(threads=1, refine=1).detect_batch(photos)
-    for a, b in zip(settled, twice):
-        np.testing.assert_array_equal(np.array([f.landmarks for f in a]), np.array([f.landmarks for f in b]))
-    calls.clear()
-    monkeypatch.setattr(upright_detector, "refine_above", np.inf)
-    never = upright_detector.detect_batch(photos)
-    assert calls == [n]
-    once = LandmarkDetector(threads=1, refine=0).detect_batch(photos)
-    for a, b in zip(never, once):
+    n, views = _views(LandmarkDetector(threads=1, refine=0, **NO_ROLL), photos)
+    assert views == {"landmark": n, "roll": 0}  # one evaluation a face
+    n, views = _views(LandmarkDetector(threads=1, refine=0, mirror=True, **NO_ROLL), photos)
+    assert views == {"landmark": 2 * n, "roll": 0}
+    n, views = _views(LandmarkDetector(threads=1, refine=2, reframe_above=0.0, **NO_ROLL), photos)
+    assert views == {"landmark": 3 * n, "roll": 0}  # every face moves its frame a little
+    n, views = _views(LandmarkDetector(threads=1, refine=2, reframe_above=np.inf, **NO_ROLL), photos)
+    assert views == {"landmark": n, "roll": 0}
+    once = LandmarkDetector(threads=1, refine=0, **NO_ROLL).detect_batch(photos)
+    never = LandmarkDetector(threads=1, refine=2, reframe_above=np.inf, **NO_ROLL).detect_batch(photos)
+    for a, b in zip(once, never):
         np.testing.assert_array_equal(np.array([f.landmarks for f in a]), np.array([f.landmarks for f in b]))
 
 
-def test_quarter_turn_consensus_only_for_faces_read_far_from_upright(upright_detector, monkeypatch):
-    import isnet.api as api
+def test_quarter_view_consensus_only_for_faces_the_roll_network_reads_far_turned(monkeypatch):
+    import isnet.pipeline as pipeline
 
     photos = [np.ascontiguousarray(np.rot90(p, 2)) for p in demo_photos(4)]
-    calls = _count_calls(monkeypatch, upright_detector, "_consensus")
-    monkeypatch.setattr(api, "CONSENSUS_BEYOND", 180.0)
-    upright_detector.detect_batch(photos)
-    assert calls == []
-    monkeypatch.setattr(api, "CONSENSUS_BEYOND", 0.0)
-    n = sum(len(f) for f in upright_detector.detect_batch(photos))
-    assert calls == [n]
+    # Every face through the roll network: its points part from the detector's by more than 0.
+    det = LandmarkDetector(threads=1, detector_gap_above=0.0)
+    monkeypatch.setattr(pipeline, "CONSENSUS_BEYOND", 180.0)
+    n, views = _views(det, photos)
+    assert views["roll"] == n
+    monkeypatch.setattr(pipeline, "CONSENSUS_BEYOND", -1.0)
+    n, views = _views(det, photos)
+    assert views["roll"] == 5 * n  # as framed, then in four quarter-turned views
 
 
 def test_labels_follow_the_subject_upside_down(upright_detector):
@@ -236,19 +184,14 @@ def test_labels_follow_the_subject_upside_down(upright_detector):
     assert upside_down >= 6
 
 
-@pytest.fixture(scope="module")
-def quarter_detector(upright_detector):
-    return LandmarkDetector(threads=1, quarter_turns=True)
-
-
 @pytest.mark.parametrize("turn", [90, 180, 270])
-def test_quarter_turns_give_the_upright_answer_turned(upright_detector, quarter_detector, turn):
+def test_quarter_turns_give_the_upright_answer_turned(upright_detector, turn):
     # Measured on 12 demo photos: at most 0.011 eye distances at every quarter turn.
     for photo in demo_photos():
         upright = best_face(upright_detector.detect(photo))
         turned, matrix = turn_image(photo, turn)
         expected = apply_affine(matrix, upright.landmarks)
-        faces = quarter_detector.detect(turned)
+        faces = upright_detector.detect(turned)
         got = min(faces, key=lambda f: np.abs(f.landmarks - expected).max())
         eyes = np.linalg.norm(expected[1] - expected[0])
         assert np.linalg.norm(got.landmarks - expected, axis=1).max() / eyes < TURN_TOLERANCE
@@ -257,30 +200,11 @@ def test_quarter_turns_give_the_upright_answer_turned(upright_detector, quarter_
             assert got.landmarks[0, 0] > got.landmarks[1, 0]
 
 
-def test_merge_turned_maps_back_and_keeps_each_face_once():
-    from isnet.api import Face, merge_turned
-
-    points = FACE.copy()
-    upright = Face(np.array([30.0, 40.0, 60.0, 60.0]), 0.9, points, quality=0.8, roll=0.0)
-    # The same face read in the photo turned by 180 degrees (100 x 120 photo, 120 x 100 turned by 90).
-    flip = np.array([[-1.0, 0.0, 119.0], [0.0, -1.0, 99.0]])
-    box_180 = np.array([119.0 - 90.0, 99.0 - 100.0, 60.0, 60.0])
-    read_180 = Face(box_180, 0.8, apply_affine(flip, points), quality=0.95, roll=-178.0)
-    other = Face(np.array([0.0, 0.0, 20.0, 20.0]), 0.5, points / 10, quality=0.1, roll=3.0)
-    kept = merge_turned([(0.0, (100, 120), [upright, other]), (180.0, (100, 120), [read_180])])
-    assert [k.quality for k in kept] == [0.95, 0.1]  # the better reading of the face, then the other face
-    np.testing.assert_allclose(kept[0].landmarks, points, atol=1e-9)
-    np.testing.assert_allclose(kept[0].box, upright.box, atol=1e-9)
-    assert kept[0].roll == pytest.approx(2.0)
-
-
-def test_rotations_need_the_upright_step(capsys):
+def test_rotations_work_with_one_plain_pass_too(capsys):
     from isnet.cli import main
 
-    assert main(["predict", "--rotations", "--no-upright", str(demo_photo_path())]) != 0
-    assert "--rotations" in capsys.readouterr().err
-    with pytest.raises(ValueError, match="upright step"):
-        LandmarkDetector(detector=None, upright=None, quarter_turns=True)
+    assert main(["predict", "--rotations", "--no-upright", str(demo_photo_path())]) == 0
+    assert '"quality": null' in capsys.readouterr().out
 
 
 def demo_photo_path():

@@ -29,6 +29,7 @@ from isnet.detectors import YuNet
 from isnet.imageio import to_bgr_grey
 from isnet.inference import view_inputs
 from isnet.model import ISNet, count_macs, count_parameters, load
+from isnet.photo import Photo
 from isnet.provenance import cpu_name
 
 __all__ = [
@@ -147,22 +148,27 @@ def time_everything(
 
 
 def stage_costs(det: LandmarkDetector, samples: Sequence[Sample], rounds: int = 1) -> dict:
-    """ms per face of each stage of the pipeline (:data:`isnet.api.STAGES`), one face a call, as a
-    user calls it: ``predict()`` on each sample's listed box, and ``detect()`` on each photo.
+    """ms per face of each stage of the pipeline (:data:`isnet.pipeline.STAGES`), one face a call,
+    as a user calls it: ``predict()`` on each sample's listed box, and ``detect()`` on each photo;
+    and the network views read per face.
 
-    Photos are decoded before timing. Returns ``{"predict": {stage: ms, "other", "total"},
-    "detect": {...}, "faces"}``; "other" is what no stage holds (records, placement, Python).
+    Photos are read from disk before timing (``predict()`` gets the grey array, ``detect()`` the
+    decoded :class:`~isnet.photo.Photo`, so "decode" is what remains of it). Returns
+    ``{"predict": {stage: ms, "other", "total", "views_per_face": {network: views}}, "detect": {...},
+    "faces"}``; "other" is what no stage holds (records, placement, Python).
     """
     photos = [(to_bgr_grey(s.image), ltrb_to_xywh(s.box[None])) for s in samples]
     out: dict = {"faces": len(photos), "rounds": rounds}
     calls = {
         "predict": lambda bgr, grey, box: det.predict(grey, box),
-        "detect": lambda bgr, grey, box: det.detect_decoded([(bgr, grey)]),
+        "detect": lambda bgr, grey, box: det.detect_photos([Photo(grey, bgr)]),
     }
+    views = det.pipeline.views
     for call, run in calls.items():
         for (bgr, grey), box in photos[:3]:  # warm-up
             run(bgr, grey, box)
-        det.stage_seconds = dict.fromkeys(det.stage_seconds, 0.0)
+        det.stage_seconds.update(dict.fromkeys(det.stage_seconds, 0.0))
+        before = dict(views)
         t = time.perf_counter()
         for _ in range(rounds):
             for (bgr, grey), box in photos:
@@ -171,14 +177,18 @@ def stage_costs(det: LandmarkDetector, samples: Sequence[Sample], rounds: int = 
         total = 1000 * (time.perf_counter() - t) / n
         stages = {k: 1000 * v / n for k, v in det.stage_seconds.items()}
         out[call] = stages | {"other": total - sum(stages.values()), "total": total}
+        out[call]["views_per_face"] = {k: (views[k] - before[k]) / n for k in views}
     return out
 
 
 def format_stages(costs: dict) -> str:
     """The table of :func:`stage_costs`: a line per stage, ms per face for predict() and detect()."""
     lines = [f"ms per face, {costs['faces']} faces, one a call:  {'predict()':>10} {'detect()':>10}"]
-    for stage in costs["predict"]:
+    for stage in (k for k in costs["predict"] if k != "views_per_face"):
         lines.append(f"  {stage:<32}{costs['predict'][stage]:>10.3f} {costs['detect'][stage]:>10.3f}")
+    for net in costs["predict"]["views_per_face"]:
+        v = [costs[c]["views_per_face"][net] for c in ("predict", "detect")]
+        lines.append(f"  {net + ' network views per face':<32}{v[0]:>10.2f} {v[1]:>10.2f}")
     return "\n".join(lines)
 
 

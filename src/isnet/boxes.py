@@ -27,7 +27,6 @@ __all__ = [
     "overlaps_image",
     "roll_of",
     "rotate_points",
-    "upright_boxes",
     "xywh_to_ltrb",
 ]
 
@@ -194,19 +193,3 @@ def rotate_points(points: np.ndarray, angles: np.ndarray, centres: np.ndarray) -
     c, s = np.cos(angles)[:, None], np.sin(angles)[:, None]
     d = points - centres[:, None]
     return np.stack([c * d[..., 0] - s * d[..., 1], s * d[..., 0] + c * d[..., 1]], -1) + centres[:, None]
-
-
-def upright_boxes(points: np.ndarray, rolls: np.ndarray) -> np.ndarray:
-    """CUHK-like boxes of faces rolled by ``rolls``, from their ``(N, 5, 2)`` points.
-
-    The points are turned upright about their centre, :func:`box_from_landmarks` draws the box
-    there, and its centre is turned back. Returns ``(N, 4)`` ``(l, t, r, b)``: the axis-aligned
-    square of that side about that centre, to be viewed turned by ``-roll``.
-    """
-    centres = points.mean(axis=1)
-    upright = rotate_points(points, -rolls, centres)
-    boxes = box_from_landmarks(upright, CUHK5).reshape(-1, 4)
-    mid = 0.5 * (boxes[:, :2] + boxes[:, 2:])
-    mid = rotate_points(mid[:, None], rolls, centres)[:, 0]
-    half = 0.5 * (boxes[:, 2:] - boxes[:, :2])
-    return np.concatenate([mid - half, mid + half], axis=1)

@@ -59,6 +59,14 @@ class Detector:
     def __call__(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
 
+    def find(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(N, 4)`` boxes ``[x, y, w, h]``, ``(N,)`` scores and ``(N, 5, 2)`` five points in CUHK
+        order (the eyes, the nose, the mouth's corners, left to right on an upright face); the
+        points are NaN for a detector that gives none."""
+        boxes, scores = self(image)
+        boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+        return boxes, np.asarray(scores, np.float64).reshape(-1), np.full((len(boxes), 5, 2), np.nan)
+
     def copy(self) -> Detector | None:
         """An independent detector to run beside this one in another thread; ``None`` when it cannot
         be copied (a callable of the user's), and it then runs in one thread."""
@@ -212,6 +220,11 @@ class YuNet(Detector):
     def __call__(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         faces = self.detect_raw(image)
         return faces[:, :4], faces[:, 14]
+
+    def find(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        # YuNet's points are the eyes, the nose tip and the mouth's corners, the image's left first on an upright face.
+        faces = self.detect_raw(image)
+        return faces[:, :4], faces[:, 14], faces[:, 4:14].reshape(-1, 5, 2)
 
 
 def _tile_starts(length: int) -> list[int]:

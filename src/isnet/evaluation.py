@@ -193,7 +193,7 @@ def evaluate_with_detector(
     progress: bool = False,
     model_name: str = "cuhk5",
     upright: str | Path | None = "default",
-    mirror: bool = True,
+    mirror: bool = False,
 ) -> dict:
     """Landmarks from a detector's boxes against landmarks from the list's boxes, on the same faces.
 
@@ -233,7 +233,7 @@ def evaluate_with_detector(
         "weights": label,
         "detector": detector.describe(),
         "upright_step": det.roll_model is not None,
-        "mirror": det.mirror,
+        "mirror": det.config.mirror,
         "n_faces_listed": len(samples),
         "n_images_with_a_detection": fits.n_found,
         "n_matched": len(idx),

@@ -34,7 +34,7 @@ from isnet.assets import QUALITY_FIT, read_fitted
 
 __all__ = ["SIGNALS", "TRANSFORMS", "design", "disagreement", "quality_fit", "quality_fits", "quality_of"]
 
-SIGNALS = ("disagreement", "mirror_gap", "score")
+SIGNALS = ("shift", "detector_gap", "mirror_gap", "score")
 
 
 def _log_distance(v: np.ndarray) -> np.ndarray:
@@ -47,7 +47,7 @@ def _logit(v: np.ndarray) -> np.ndarray:
 
 
 # How each signal enters the logistic model: distances on a log scale, the score as its logit.
-TRANSFORMS = {"disagreement": _log_distance, "mirror_gap": _log_distance, "score": _logit}
+TRANSFORMS = {"shift": _log_distance, "detector_gap": _log_distance, "mirror_gap": _log_distance, "score": _logit}
 
 
 def disagreement(first: np.ndarray, second: np.ndarray) -> np.ndarray:
@@ -59,7 +59,7 @@ def disagreement(first: np.ndarray, second: np.ndarray) -> np.ndarray:
 
 # The fit that scores models of a scheme without a fit of its own, and the signals it may use.
 FALLBACK_SCHEME = "cuhk5"
-FALLBACK_SIGNALS = ("disagreement", "score")
+FALLBACK_SIGNALS = ("shift", "detector_gap", "score")
 
 
 @cache

@@ -43,7 +43,6 @@ __all__ = [
     "square_region",
     "to3x3",
     "turn_image",
-    "turned_views",
     "unturn_boxes",
     "view_matrices",
     "warp_batch",
@@ -302,27 +301,6 @@ def warp_batch(sources: torch.Tensor, matrices: np.ndarray, size: int) -> torch.
         torch.as_tensor(theta[:, :2], dtype=sources.dtype), [len(sources), 1, size, size], align_corners=False
     )
     return F.grid_sample(sources, grid, mode="bilinear", padding_mode="border", align_corners=False)
-
-
-def turned_views(sources: np.ndarray, matrices: np.ndarray, size: int) -> np.ndarray:
-    """:func:`warp_batch` without torch, for inference: OpenCV's bilinear warp of each face.
-
-    OpenCV interpolates with fixed-point weights (1/32 pixel steps), so views differ from
-    :func:`warp_batch`'s by about 2e-3 at most (smooth crops); it is much faster for a few small views.
-
-    Args:
-        sources: ``(B, R, R)`` uint8 source crops.
-        matrices: ``(B, 2, 3)`` maps from source pixels to view pixels.
-        size: side of the views.
-
-    Returns:
-        ``(B, 1, size, size)`` float32 views in [0, 1].
-    """
-    out = np.empty((len(sources), 1, size, size), np.float32)
-    for i, (source, m) in enumerate(zip(sources, matrices)):
-        view = cv2.warpAffine(source, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        out[i, 0] = view
-    return out / np.float32(255.0)
 
 
 def _linear_weights(coords: np.ndarray, n: int) -> np.ndarray:

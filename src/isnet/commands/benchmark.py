@@ -38,8 +38,8 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     p.add_argument(
         "--stages",
         action="store_true",
-        help="also time each stage of the pipeline per face (detection, crops, roll network, landmark and "
-        "refining passes, quality) on the demo's 100 validation faces, one thread",
+        help="also time each stage of the pipeline per face (isnet.pipeline.STAGES) and count the network "
+        "views read per face, on the demo's 100 validation faces, one thread",
     )
     return p
 

@@ -14,7 +14,7 @@ import cv2
 from tqdm import tqdm
 
 from isnet import options
-from isnet.api import BACKENDS, Face, LandmarkDetector
+from isnet.api import ALL_TURNS, BACKENDS, TURNS, Face, LandmarkDetector
 from isnet.assets import installed_models
 from isnet.detectors import DETECTION_SIDE, YuNet
 from isnet.imageio import IMAGE_SUFFIXES, VIDEO_SUFFIXES, ImageError, video_frames
@@ -286,18 +286,19 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     p.add_argument(
         "--rotations",
         action="store_true",
-        help="for photos held sideways or upside down: also read each photo turned by 90, 180 and 270 "
-        "degrees and keep each face's reading of highest quality (four times the work)",
+        help="for photos held sideways or upside down: also search each photo turned by 90, 180 and 270 "
+        "degrees (the detector's work doubles)",
     )
     p.add_argument(
         "--no-upright",
         action="store_true",
-        help="one pass on the detector's box instead of the upright step (no quality, no roll)",
+        help="one pass on the detector's frame instead of the upright step (no quality, no roll)",
     )
     p.add_argument(
-        "--no-mirror",
+        "--mirror",
         action="store_true",
-        help="read each view once instead of plain and mirrored (faster, less accurate: README, the upright step)",
+        help="read each view plain and mirrored and average the two (twice the network's work; "
+        "README, the pipeline)",
     )
     p.add_argument(
         "--placement",
@@ -337,10 +338,6 @@ def main(args: argparse.Namespace) -> dict:
         _warn(str(e))
     if args.draw:
         check_drawings(items, args.draw)
-    if args.rotations and args.no_upright:
-        raise PredictError(
-            "--rotations keeps each face's reading of highest quality: it needs the upright step (drop --no-upright)"
-        )
     det = LandmarkDetector(
         args.weights,
         YuNet(score_threshold=args.score_threshold, max_side=args.max_side or None),
@@ -348,9 +345,9 @@ def main(args: argparse.Namespace) -> dict:
         threads=threads,
         model=args.model,
         upright=None if args.no_upright else "default",
-        quarter_turns=args.rotations,
+        rotations=ALL_TURNS if args.rotations else TURNS,
         placement=args.placement,
-        mirror=not args.no_mirror,
+        mirror=args.mirror,
     )
     if args.min_quality > 0 and det.roll_model is None:
         raise PredictError("--min-quality needs the upright step, which gives faces their quality (drop --no-upright)")
