@@ -1,7 +1,7 @@
 """Golden points of the default pipeline, and how far they move across backends and threads.
 
 ``LandmarkDetector()`` on defaults reads a few real photos (demo faces upright, and the first
-turned by 30 and by 60 degrees, which takes the turned-detection and quarter-view paths):
+turned by 30 and by 60 degrees, which take the turned copies and the roll network's paths):
 ``detect()`` on each photo and ``predict()`` on its annotated box. Each configuration (PyTorch
 and onnxruntime at 1 and 2 threads, and PyTorch on the generic no-AVX kernels) runs in its own
 process; the onnxruntime one-thread run is the golden, and the largest move of any point, quality
@@ -82,9 +82,9 @@ def face_dict(face) -> dict:
 
 def spread(runs: dict[str, list[dict]]) -> dict:
     """Largest move from the golden run over the configurations, apart for upright and turned
-    photos: points (px), quality, roll (degrees). Turned views are sampled by OpenCV's warp, which
-    snaps source positions to 1/32 pixel, so a roll that moves by float noise can move a pixel
-    of the view and the points by some hundredths of a pixel; upright views take the exact path."""
+    photos: points (px), quality, roll (degrees). Every view is one OpenCV warp of the photo, which
+    snaps source positions to 1/32 pixel, so a frame that moves by float noise can move a pixel of
+    the view and the points by some hundredths of a pixel."""
     golden = runs[GOLDEN]
     out = {}
     for group in ("upright", "turned"):

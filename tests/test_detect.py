@@ -60,10 +60,13 @@ def test_predict_on_dataset_boxes_is_accurate_and_reuses_the_pipeline(detector, 
         errors.append(box_error(faces[0].landmarks, s))
         preds.append(faces[0].landmarks)
     assert np.mean(errors) < TOLERANCE, errors
-    # The same faces through isnet evaluate's path agree: one decoder, one crop, the same network; what
-    # is left is float32 rounding of one face per call against twelve (about 1e-5 px).
+    # The same faces through isnet evaluate's path: the API warps each view from the photo's area
+    # pyramid in one step, evaluation samples it from an area-averaged crop; the two resamplings
+    # move points by 0.36 px on average on the CUHK validation faces (about 0.4 % of their boxes).
     crops = face_crops(samples, detector.model.config.input_size)
-    np.testing.assert_allclose(np.array(preds), predict_crops(detector.model, crops), rtol=0, atol=1e-4)
+    moved = np.linalg.norm(np.array(preds) - predict_crops(detector.model, crops), axis=-1).mean(axis=1)
+    sides = np.array([s.box[2] - s.box[0] for s in samples])
+    assert np.all(moved / sides < 0.015), moved / sides
 
 
 class _Fake:
@@ -221,7 +224,9 @@ def test_own_detector_callable(weights, samples):
     def dataset_box_detector(image):
         return ltrb_to_xywh(s.box), np.array([1.0])
 
-    faces = LandmarkDetector(weights, dataset_box_detector).detect(s.image)
+    # This detector gives the same box whatever it is shown: searched in turned copies too, it would
+    # find a "face" in each.
+    faces = LandmarkDetector(weights, dataset_box_detector, rotations=()).detect(s.image)
     assert len(faces) == 1 and faces[0].score == 1.0
     assert box_error(faces[0].landmarks, s) < TOLERANCE
     with pytest.raises(ValueError, match="no face detector"):

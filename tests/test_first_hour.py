@@ -38,7 +38,8 @@ def test_detections_wholly_outside_the_photo_are_dropped_and_partly_outside_kept
     image = np.full((100, 120, 3), 90, np.uint8)
     boxes = np.array([[-50.0, 10, 40, 40], [100, 80, 50, 50], [130, 10, 20, 20], [10, -60, 30, 50]])
     np.testing.assert_array_equal(api.overlaps_image(boxes, 120, 100), [False, True, False, False])
-    det = isnet.LandmarkDetector(detector=lambda bgr: (boxes, np.full(len(boxes), 0.9)), upright=None)
+    # rotations=(): this detector gives the same boxes whatever it is shown.
+    det = isnet.LandmarkDetector(detector=lambda bgr: (boxes, np.full(len(boxes), 0.9)), upright=None, rotations=())
     faces = det.detect(image)
     assert len(faces) == 1 and faces[0].box.tolist() == boxes[1].tolist()
 
@@ -201,10 +202,10 @@ def test_photos_within_a_tile_are_read_whole_as_before():
 
 @pytest.mark.parametrize("photo", [0, 2])
 def test_the_quality_calls_no_background_patch_a_good_face(photo):
-    # At score threshold 0 YuNet returns some 330 boxes on a one-face photo, 204 and 172 of them
-    # away from the face. Scored by the passes' disagreement alone (the fit before), 58 and 60 of
-    # those got a quality of 0.5 or more (up to 0.986); with the mirror gap and the score, none
-    # gets over 0.023, and the face 0.99998.
+    # At score threshold 0 YuNet returns hundreds of boxes on a one-face photo and its turned copies;
+    # kept once per place (a box centred within half a side of a better one is the same find),
+    # 81 and more of them lie away from the face. Scored by the passes' disagreement alone (the fit
+    # before the mirror gap and the score entered it), 58 and 60 of those got a quality of 0.5 or more.
     from isnet.assets import QUALITY_FIT, ROLL_MODEL
 
     if not ROLL_MODEL.is_file() or not QUALITY_FIT.is_file():
@@ -213,7 +214,7 @@ def test_the_quality_calls_no_background_patch_a_good_face(photo):
     face = max(faces, key=lambda f: f.score)
     centre = face.box[:2] + face.box[2:] / 2
     away = [f for f in faces if np.abs(f.box[:2] + f.box[2:] / 2 - centre).max() > 0.75 * face.box[2:].max()]
-    assert len(away) > 100
+    assert len(away) > 50
     assert face.quality > 0.9
     assert max(f.quality for f in away) < 0.5
 

@@ -38,14 +38,15 @@ def test_evaluate_with_yunet_in_front(tmp_path, weights, capsys):
     limit = 6
     report = evaluate_with_detector(demo_list("val"), weights, limit=limit, upright=None, mirror=False)
     assert report["n_faces_listed"] == limit and report["n_matched"] == limit
-    # In one pass on the list's boxes it is isnet evaluate on the same faces (one decoder, one crop path).
+    # In one pass on the list's boxes it is isnet evaluate on the same faces, but for the resampling (the
+    # API warps each view from the photo in one step, evaluation from a crop): within half a percent.
     first = tmp_path / "first.txt"
     first.write_text("".join(demo_list("val").read_text().splitlines(keepends=True)[:limit]))
     (tmp_path / "lfw_5590").symlink_to(demo_list("val").parent / "lfw_5590")
     (tmp_path / "net_7876").symlink_to(demo_list("val").parent / "net_7876")
     reference = evaluate_list(first, weights).metrics
     on_list = report["on_matched_faces"]["model_on_dataset_boxes"]
-    assert on_list["nme_iod"] == pytest.approx(reference["nme_iod"], rel=1e-5)
+    assert on_list["nme_iod"] == pytest.approx(reference["nme_iod"], abs=0.005)
     assert report["on_matched_faces"]["model_on_mapped_yunet_boxes"]["nme_iod"] < 0.10
     upright = evaluate_with_detector(demo_list("val"), weights, limit=limit)
     assert upright["upright_step"] is (ROLL_MODEL.is_file() and QUALITY_FIT.is_file())

@@ -171,6 +171,24 @@ def test_quarter_view_consensus_only_for_faces_the_roll_network_reads_far_turned
     assert views["roll"] == 5 * n  # as framed, then in four quarter-turned views
 
 
+@pytest.mark.parametrize("turn", [70, -70])
+def test_a_turned_face_beside_an_upright_one_is_found(upright_detector, turn):
+    # Turned copies are searched whether or not the photo as it is holds a face.
+    left, right = demo_photos(2)
+    turned, matrix = turn_image(right, turn)
+    h = max(left.shape[0], turned.shape[0])
+    photo = np.zeros((h, left.shape[1] + turned.shape[1], 3), np.uint8)
+    photo[: left.shape[0], : left.shape[1]] = left
+    photo[: turned.shape[0], left.shape[1] :] = turned
+    alone = best_face(upright_detector.detect(right))
+    expected = apply_affine(matrix, alone.landmarks) + [left.shape[1], 0]
+    faces = upright_detector.detect(photo)
+    got = min(faces, key=lambda f: np.abs(f.landmarks - expected).max())
+    eyes = np.linalg.norm(expected[1] - expected[0])
+    assert np.linalg.norm(got.landmarks - expected, axis=1).max() / eyes < TURN_TOLERANCE
+    assert any(abs(f.roll) < 30 and f.box[0] < left.shape[1] for f in faces)  # the upright one too
+
+
 def test_labels_follow_the_subject_upside_down(upright_detector):
     # Where the upright step reads a face as upside down, the subject's left_eye is on the image's
     # right. (How often it reads such faces right is measured in benchmarks/results/roll/*.json, not asserted.)

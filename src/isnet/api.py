@@ -154,9 +154,7 @@ class LandmarkDetector:
         def runner(m: ISNet | None) -> ISNet | OnnxISNet | None:
             return None if m is None else OnnxISNet(m, threads) if backend == "onnx" else m
 
-        self.pipeline = Pipeline(
-            runner(self.model), self.scheme, runner(self.roll_model), config, moved
-        )
+        self.pipeline = Pipeline(runner(self.model), self.scheme, runner(self.roll_model), config, moved)
 
     @property
     def stage_seconds(self) -> dict[str, float]:

@@ -39,7 +39,7 @@ SHIPPED_MODELS = {"cuhk5": DEFAULT_MODEL, "ibug68": IBUG68_MODEL}
 MODEL_NAMES = tuple(SHIPPED_MODELS)
 # The upright step's first pass: five points of a face at any roll (issue 15).
 ROLL_MODEL = WEIGHTS_DIR / "isnet_roll.pt"
-# Written by scripts/fit_quality.py: how the two passes' disagreement becomes a quality.
+# Written by scripts/fit_quality.py: how the pipeline's signals become a quality (isnet.quality).
 QUALITY_FIT = WEIGHTS_DIR / "quality.json"
 YUNET_MODEL = WEIGHTS_DIR / "face_detection_yunet_2026may.onnx"
 # Written by scripts/fit_yunet_box_map.py: YuNet box -> CUHK box.

@@ -129,7 +129,7 @@ def time_everything(
                 net_call = (
                     partial(_run_torch, model, torch.from_numpy(views[:b]))
                     if backend == "torch"
-                    else partial(det.net.run, views[:b])
+                    else partial(det.pipeline.net.run, views[:b])
                 )
                 results["network"].append(row | per_item(measure(net_call, seconds), b))
                 step = partial(det.predict, photo_grey, np.repeat(photo_box, b, axis=0))

@@ -1,21 +1,23 @@
-"""How far to trust a fit: the quality score of the upright step.
+"""How far to trust a fit: the quality score.
 
-The upright step runs two networks on each face (:class:`~isnet.api.LandmarkDetector`): one
-trained on faces at any roll, whose five points turn the face upright, then the landmark model
-on the upright view, read plain and mirrored. On a face both read well they agree, and the two
-readings of the mirrored view agree; where the face is not a face, or is cut, turned or covered
-past what they learned, they part. The quality is a logistic model of these signals and the
-detector's score: the estimated chance that the fit's error is at most 10 % of the eye distance.
+The pipeline (:mod:`isnet.pipeline`) reads each face in a frame and frames it anew by the points
+it read. On a face it reads well the points sit where the frame put them and agree with the
+detector's own five points, and a mirrored view reads the same; where the face is not a face,
+or is cut, turned or covered past what the networks learned, they part. The quality is a
+logistic model of these signals and the detector's score: the estimated chance that the fit's
+error is at most 10 % of the eye distance.
 
 The signals (:data:`SIGNALS`), each entered as its :data:`TRANSFORMS` form:
 
-- ``disagreement``: the two networks' five points apart (:func:`disagreement`), log;
-- ``mirror_gap``: the plain and mirrored readings of all points apart (:func:`isnet.inference.read_crops`), log;
+- ``shift``: how far the last reading's points would move its view if the face were framed by
+  them (:func:`isnet.frames.frame_shift`, view sides), log;
+- ``detector_gap``: the detector's five points and the landmarks' apart (:func:`disagreement`), log;
+- ``mirror_gap``: the plain and mirrored readings of all points apart (:class:`isnet.inference.Readings`), log;
 - ``score``: the detector's confidence, logit.
 
 ``weights/quality.json`` (written by ``scripts/fit_quality.py``) holds a fit per shipped landmark
 model, by its scheme's name; a fit holds one model per set of signals, so a face missing one (no
-detector score for a box the caller gave, no mirror gap with ``mirror=False``) is scored by the
+detector points or score for a box the caller gave, no mirror gap unmirrored) is scored by the
 model of the signals it has. A fit is made on real faces, good and failed (all the model's points
 within 10 % of the eye distance on average), and on false detections in photos of background,
 labelled not good. A model of another scheme is scored by the five-point fit without the mirror

@@ -297,8 +297,7 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     p.add_argument(
         "--mirror",
         action="store_true",
-        help="read each view plain and mirrored and average the two (twice the network's work; "
-        "README, the pipeline)",
+        help="read each view plain and mirrored and average the two (twice the network's work; README, the pipeline)",
     )
     p.add_argument(
         "--placement",
