@@ -1,4 +1,4 @@
-"""ms per face of each stage of the pipeline, one face a call, one thread (issue 23's "before").
+"""ms per face of each stage of the pipeline, and network views per face, one face a call, one thread.
 
 Usage:
     python benchmarks/stage_costs.py --list $DATA/testImageList.txt --limit 300 [--rounds 3]
@@ -20,7 +20,7 @@ from isnet.data import read_list
 from isnet.provenance import write_result
 
 REPO = Path(__file__).resolve().parents[1]
-SETTINGS = {"shipped": {}, "mirror_False": {"mirror": False}, "upright_None": {"upright": None}}
+SETTINGS = {"shipped": {}, "mirror_True": {"mirror": True}, "upright_None": {"upright": None}}
 
 
 def main(args: argparse.Namespace) -> dict:
@@ -41,5 +41,5 @@ if __name__ == "__main__":
     p.add_argument("--format", default="sun")
     p.add_argument("--limit", type=int, default=300)
     p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "speed" / "stages_cuhk_val.json"))
+    p.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "speed" / "stages_cuhk_val_stages.json"))
     main(p.parse_args())

@@ -31,14 +31,20 @@ from isnet.quality import SIGNALS
 REPO = Path(__file__).resolve().parents[1]
 ROLLS = (0.0, 20.0, -20.0, 40.0, -40.0, 60.0, -60.0, 90.0, 180.0)
 # The roll network's gates shut: only the landmark passes run.
-NO_ROLL = {"roll_trust": 360.0, "unsettled_above": float("inf"), "detector_gap_above": float("inf")}
+NO_ROLL = {
+    "roll_check": False,
+    "roll_trust": 360.0,
+    "unsettled_above": float("inf"),
+    "detector_gap_above": float("inf"),
+}
 VARIANTS = {
     "default": {},
     "mirror": {"mirror": True},
+    "mirror_roll": {"mirror_roll": True},
+    "no_roll_check": {"roll_check": False},
     "refine_0": {"refine": 0},
     "refine_1": {"refine": 1},
     "reframe_above_0.03": {"reframe_above": 0.03},
-    "detector_gap_above_0.14": {"detector_gap_above": 0.14},
     "no_roll_network": NO_ROLL,
     "no_roll_network_refine_0": {**NO_ROLL, "refine": 0},
 }

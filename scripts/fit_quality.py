@@ -38,10 +38,12 @@ from isnet.synthetic import make_photos
 
 # The models fitted, in the order quality_of tries them: the first whose signals a face has.
 MODELS = (
-    ("shift", "detector_gap", "mirror_gap", "score"),
-    ("shift", "detector_gap", "score"),
+    ("shift", "disagreement", "detector_gap", "mirror_gap", "score"),
+    ("shift", "disagreement", "detector_gap", "score"),
+    ("shift", "disagreement", "mirror_gap", "score"),
+    ("shift", "disagreement", "score"),
+    ("shift", "disagreement"),
     ("shift", "mirror_gap", "score"),
-    ("shift", "mirror_gap"),
     ("shift", "score"),
     ("shift",),
 )

@@ -27,9 +27,7 @@ GOLDEN = json.loads((REPO / "benchmarks" / "results" / "golden" / "pipeline.json
 # which snaps source positions to 1/32 px, so on another CPU float noise in a frame can move a
 # sample and the points by some hundredths of a pixel (0.053 px measured between the backends when
 # turned views alone took this path): 0.6 px is allowed, quality 1e-3, roll 0.075 degrees.
-TOLERANCE = {
-    group: {"landmarks_px": 0.6, "quality": 1e-3, "roll_degrees": 0.075} for group in ("upright", "turned")
-}
+TOLERANCE = {group: {"landmarks_px": 0.6, "quality": 1e-3, "roll_degrees": 0.075} for group in ("upright", "turned")}
 CONFIGURATIONS = [("onnx", 1), ("onnx", 2), ("torch", 1), ("torch", 2)]
 
 
@@ -80,7 +78,13 @@ def test_one_network_evaluation_a_settled_upright_face(monkeypatch, mirror):
     if not ROLL_MODEL.is_file():
         pytest.skip("the upright step's model is not installed")
     # Gates shut (no further pass, no roll network): one view a face, two when mirrored.
-    shut = {"refine": 0, "roll_trust": 360.0, "unsettled_above": np.inf, "detector_gap_above": np.inf}
+    shut = {
+        "refine": 0,
+        "roll_check": False,
+        "roll_trust": 360.0,
+        "unsettled_above": np.inf,
+        "detector_gap_above": np.inf,
+    }
     det = LandmarkDetector(threads=1, mirror=mirror, **shut)
     for k in range(4):
         bgr, box = golden_pipeline.photo(k, 0.0)
@@ -96,9 +100,9 @@ def test_network_evaluations_per_face_on_defaults(monkeypatch):
         bgr, box = golden_pipeline.photo(index, turn)
         for given in (box, None):
             views = _views_per_face(monkeypatch, det, bgr, given)
-            # At least the first pass; at most every further pass and the roll network's five views
-            # followed by its own landmark passes.
-            assert 1 <= views <= (1 + det.config.refine) * 2 + 5
+            # At least the first pass and the roll check; at most every further pass, twice (once
+            # in the roll network's frame), and the roll network's five views.
+            assert 2 <= views <= (1 + det.config.refine) * 2 + 5
 
 
 def test_golden_photos_exist_as_the_script_makes_them():

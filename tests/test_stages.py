@@ -149,5 +149,5 @@ def test_a_detector_without_points_frames_by_its_box_upright():
 def test_same_face_keeps_the_best_score_per_photo():
     boxes = np.array([[0.0, 0, 20, 20], [4, 2, 20, 20], [100, 100, 20, 20], [0, 0, 20, 20]])
     frames = Frames.of_boxes(np.array([0, 0, 0, 1]), xywh_to_ltrb(boxes))
-    d = Detections(boxes, np.array([0.5, 0.9, 0.4, 0.3]), np.full((4, 5, 2), np.nan), frames)
+    d = Detections(boxes, np.array([0.5, 0.9, 0.4, 0.3]), np.full((4, 5, 2), np.nan), frames, frames)
     assert same_face(d).tolist() == [1, 2, 3]  # face 0 is face 1 again; face 3 is in another photo

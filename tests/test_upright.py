@@ -138,7 +138,7 @@ def _views(det: LandmarkDetector, photos) -> tuple[int, dict[str, int]]:
 
 
 # The roll network's gates shut: only the landmark passes run.
-NO_ROLL = {"roll_trust": 360.0, "unsettled_above": np.inf, "detector_gap_above": np.inf}
+NO_ROLL = {"roll_check": False, "roll_trust": 360.0, "unsettled_above": np.inf, "detector_gap_above": np.inf}
 
 
 def test_further_passes_run_only_where_the_points_move_the_frame():
@@ -161,14 +161,21 @@ def test_quarter_view_consensus_only_for_faces_the_roll_network_reads_far_turned
     import isnet.pipeline as pipeline
 
     photos = [np.ascontiguousarray(np.rot90(p, 2)) for p in demo_photos(4)]
-    # Every face through the roll network: its points part from the detector's by more than 0.
-    det = LandmarkDetector(threads=1, detector_gap_above=0.0)
+    # Every face framed by the roll network: its points part from the detector's by more than 0.
+    det = LandmarkDetector(threads=1, roll_check=False, detector_gap_above=0.0)
     monkeypatch.setattr(pipeline, "CONSENSUS_BEYOND", 180.0)
     n, views = _views(det, photos)
     assert views["roll"] == n
     monkeypatch.setattr(pipeline, "CONSENSUS_BEYOND", -1.0)
     n, views = _views(det, photos)
     assert views["roll"] == 5 * n  # as framed, then in four quarter-turned views
+
+
+def test_the_roll_check_reads_every_face_once_more():
+    photos = demo_photos(4)
+    shut = {"roll_trust": 360.0, "check_beyond": 360.0, "unsettled_above": np.inf, "detector_gap_above": np.inf}
+    n, views = _views(LandmarkDetector(threads=1, refine=0, roll_check=True, **shut), photos)
+    assert views == {"landmark": n, "roll": n}
 
 
 @pytest.mark.parametrize("turn", [70, -70])

@@ -235,6 +235,7 @@ class LandmarkDetector:
         parts = []
         for i, (_, d) in enumerate(ok):
             d.frames.photo[:] = i
+            d.boxed.photo[:] = i
             parts.append(d)
         faces = iter(self.faces_of([p for p, _ in ok], Detections.concat(parts)))
         return [r if isinstance(r, ImageError) else (r[0].bgr, next(faces)) for r in results]

@@ -31,6 +31,8 @@ class Detections:
         boxes: ``(N, 4)`` ``[x, y, w, h]`` as the detector drew them (mapped back from a turned copy).
         scores: ``(N,)`` the detector's confidence; NaN for boxes the caller gave.
         points: ``(N, 5, 2)`` the detector's five points in CUHK order, NaN where it gives none.
+        boxed: each face framed by the detector's box alone, as the copy it was found in stood
+            (the roll network's frame: it learned faces framed by their boxes at any roll).
         frames: where the first pass reads each face (:class:`~isnet.frames.Frames`; its
             ``photo`` says whose face it is).
     """
@@ -39,6 +41,7 @@ class Detections:
     scores: np.ndarray
     points: np.ndarray
     frames: Frames
+    boxed: Frames
 
     def __len__(self) -> int:
         return len(self.boxes)
@@ -51,23 +54,26 @@ class Detections:
         ``(N, 4)`` training boxes ``(l, t, r, b)``."""
         n = len(boxes)
         s = np.full(n, np.nan) if scores is None else np.asarray(scores, np.float64).reshape(n)
-        return cls(
-            np.asarray(boxes, np.float64).reshape(n, 4),
-            s,
-            np.full((n, 5, 2), np.nan),
-            Frames.of_boxes(photo, training_boxes),
-        )
+        frames = Frames.of_boxes(photo, training_boxes)
+        return cls(np.asarray(boxes, np.float64).reshape(n, 4), s, np.full((n, 5, 2), np.nan), frames, frames)
 
     @classmethod
     def concat(cls, parts: Sequence[Detections]) -> Detections:
         if not parts:
             return cls(np.zeros((0, 4)), np.zeros(0), np.zeros((0, 5, 2)), Frames.empty())
-        f = [p.frames for p in parts]
-        frames = Frames(*(np.concatenate([getattr(x, a) for x in f]) for a in ("photo", "centre", "side", "roll")))
-        return cls(*(np.concatenate([getattr(p, a) for p in parts]) for a in ("boxes", "scores", "points")), frames)
+
+        def joined(frames: list[Frames]) -> Frames:
+            return Frames(
+                *(np.concatenate([getattr(f, a) for f in frames]) for a in ("photo", "centre", "side", "roll"))
+            )
+
+        arrays = (np.concatenate([getattr(p, a) for p in parts]) for a in ("boxes", "scores", "points"))
+        return cls(*arrays, joined([p.frames for p in parts]), joined([p.boxed for p in parts]))
 
     def take(self, index: np.ndarray) -> Detections:
-        return Detections(self.boxes[index], self.scores[index], self.points[index], self.frames.take(index))
+        return Detections(
+            self.boxes[index], self.scores[index], self.points[index], self.frames.take(index), self.boxed.take(index)
+        )
 
 
 def _in_copy(detector: Detector, photo_index: int, bgr: np.ndarray, turn: float) -> Detections:
@@ -85,12 +91,13 @@ def _in_copy(detector: Detector, photo_index: int, bgr: np.ndarray, turn: float)
         boxes = ltrb_to_xywh(unturn_boxes(xywh_to_ltrb(boxes), turn, matrix))
         training = unturn_boxes(training, turn, matrix)
         points = apply_affines(np.broadcast_to(back, (n, 2, 3)), points)
-    frames = Frames.of_boxes(np.full(n, photo_index), training, roll)
+    boxed = Frames.of_boxes(np.full(n, photo_index), training, roll)
     # The detector's points frame a face better than its box does (on 200 held-out 300-W faces,
     # one pass: NME 3.71 % against 4.32 %), and they give its roll.
+    frames = Frames(boxed.photo.copy(), boxed.centre.copy(), boxed.side.copy(), boxed.roll.copy())
     known = np.flatnonzero(np.all(np.isfinite(points), axis=(1, 2)))
     frames.put(known, Frames.of_points(frames.photo[known], points[known]))
-    return Detections(boxes, scores, points, frames)
+    return Detections(boxes, scores, points, frames, boxed)
 
 
 def same_face(detections: Detections) -> np.ndarray:

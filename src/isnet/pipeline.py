@@ -1,17 +1,23 @@
-"""The inference pipeline as typed stages: frames of faces -> readings -> faces.
+"""The inference pipeline as typed stages: photos -> detections -> readings -> faces.
 
-    photo ──decode once──▶ Photo (grey, BGR, area pyramid)              isnet.photo
-          ──detect───────▶ Detections (boxes, scores, points, frames)   isnet.detection
-          ──read─────────▶ Readings (points, mirror gap) per pass        isnet.inference.read_frames
-          ──settle───────▶ a pass again where the points move the frame  this module
-          ──score────────▶ Face (points, roll, quality, placement)       this module, isnet.quality
+    photo ─decode once─▶ Photo       grey, BGR, area pyramid                      isnet.photo
+          ─detect──────▶ Detections  boxes, scores, the detector's points, frames  isnet.detection
+          ─first pass──▶ Readings    the landmark network, one warp a view         isnet.inference
+          ─roll check──▶             the roll network on the detector's box        this module
+          ─settle──────▶             a pass again only where it moves the frame    this module
+          ─score───────▶ Face        points, roll, quality, placement              this module, isnet.quality
 
-Each pass reads every face still unsettled in one network call, each view one warp of its
-photo. The first pass reads a face in the frame its detection gave; its points frame the face
+Every pass reads all faces still unsettled in one network call, each view one warp of its
+photo. The first pass reads a face in the frame its detection gave (the detector's five points).
+The roll network, trained at every roll, reads each face in its detector box (``roll_check``):
+where its roll parts from the landmark model's by more than ``check_beyond`` (a face upside down
+reads steadily, and wrongly, as upright), or the landmark model reads the face turned past
+``roll_trust`` from its frame (it learned faces within 15 degrees of upright), the face is
+framed by the roll network's points instead. Then the points of each reading frame the face
 anew (:meth:`~isnet.frames.Frames.of_points`), and only faces whose view would move by more
-than ``reframe_above`` are read again, up to ``refine`` times. A face the first pass reads
-turned further than ``roll_trust`` from its frame is one the landmark model (trained within
-15 degrees of upright) may misread: the roll network, trained at every roll, frames it instead.
+than ``reframe_above`` are read again, up to ``refine`` times; faces that still move, or whose
+detector points part from the landmarks, are framed by the roll network and keep the steadier
+reading.
 """
 
 from __future__ import annotations
@@ -52,11 +58,14 @@ class PipelineConfig:
         batch_size: views per network call.
         mirror: read every view also mirrored, in the same call, and average the two readings;
             gives the quality its strongest signal (``mirror_gap``) for twice the network's work.
+        mirror_roll: the same for the roll network, which reads only the faces in doubt.
         refine: further passes at most, each on the faces its predecessor left unsettled.
         reframe_above: a face is read again where its points would move its view by more than
             this (mean over the points, in view sides; :func:`~isnet.frames.frame_shift`).
         roll_trust: degrees; a face the first pass reads turned further from its frame is framed
             by the roll network (when there is one) and read again.
+        roll_check: the roll network reads every face too (one more view a face); where its roll
+            parts from the landmark model's by more than ``check_beyond`` degrees it frames the face.
         unsettled_above: a face whose points still move its view by more than this after the
             further passes is framed by the roll network and read again; it keeps the steadier reading.
         detector_gap_above: so too a face whose detector's five points part from the landmarks
@@ -70,9 +79,12 @@ class PipelineConfig:
 
     batch_size: int = 256
     mirror: bool = False
+    mirror_roll: bool = False
     refine: int = 2
     reframe_above: float = 0.06
     roll_trust: float = 25.0
+    roll_check: bool = True
+    check_beyond: float = 60.0
     unsettled_above: float = 0.06
     detector_gap_above: float = 0.2
     rotations: tuple[float, ...] = (45.0, -45.0)
@@ -135,8 +147,9 @@ class Pipeline:
     def read(self, photos: list[Photo], frames: Frames, roll: bool = False) -> Readings:
         """One pass of the landmark network (or of the roll network) over ``frames``."""
         net = self.roll_net if roll else self.net
-        self.views["roll" if roll else "landmark"] += len(frames) * (2 if self.config.mirror else 1)
-        return read_frames(net, photos, frames, self.config.mirror, self.config.batch_size)
+        mirror = self.config.mirror_roll if roll else self.config.mirror
+        self.views["roll" if roll else "landmark"] += len(frames) * (2 if mirror else 1)
+        return read_frames(net, photos, frames, mirror, self.config.batch_size)
 
     def five(self, points: np.ndarray) -> np.ndarray:
         """``(n, 5, 2)`` CUHK points of ``(n, K, 2)`` landmarks of the landmark model's scheme."""
@@ -147,11 +160,17 @@ class Pipeline:
         n, cfg = len(detections), self.config
         with self.stage("first pass"):
             state = _State.first(self.read(photos, detections.frames), self.five)
+        checked = None
         if self.roll_net is not None and n:
-            # Read turned past what the landmark model learned, or never settling (a face upside
-            # down read as upright moves its frame at every pass): the roll network frames it.
+            # Read turned past what the landmark model learned: the roll network frames it. With
+            # roll_check the roll network reads every face too, and where its roll parts from the
+            # landmark model's (a face upside down reads steadily as upright) it is believed.
             turned = np.abs(_wrap(state.implied.roll - state.frames.roll)) > np.deg2rad(cfg.roll_trust)
-            self._roll_pass(photos, detections.frames, state, np.flatnonzero(turned))
+            if cfg.roll_check:
+                with self.stage("roll network"):
+                    checked = self.read(photos, detections.boxed, roll=True).points
+                turned |= np.abs(_wrap(roll_of(checked) - state.implied.roll)) > np.deg2rad(cfg.check_beyond)
+            self._roll_pass(photos, detections.boxed, state, np.flatnonzero(turned), checked)
         with self.stage("further passes"):
             self._refine(photos, state, np.arange(n), cfg.refine)
         if self.roll_net is not None and n:
@@ -159,9 +178,11 @@ class Pipeline:
             # gives them, then part from the landmarks.
             gap = _detector_gap(detections.points, state.five)
             doubtful = (state.shift() > cfg.unsettled_above) | (gap > cfg.detector_gap_above)
-            self._roll_pass(photos, detections.frames, state, np.flatnonzero(doubtful), keep_steadier=True)
+            self._roll_pass(photos, detections.boxed, state, np.flatnonzero(doubtful), checked, keep_steadier=True)
         with self.stage("quality"):
             signals = {"shift": state.shift()}
+            if checked is not None:
+                signals["disagreement"] = disagreement(checked, state.five)
             signals["detector_gap"] = _detector_gap(detections.points, state.five)
             if state.gap is not None:
                 signals["mirror_gap"] = state.gap
@@ -181,7 +202,13 @@ class Pipeline:
             state.update(todo, self.read(photos, state.implied.take(todo)), self.five)
 
     def _roll_pass(
-        self, photos: list[Photo], detected: Frames, state: _State, todo: np.ndarray, keep_steadier: bool = False
+        self,
+        photos: list[Photo],
+        detected: Frames,
+        state: _State,
+        todo: np.ndarray,
+        checked: np.ndarray | None = None,
+        keep_steadier: bool = False,
     ) -> None:
         """The faces of ``todo`` framed by the roll network from their detection frames and read
         again (and refined); with ``keep_steadier`` a face whose reading the roll network turns by
@@ -189,7 +216,7 @@ class Pipeline:
         if not len(todo):
             return
         with self.stage("roll network"):
-            rolled = self.roll_frames(photos, detected.take(todo))
+            rolled = self.roll_frames(photos, detected.take(todo), None if checked is None else checked[todo])
         with self.stage("further passes"):
             trial = _State.first(self.read(photos, rolled), self.five)
             self._refine(photos, trial, np.arange(len(todo)), self.config.refine)
@@ -201,12 +228,12 @@ class Pipeline:
             better = turned | (trial.shift() < state.shift(todo))
         state.adopt(todo[better], trial, np.flatnonzero(better))
 
-    def roll_frames(self, photos: list[Photo], frames: Frames) -> Frames:
+    def roll_frames(self, photos: list[Photo], frames: Frames, first: np.ndarray | None = None) -> Frames:
         """Frames of faces by the roll network's five points: each face read in its frame, and one
         read turned past :data:`CONSENSUS_BEYOND` read again in four quarter-turned views, keeping
         the reading whose roll most of the others agree with (within 30 degrees), ties going to
         the view in which the face stood most upright."""
-        first = self.read(photos, frames, roll=True).points
+        first = self.read(photos, frames, roll=True).points if first is None else first.copy()
         rolls = roll_of(first)
         doubtful = np.flatnonzero(np.abs(_wrap(rolls - frames.roll)) > np.deg2rad(CONSENSUS_BEYOND))
         if len(doubtful):

@@ -11,6 +11,8 @@ The signals (:data:`SIGNALS`), each entered as its :data:`TRANSFORMS` form:
 
 - ``shift``: how far the last reading's points would move its view if the face were framed by
   them (:func:`isnet.frames.frame_shift`, view sides), log;
+- ``disagreement``: the roll network's five points (it reads every face, ``roll_check``) and the
+  landmarks' apart (:func:`disagreement`), log;
 - ``detector_gap``: the detector's five points and the landmarks' apart (:func:`disagreement`), log;
 - ``mirror_gap``: the plain and mirrored readings of all points apart (:class:`isnet.inference.Readings`), log;
 - ``score``: the detector's confidence, logit.
@@ -36,7 +38,7 @@ from isnet.assets import QUALITY_FIT, read_fitted
 
 __all__ = ["SIGNALS", "TRANSFORMS", "design", "disagreement", "quality_fit", "quality_fits", "quality_of"]
 
-SIGNALS = ("shift", "detector_gap", "mirror_gap", "score")
+SIGNALS = ("shift", "disagreement", "detector_gap", "mirror_gap", "score")
 
 
 def _log_distance(v: np.ndarray) -> np.ndarray:
@@ -49,7 +51,13 @@ def _logit(v: np.ndarray) -> np.ndarray:
 
 
 # How each signal enters the logistic model: distances on a log scale, the score as its logit.
-TRANSFORMS = {"shift": _log_distance, "detector_gap": _log_distance, "mirror_gap": _log_distance, "score": _logit}
+TRANSFORMS = {
+    "shift": _log_distance,
+    "disagreement": _log_distance,
+    "detector_gap": _log_distance,
+    "mirror_gap": _log_distance,
+    "score": _logit,
+}
 
 
 def disagreement(first: np.ndarray, second: np.ndarray) -> np.ndarray:
@@ -61,7 +69,7 @@ def disagreement(first: np.ndarray, second: np.ndarray) -> np.ndarray:
 
 # The fit that scores models of a scheme without a fit of its own, and the signals it may use.
 FALLBACK_SCHEME = "cuhk5"
-FALLBACK_SIGNALS = ("shift", "detector_gap", "score")
+FALLBACK_SIGNALS = ("shift", "disagreement", "detector_gap", "score")
 
 
 @cache
