@@ -20,7 +20,7 @@ from isnet.data import read_list
 from isnet.provenance import write_result
 
 REPO = Path(__file__).resolve().parents[1]
-SETTINGS = {"shipped": {}, "mirror_True": {"mirror": True}, "upright_None": {"upright": None}}
+SETTINGS = {"shipped": {}, "mirror_False": {"mirror": False}, "upright_None": {"upright": None}}
 
 
 def main(args: argparse.Namespace) -> dict:

@@ -39,7 +39,7 @@ NO_ROLL = {
 }
 VARIANTS = {
     "default": {},
-    "mirror": {"mirror": True},
+    "no_mirror": {"mirror": False},
     "mirror_roll": {"mirror_roll": True},
     "no_roll_check": {"roll_check": False},
     "refine_0": {"refine": 0},

@@ -96,6 +96,8 @@ def fit_models(signals: dict, good: np.ndarray) -> list[dict]:
     y = good.astype(np.float64)
     for names in MODELS:
         has = np.all([np.isfinite(signals[k]) for k in names], axis=0)
+        if good[has].all() or not good[has].any():
+            continue  # a set of signals no face has (the mirror gap of an unmirrored run), or one class only
         x = design({k: signals[k][has] for k in names}, names)
         intercept, weights = logistic_fit(x, y[has])
         z = intercept + x @ weights

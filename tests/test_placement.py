@@ -132,17 +132,17 @@ def test_predict_placement_on_the_command_line(capsys):
     assert "only five-point outputs" in capsys.readouterr().err
 
 
-def test_predict_mirror_reads_each_view_twice(capsys):
+def test_predict_no_mirror_reads_each_view_once(capsys):
     from isnet.assets import demo_list
     from isnet.cli import main
     from isnet.data import read_sun_list
 
     photo = str(read_sun_list(demo_list("val"))[0].image)
     records = []
-    for extra in ([], ["--mirror"]):
+    for extra in ([], ["--no-mirror"]):
         assert main(["predict", "--quiet", "--threads", "1", photo, *extra]) == 0
         records.append(json.loads(capsys.readouterr().out.splitlines()[0]))
-    det = LandmarkDetector(threads=1, mirror=True)
+    det = LandmarkDetector(threads=1, mirror=False)
     face = max(det.detect(photo), key=lambda f: f.score)
     np.testing.assert_allclose(records[1]["landmarks"], face.landmarks, atol=0.01)
     assert records[0]["landmarks"] != records[1]["landmarks"]

@@ -143,13 +143,13 @@ NO_ROLL = {"roll_check": False, "roll_trust": 360.0, "unsettled_above": np.inf, 
 
 def test_further_passes_run_only_where_the_points_move_the_frame():
     photos = demo_photos(6)
-    n, views = _views(LandmarkDetector(threads=1, refine=0, **NO_ROLL), photos)
+    n, views = _views(LandmarkDetector(threads=1, refine=0, mirror=False, **NO_ROLL), photos)
     assert views == {"landmark": n, "roll": 0}  # one evaluation a face
     n, views = _views(LandmarkDetector(threads=1, refine=0, mirror=True, **NO_ROLL), photos)
     assert views == {"landmark": 2 * n, "roll": 0}
-    n, views = _views(LandmarkDetector(threads=1, refine=2, reframe_above=0.0, **NO_ROLL), photos)
+    n, views = _views(LandmarkDetector(threads=1, refine=2, reframe_above=0.0, mirror=False, **NO_ROLL), photos)
     assert views == {"landmark": 3 * n, "roll": 0}  # every face moves its frame a little
-    n, views = _views(LandmarkDetector(threads=1, refine=2, reframe_above=np.inf, **NO_ROLL), photos)
+    n, views = _views(LandmarkDetector(threads=1, refine=2, reframe_above=np.inf, mirror=False, **NO_ROLL), photos)
     assert views == {"landmark": n, "roll": 0}
     once = LandmarkDetector(threads=1, refine=0, **NO_ROLL).detect_batch(photos)
     never = LandmarkDetector(threads=1, refine=2, reframe_above=np.inf, **NO_ROLL).detect_batch(photos)
@@ -174,7 +174,7 @@ def test_quarter_view_consensus_only_for_faces_the_roll_network_reads_far_turned
 def test_the_roll_check_reads_every_face_once_more():
     photos = demo_photos(4)
     shut = {"roll_trust": 360.0, "check_beyond": 360.0, "unsettled_above": np.inf, "detector_gap_above": np.inf}
-    n, views = _views(LandmarkDetector(threads=1, refine=0, roll_check=True, **shut), photos)
+    n, views = _views(LandmarkDetector(threads=1, refine=0, roll_check=True, mirror=False, **shut), photos)
     assert views == {"landmark": n, "roll": n}
 
 

@@ -56,8 +56,9 @@ class PipelineConfig:
 
     Attributes:
         batch_size: views per network call.
-        mirror: read every view also mirrored, in the same call, and average the two readings;
-            gives the quality its strongest signal (``mirror_gap``) for twice the network's work.
+        mirror: read every landmark view also mirrored, in the same call, and average the two
+            readings: on the CUHK validation faces NME 3.097 % against 3.291 % unmirrored, and the
+            quality its strongest signal (``mirror_gap``), for twice the landmark network's work.
         mirror_roll: the same for the roll network, which reads only the faces in doubt.
         refine: further passes at most, each on the faces its predecessor left unsettled.
         reframe_above: a face is read again where its points would move its view by more than
@@ -78,7 +79,7 @@ class PipelineConfig:
     """
 
     batch_size: int = 256
-    mirror: bool = False
+    mirror: bool = True
     mirror_roll: bool = False
     refine: int = 2
     reframe_above: float = 0.06

@@ -295,9 +295,9 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         help="one pass on the detector's frame instead of the upright step (no quality, no roll)",
     )
     p.add_argument(
-        "--mirror",
+        "--no-mirror",
         action="store_true",
-        help="read each view plain and mirrored and average the two (twice the network's work; README, the pipeline)",
+        help="read each view once instead of plain and mirrored (faster, less accurate: README, the pipeline)",
     )
     p.add_argument(
         "--placement",
@@ -346,7 +346,7 @@ def main(args: argparse.Namespace) -> dict:
         upright=None if args.no_upright else "default",
         rotations=ALL_TURNS if args.rotations else TURNS,
         placement=args.placement,
-        mirror=args.mirror,
+        mirror=not args.no_mirror,
     )
     if args.min_quality > 0 and det.roll_model is None:
         raise PredictError("--min-quality needs the upright step, which gives faces their quality (drop --no-upright)")
