@@ -94,15 +94,16 @@ def per_face(n_faces: int, rounds: int) -> dict:
     }
 
 
-def per_photo(photo_bgr: np.ndarray, rounds: int) -> dict:
-    """ms per photo end to end, one thread: isnet's default ``detect`` vs dlib's HOG detector and 68 points."""
+def per_photo(photo_bgr: np.ndarray, rounds: int, **settings) -> dict:
+    """ms per photo end to end, one thread: isnet's ``detect`` (defaults, or ``settings`` of
+    :class:`~isnet.pipeline.PipelineConfig`) vs dlib's HOG detector and 68 points."""
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
     dlib, models = dlib_models()
     hog = dlib.get_frontal_face_detector()
     sp68 = dlib.shape_predictor(str(models / "shape_predictor_68_face_landmarks.dat"))
     rgb = cv2.cvtColor(photo_bgr, cv2.COLOR_BGR2RGB)
-    det = LandmarkDetector(threads=1)
+    det = LandmarkDetector(threads=1, **settings)
 
     def dlib_photo() -> list:
         return [sp68(rgb, r) for r in hog(rgb, 0)]
