@@ -151,3 +151,9 @@ def test_same_face_keeps_the_best_score_per_photo():
     frames = Frames.of_boxes(np.array([0, 0, 0, 1]), xywh_to_ltrb(boxes))
     d = Detections(boxes, np.array([0.5, 0.9, 0.4, 0.3]), np.full((4, 5, 2), np.nan), frames, frames)
     assert same_face(d).tolist() == [1, 2, 3]  # face 0 is face 1 again; face 3 is in another photo
+
+
+def test_no_photos_and_no_faces_give_empty_detections():
+    assert len(detect_photos(BarDetector(), [])) == 0
+    empty = Detections.concat([])
+    assert empty.points.shape == (0, 5, 2) and len(empty.frames) == len(empty.boxed) == 0

@@ -73,6 +73,14 @@ class Frames:
         """``(N, 2, 3)`` maps from photo pixels to the ``size`` view of each face with ``margin``."""
         return view_matrices(self.boxes(), 0, size, margin, angles=-self.roll)[0]
 
+    def copy(self) -> Frames:
+        return Frames(self.photo.copy(), self.centre.copy(), self.side.copy(), self.roll.copy())
+
+    @classmethod
+    def concat(cls, parts: list[Frames]) -> Frames:
+        """The frames of ``parts`` one after another."""
+        return cls(*(np.concatenate([getattr(f, a) for f in parts]) for a in ("photo", "centre", "side", "roll")))
+
     def take(self, index: np.ndarray) -> Frames:
         return Frames(self.photo[index], self.centre[index], self.side[index], self.roll[index])
 

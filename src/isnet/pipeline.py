@@ -276,7 +276,7 @@ class _State:
         five = five_of(r.points)
         gap = None if r.mirror_gap is None else r.mirror_gap.copy()
         implied = Frames.of_points(r.frames.photo, five)
-        return cls(r.points.copy(), gap, _copy(r.frames), five, implied, np.ones(len(five), int))
+        return cls(r.points.copy(), gap, r.frames.copy(), five, implied, np.ones(len(five), int))
 
     def shift(self, index: np.ndarray | None = None) -> np.ndarray:
         """``(n,)`` how far the points of faces ``index`` (all) would move their view if reframed."""
@@ -318,7 +318,3 @@ def _detector_gap(detector_points: np.ndarray, five: np.ndarray) -> np.ndarray:
 def _wrap(angle: np.ndarray) -> np.ndarray:
     """Angles (radians) wrapped to ``[-pi, pi)``."""
     return (angle + np.pi) % (2 * np.pi) - np.pi
-
-
-def _copy(frames: Frames) -> Frames:
-    return Frames(frames.photo.copy(), frames.centre.copy(), frames.side.copy(), frames.roll.copy())
