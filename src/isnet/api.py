@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ from isnet.photo import Photo
 from isnet.pipeline import STAGES, Pipeline, PipelineConfig
 from isnet.placement import PLACEMENTS, placement_map
 from isnet.schemes import CUHK5, get_scheme
+from isnet.tracking import Tracker, TrackerConfig
 
 __all__ = ["ALL_TURNS", "BACKENDS", "Face", "LandmarkDetector", "STAGES", "TURNS"]
 
@@ -50,6 +52,8 @@ class Face:
             seen); ``None`` without the upright step.
         signals: what ``quality`` was computed from (:data:`isnet.quality.SIGNALS`), ``None``
             without the upright step.
+        track: in a video read by :meth:`LandmarkDetector.track`, the id of the face's track (the
+            same for as long as the face is followed); ``None`` otherwise.
     """
 
     box: np.ndarray
@@ -58,10 +62,12 @@ class Face:
     quality: float | None = None
     roll: float | None = None
     signals: dict[str, float] | None = field(default=None, repr=False)
+    track: int | None = None
 
     def to_dict(self, decimals: int = 2) -> dict:
-        """JSON-ready ``{"box", "score", "quality", "roll", "landmarks"}``, coordinates rounded to ``decimals``."""
+        """JSON-ready ``{"track", "box", "score", "quality", "roll", "landmarks"}``, coordinates to ``decimals``."""
         return {
+            "track": self.track,
             "box": [round(float(v), decimals) for v in self.box],
             "score": None if self.score is None else round(float(self.score), 4),
             "quality": None if self.quality is None else round(float(self.quality), 4),
@@ -239,6 +245,47 @@ class LandmarkDetector:
             parts.append(d)
         faces = iter(self.faces_of([p for p, _ in ok], Detections.concat(parts)))
         return [r if isinstance(r, ImageError) else (r[0].bgr, next(faces)) for r in results]
+
+    def track(
+        self,
+        frames: Iterable[np.ndarray | str | Path],
+        times: Iterable[float] | None = None,
+        config: TrackerConfig | None = None,
+        **knobs,
+    ) -> Iterator[list[Face]]:
+        """The faces of a video's frames, each followed from the frame before (:mod:`isnet.tracking`)
+        and its points filtered over time (:mod:`isnet.smoothing`).
+
+        Args:
+            frames: the frames in order (see :func:`isnet.imageio.as_uint8`).
+            times: each frame's time in seconds; ``None``: 30 frames a second.
+            config: the tracker's knobs (:class:`~isnet.tracking.TrackerConfig`).
+            **knobs: fields of ``config`` to change (``detect_every=5``, ``smooth=False``, ...).
+
+        Yields:
+            Per frame, its faces; each carries ``track``, an id that stays with the face while it is followed.
+        """
+        if self.detector is None:
+            raise ValueError("tracking needs a face detector to find the faces to follow")
+        unknown = set(knobs) - {f.name for f in fields(TrackerConfig)}
+        if unknown:
+            raise TypeError(
+                f"unknown settings {sorted(unknown)}; the tracker's are {[f.name for f in fields(TrackerConfig)]}"
+            )
+        tracker = Tracker(
+            self.pipeline, self.detector, replace(config or TrackerConfig(), **knobs), self.config.rotations
+        )
+        clock = (i / 30.0 for i in itertools.count()) if times is None else iter(times)
+        for i, (frame, time) in enumerate(zip(frames, clock)):
+            with self.pipeline.stage("decode"):
+                photo = Photo.decode(frame, f"frame {i}")
+            t = tracker.step(photo, float(time))
+            q = [None] * len(t.track) if self.roll_model is None else [float(v) for v in t.quality]
+            r = [None] * len(t.track) if self.roll_model is None else [float(v) for v in t.roll]
+            yield [
+                Face(t.boxes[j].copy(), float(t.scores[j]), t.points[j], q[j], r[j], track=int(t.track[j]))
+                for j in range(len(t.track))
+            ]
 
     def predict(
         self,

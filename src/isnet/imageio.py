@@ -8,7 +8,8 @@ JPEG) whichever command reads it, so a face gives the same network input in ``is
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -23,6 +24,7 @@ __all__ = [
     "to_bgr_grey",
     "to_grey",
     "video_frames",
+    "VideoFrame",
     "VIDEO_SUFFIXES",
 ]
 
@@ -147,22 +149,63 @@ def _bgr_of(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR) if image.shape[2] == 4 else np.ascontiguousarray(image)
 
 
-def video_frames(path: Path) -> tuple[Iterator[np.ndarray], int, float]:
-    """``(frames, frame count (0: unknown), frames per second)`` of a video file; BGR uint8 frames."""
+@dataclass
+class VideoFrame:
+    """One decoded frame of a video: its ``index`` as the container counts frames, its
+    presentation ``time`` in seconds (from the container, so a variable frame rate is honoured)
+    and the ``(H, W, 3)`` BGR ``image``, turned upright as the container's rotation flag says."""
+
+    index: int
+    time: float
+    image: np.ndarray
+
+
+# Reads that fail before the container's frame count is reached, in a row, before a video is
+# taken to have ended early (a truncated file) rather than to hold corrupt frames.
+MAX_UNREADABLE = 25
+
+
+def video_frames(path: Path, warn: Callable[[str], None] | None = None) -> tuple[Iterator[VideoFrame], int, float]:
+    """``(frames, frame count (0: unknown), frames per second)`` of a video file.
+
+    A frame that cannot be decoded is skipped, and once the video is read (or given up) ``warn``
+    is called once naming the first such frame and their count.
+    """
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         raise ImageError(f"{path}: cannot be opened as a video (corrupt or unsupported)")
+    cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
     total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
     fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
 
-    def frames() -> Iterator[np.ndarray]:
+    def frames() -> Iterator[VideoFrame]:
+        expected, skipped, failures = 0, [], 0
         try:
             while True:
-                ok, frame = cap.read()
-                if not ok:
-                    return
-                yield frame
+                ok = cap.grab()
+                image = cap.retrieve()[1] if ok else None
+                position = int(cap.get(cv2.CAP_PROP_POS_FRAMES))
+                if image is None:
+                    # grab() fails at the end, and on a frame it cannot decode before it.
+                    failures += 1
+                    if not total or expected >= total or failures > MAX_UNREADABLE:
+                        return
+                    skipped.append(expected)
+                    expected += 1
+                    continue
+                failures = 0
+                index = max(position - 1, expected)
+                # The decoder passes over packets it cannot decode: the count jumps.
+                skipped.extend(range(expected, index))
+                expected = index + 1
+                msec = cap.get(cv2.CAP_PROP_POS_MSEC)
+                yield VideoFrame(index, msec / 1000.0 if msec > 0 or index == 0 else index / fps, image)
         finally:
             cap.release()
+            if skipped and warn is not None:
+                warn(
+                    f"{path}: {len(skipped)} frame(s) could not be decoded and were skipped "
+                    f"(the first: frame {skipped[0]})"
+                )
 
     return frames(), total, fps

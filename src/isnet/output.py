@@ -62,14 +62,15 @@ class RecordWriter:
         if fmt == "csv":
             self.csv = csv.writer(stream, lineterminator="\n")
             coords = [f"{n}_{a}" for n in point_names for a in ("x", "y")]
-            self.csv.writerow(["file", "frame", "x", "y", "w", "h", "score", "quality", "roll", *coords])
+            self.csv.writerow(["file", "frame", "track", "x", "y", "w", "h", "score", "quality", "roll", *coords])
 
     def write(self, file: str, frame: int | None, face: Face) -> None:
         d = face.to_dict()
         if self.fmt == "csv":
             blank = ["" if d[k] is None else d[k] for k in ("score", "quality", "roll")]
             flat = [v for xy in d["landmarks"] for v in xy]
-            self.csv.writerow([file, "" if frame is None else frame, *d["box"], *blank, *flat])
+            track = "" if d["track"] is None else d["track"]
+            self.csv.writerow([file, "" if frame is None else frame, track, *d["box"], *blank, *flat])
         else:
             self.stream.write(json.dumps({"file": file, "frame": frame, **d}) + "\n")
         self.stream.flush()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import sys
 import tempfile
@@ -21,6 +22,8 @@ from isnet.imageio import IMAGE_SUFFIXES, VIDEO_SUFFIXES, ImageError, video_fram
 from isnet.output import RecordWriter, draw_faces
 from isnet.placement import PLACEMENTS
 from isnet.schemes import Scheme
+from isnet.smoothing import SmoothingConfig
+from isnet.tracking import TrackerConfig
 
 # Detection on a smaller image than this finds nothing: YuNet's smallest anchor is 10 pixels at stride 8.
 MIN_DETECTION_SIDE = 32
@@ -33,6 +36,7 @@ class Input:
     path: Path
     rel: Path
     video: bool
+    camera: int | None = None
 
 
 def list_inputs(paths: Sequence[str], errors: list[str], skipped: list[Path] | None = None) -> list[Input]:
@@ -51,6 +55,9 @@ def list_inputs(paths: Sequence[str], errors: list[str], skipped: list[Path] | N
             out += [Input(f, Path(p.name) / f.relative_to(p), f.suffix.lower() in VIDEO_SUFFIXES) for f in found]
         elif p.is_file():
             out.append(Input(p, Path(p.name), p.suffix.lower() in VIDEO_SUFFIXES))
+        elif str(p).isdigit():
+            # A camera index (isnet predict 0) where no file of that name exists.
+            out.append(Input(p, Path(f"camera{p}.mp4"), True, int(str(p))))
         else:
             errors.append(f"{p}: no such file or folder")
     return with_unique_names(out)
@@ -64,7 +71,7 @@ def with_unique_names(items: list[Input]) -> list[Input]:
         return items
     full = [Path(os.path.abspath(i.path)) for i in items]
     common = Path(os.path.commonpath([f.parent for f in full]))
-    return [Input(i.path, f.relative_to(common), i.video) for i, f in zip(items, full)]
+    return [Input(i.path, f.relative_to(common), i.video, i.camera) for i, f in zip(items, full)]
 
 
 def drawing_path(item: Input, folder: str | Path) -> Path:
@@ -162,29 +169,41 @@ def trusted(faces: list[Face], min_quality: float, tally: Tally) -> list[Face]:
 
 
 def process_video(det: LandmarkDetector, item: Input, writer: RecordWriter, args: argparse.Namespace, tally: Tally):
-    """Write the records of every frame of a video (and an annotated copy with ``--draw``)."""
-    frames, total, fps = video_frames(item.path)
+    """Write the records of every frame of a video (and an annotated copy with ``--draw``): each
+    face followed from frame to frame (:meth:`LandmarkDetector.track`), or with ``--no-track`` every
+    frame read alone. Records are written as each frame is read, so a video that ends early or
+    breaks off loses none already computed."""
+    source = item.camera if item.camera is not None else item.path
+    decoded, total, fps = video_frames(source, _warn)
+    # One decode feeds the reading, its clock, and the records and drawings of each frame read.
+    for_reading, for_clock, for_records = itertools.tee(decoded, 3)
+    images = (f.image for f in for_reading)
     video_out = None
     n = 0
     bar = tqdm(
         total=total or None, desc=item.path.name, unit="frame", leave=False, disable=True if args.quiet else None
     )
+    if args.no_track:
+        faces_of_frames = (faces for chunk in _chunks(images, args.batch_images) for faces in det.detect_batch(chunk))
+    else:
+        smoothing = SmoothingConfig(args.smooth_min_cutoff, args.smooth_beta, args.smooth_shape_min_cutoff)
+        config = TrackerConfig(detect_every=args.detect_every, smooth=not args.no_smooth, smoothing=smoothing)
+        faces_of_frames = det.track(images, (f.time for f in for_clock), config)
     try:
-        for chunk in _chunks(frames, args.batch_images):
-            for faces, frame in zip(det.detect_batch(chunk), chunk):
-                faces = trusted(faces, args.min_quality, tally)
-                for f in faces:
-                    writer.write(str(item.path), n, f)
-                tally.faces += len(faces)
-                if args.draw:
-                    if video_out is None:
-                        dest = drawing_path(item, args.draw)
-                        dest.parent.mkdir(parents=True, exist_ok=True)
-                        size = (frame.shape[1], frame.shape[0])
-                        video_out = cv2.VideoWriter(str(dest), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
-                    video_out.write(draw_faces(frame, faces, det.scheme))
-                n += 1
-            bar.update(len(chunk))
+        for faces, frame in zip(faces_of_frames, for_records):
+            faces = trusted(faces, args.min_quality, tally)
+            for f in faces:
+                writer.write(str(item.path), frame.index, f)
+            tally.faces += len(faces)
+            if args.draw:
+                if video_out is None:
+                    dest = drawing_path(item, args.draw)
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    size = (frame.image.shape[1], frame.image.shape[0])
+                    video_out = cv2.VideoWriter(str(dest), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+                video_out.write(draw_faces(frame.image, faces, det.scheme))
+            n += 1
+            bar.update(1)
     finally:
         bar.close()
         if video_out is not None:
@@ -305,6 +324,41 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         choices=PLACEMENTS,
         help="where five points go: cuhk (CUHK's hand-placed pupils) or 300w (300-W's means of the eyes' "
         "contours); default: the model's own (cuhk5: cuhk, ibug68: 300w)",
+    )
+    p.add_argument(
+        "--no-track",
+        action="store_true",
+        help="videos: read every frame alone (detector and upright step on each) instead of following "
+        "each face from the frame before; records then carry no track id",
+    )
+    p.add_argument(
+        "--detect-every",
+        type=options.POSITIVE,
+        default=TrackerConfig.detect_every,
+        help="videos: frames between detector runs while faces are followed (new faces are found this "
+        "often; the detector also runs at once when a track is lost)",
+    )
+    p.add_argument("--no-smooth", action="store_true", help="videos: show the points as read, not filtered over time")
+    smoothing = SmoothingConfig()
+    p.add_argument(
+        "--smooth-min-cutoff",
+        type=options.POSITIVE_FLOAT,
+        default=smoothing.min_cutoff,
+        help="videos: One-Euro cutoff (Hz) of the face's position, size and roll when still: lower is "
+        "steadier but slower to start following",
+    )
+    p.add_argument(
+        "--smooth-beta",
+        type=options.NON_NEGATIVE,
+        default=smoothing.beta,
+        help="videos: how fast the cutoff rises with the face's speed (in face sizes a second): higher "
+        "lags less behind motion, lower is steadier",
+    )
+    p.add_argument(
+        "--smooth-shape-min-cutoff",
+        type=options.POSITIVE_FLOAT,
+        default=smoothing.shape_min_cutoff,
+        help="videos: One-Euro cutoff (Hz) of the points' shape in the face's own frame (expression)",
     )
     p.add_argument("--batch-images", type=options.POSITIVE, default=16, help="images or frames per landmark batch")
     p.add_argument("--threads", type=options.THREADS, default=0, help="CPU threads (0: the libraries' default)")

@@ -1,0 +1,125 @@
+"""Steady points on video: a speed-adaptive filter of each face in its own frame.
+
+A landmark network reads every frame afresh, so its points shake by a few tenths of a percent of
+the eye distance from frame to frame even on a still face. Averaging over time steadies them
+but lags behind real motion; the One-Euro filter (Casiez, Roussel and Vogel, CHI 2012, the filter
+MediaPipe's video graphs use) lowers its smoothing as the signal moves faster: still, it averages
+over about a second; moving, it follows within a frame or two.
+
+The points are filtered in the face's own frame: a pose (the points' centre, their spread and
+the eyes' roll) and a shape (the points in that pose, upright and of unit spread). Head motion
+moves the pose, which a fast-adapting filter follows; the shape changes only with expression
+and view, and a slow filter steadies it without smoothing the head's motion away.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from isnet.boxes import roll_of
+
+__all__ = ["SmoothingConfig", "OneEuro", "FaceSmoother", "pose_of", "shape_in", "points_of"]
+
+
+@dataclass(frozen=True)
+class SmoothingConfig:
+    """The filters' knobs (cutoffs in Hz; speeds in face sizes, degrees or shape units a second).
+
+    Attributes:
+        min_cutoff: the pose's cutoff when the face is still: lower is steadier and slower.
+        beta: how fast the pose's cutoff rises with its speed: higher lags less in motion.
+        shape_min_cutoff: the shape's cutoff when it does not change.
+        shape_beta: the same for the shape.
+        d_cutoff: cutoff of the speeds themselves.
+    """
+
+    min_cutoff: float = 1.0
+    beta: float = 5.0
+    shape_min_cutoff: float = 0.5
+    shape_beta: float = 5.0
+    d_cutoff: float = 1.0
+
+
+def _alpha(cutoff: float, dt: float) -> float:
+    tau = 1.0 / (2.0 * math.pi * cutoff)
+    return 1.0 / (1.0 + tau / dt)
+
+
+class OneEuro:
+    """The One-Euro filter of a vector: one cutoff for the whole vector, raised by the norm of
+    its (filtered) speed divided by ``unit``."""
+
+    def __init__(self, min_cutoff: float, beta: float, d_cutoff: float = 1.0):
+        self.min_cutoff, self.beta, self.d_cutoff = min_cutoff, beta, d_cutoff
+        self.value: np.ndarray | None = None
+        self.speed: np.ndarray | None = None
+
+    def __call__(self, x: np.ndarray, dt: float, unit: float = 1.0) -> np.ndarray:
+        """The filtered ``x`` after ``dt`` seconds (the first call returns ``x``)."""
+        x = np.asarray(x, np.float64)
+        if self.value is None or dt <= 0:
+            # A repeated timestamp carries no time to filter over: the reading is taken as it is.
+            self.value = x.copy() if self.value is None or dt > 0 else self.value
+            self.speed = np.zeros_like(x) if self.speed is None else self.speed
+            return self.value.copy()
+        self.speed = self.speed + _alpha(self.d_cutoff, dt) * ((x - self.value) / dt - self.speed)
+        cutoff = self.min_cutoff + self.beta * float(np.linalg.norm(self.speed)) / unit
+        self.value = self.value + _alpha(cutoff, dt) * (x - self.value)
+        return self.value.copy()
+
+
+def pose_of(points: np.ndarray, five: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """``(centre (2,), spread, roll)`` of one face's ``(K, 2)`` points: their mean, their RMS
+    distance from it, and the roll (radians) of its ``(5, 2)`` CUHK points."""
+    centre = points.mean(axis=0)
+    spread = float(np.sqrt(((points - centre) ** 2).sum(axis=1).mean()))
+    return centre, max(spread, 1e-6), float(roll_of(five[None])[0])
+
+
+def _turn(points: np.ndarray, angle: float) -> np.ndarray:
+    c, s = math.cos(angle), math.sin(angle)
+    return points @ np.array([[c, s], [-s, c]])
+
+
+def shape_in(points: np.ndarray, centre: np.ndarray, spread: float, roll: float) -> np.ndarray:
+    """``(K, 2)`` points in their pose: centred, turned upright, of unit spread."""
+    return _turn(points - centre, -roll) / spread
+
+
+def points_of(shape: np.ndarray, centre: np.ndarray, spread: float, roll: float) -> np.ndarray:
+    """Inverse of :func:`shape_in`."""
+    return _turn(shape * spread, roll) + centre
+
+
+class FaceSmoother:
+    """The filter of one face's points over time (see the module): four filters, the pose's
+    centre (its speed in face spreads a second), log spread and roll, and the shape."""
+
+    def __init__(self, config: SmoothingConfig | None = None):
+        cfg = config or SmoothingConfig()
+        self.centre = OneEuro(cfg.min_cutoff, cfg.beta, cfg.d_cutoff)
+        self.spread = OneEuro(cfg.min_cutoff, cfg.beta, cfg.d_cutoff)
+        # Roll's speed in degrees a second weighs like the centre's in face spreads: about as
+        # far as a face turned by a degree moves its eye corners (a spread is ~1/50 of a turn).
+        self.roll = OneEuro(cfg.min_cutoff, cfg.beta / 50.0, cfg.d_cutoff)
+        self.shape = OneEuro(cfg.shape_min_cutoff, cfg.shape_beta, cfg.d_cutoff)
+        self.time: float | None = None
+        self.last_roll = 0.0
+
+    def __call__(self, points: np.ndarray, five: np.ndarray, time: float) -> np.ndarray:
+        """``(K, 2)`` filtered points of the ``(K, 2)`` reading (and its ``(5, 2)`` CUHK points) at ``time`` seconds."""
+        dt = 0.0 if self.time is None else time - self.time
+        self.time = time if self.time is None else max(time, self.time)
+        centre, spread, roll = pose_of(points, five)
+        # Unwrapped, so that a face turning through 180 degrees is not averaged across the cut.
+        roll = self.last_roll + math.remainder(roll - self.last_roll, 2 * math.pi)
+        self.last_roll = roll
+        shape = shape_in(points, centre, spread, roll)
+        log_spread = float(self.spread(np.array([math.log(spread)]), dt)[0])
+        c = self.centre(centre, dt, unit=math.exp(log_spread))
+        r = float(self.roll(np.array([math.degrees(roll)]), dt)[0])
+        s = self.shape(shape.ravel(), dt).reshape(shape.shape)
+        return points_of(s, c, math.exp(log_spread), math.radians(r))
