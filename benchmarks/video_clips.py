@@ -1,6 +1,7 @@
-"""Synthetic annotated video clips with known motion, made from the HELEN test photos of 300-W.
+"""Synthetic annotated video clips with known motion, made from the HELEN photos of 300-W.
 
-Usage: python benchmarks/video_clips.py --ibug $IBUG --out $RUNS/video_clips [--seed 0] [--count KIND=N ...] [--draw]
+Usage: python benchmarks/video_clips.py --ibug $IBUG --out $RUNS/video_clips [--seed 0] [--subset helen_testset]
+[--count KIND=N ...] [--draw] (settings are chosen on clips of ``--subset helen_trainset``, reported on the test's)
 ($IBUG: the ibug_300w folder.) Every frame is an annotated photo warped into a 640x480 canvas by a
 known similarity transform, with fresh sensor noise, written as mp4 (fourcc mp4v, 30 fps); the truth
 is the annotation through the same transform. ``clips.json`` in ``--out`` describes every clip:
@@ -199,21 +200,25 @@ def _truth(faces: list[_Face], transforms: list[list[np.ndarray]]) -> tuple[list
     return five_all, iod_all
 
 
-def _eligible(ibug: Path) -> list[Path]:
-    photos = sorted(p for p in (ibug / "helen_testset").iterdir() if p.suffix.lower() in (".jpg", ".png"))
+def _eligible(ibug: Path, subset: str) -> list[Path]:
+    photos = sorted(p for p in (ibug / subset).iterdir() if p.suffix.lower() in (".jpg", ".png"))
     photos = [p for p in photos if p.with_suffix(".pts").exists()]
     # A face too small to begin with would be upscaled into a blur, not a test of a tracker.
     return [p for p in photos if _iod(read_pts(p.with_suffix(".pts"))) >= MIN_SOURCE_IOD]
 
 
-def make_clips(ibug: Path, out: Path, seed: int = 0, per_kind: dict | None = None) -> list[dict]:
+def make_clips(
+    ibug: Path, out: Path, seed: int = 0, per_kind: dict | None = None, subset: str = "helen_testset"
+) -> list[dict]:
     """Write the clips and ``clips.json`` into ``out``.
 
     Args:
-        ibug: the ibug_300w folder (its ``helen_testset`` is read).
+        ibug: the ibug_300w folder.
         out: the folder for the mp4 files and the manifest; made if absent.
         seed: picks the photos and every random amplitude; the same seed gives the same clips.
         per_kind: clips per kind, e.g. ``{"pan": 2}``; the kinds left out get none.
+        subset: its folder the photos come from: ``helen_trainset`` to choose settings on,
+            ``helen_testset`` to report on.
 
     Returns:
         The manifest's clip entries.
@@ -223,11 +228,11 @@ def make_clips(ibug: Path, out: Path, seed: int = 0, per_kind: dict | None = Non
     unknown = set(per_kind) - set(DEFAULT_PER_KIND)
     if unknown:
         raise ValueError(f"unknown kinds {sorted(unknown)}; known: {list(DEFAULT_PER_KIND)}")
-    photos = _eligible(ibug)
+    photos = _eligible(ibug, subset)
     order = np.random.default_rng(seed).permutation(len(photos))
     needed = sum(n * (3 if kind == "cross" else 1) for kind, n in per_kind.items())
     if needed > len(order):
-        raise ValueError(f"{needed} photos needed, {len(order)} eligible in {ibug / 'helen_testset'}")
+        raise ValueError(f"{needed} photos needed, {len(order)} eligible in {ibug / subset}")
     pool = iter(photos[i] for i in order)
     out.mkdir(parents=True, exist_ok=True)
     clips = []
@@ -311,6 +316,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, required=True, help="folder for the clips and clips.json")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument(
+        "--subset",
+        default="helen_testset",
+        help="folder of --ibug the photos come from (helen_trainset to choose settings on)",
+    )
+    ap.add_argument(
         "--count",
         action="append",
         default=[],
@@ -324,7 +334,7 @@ def main(argv: list[str] | None = None) -> None:
     per_kind = None
     if args.count:
         per_kind = {k: int(v) for k, v in (c.split("=", 1) for c in args.count)}
-    clips = make_clips(args.ibug, args.out, args.seed, per_kind)
+    clips = make_clips(args.ibug, args.out, args.seed, per_kind, args.subset)
     frames = sum(c["frames"] for c in clips)
     print(f"{len(clips)} clips, {frames} frames, manifest {args.out.name}/clips.json")
     if args.draw:

@@ -273,6 +273,7 @@ def test_face_to_dict_is_json_ready():
     f = Face(np.array([1.234, 2.0, 3.0, 4.0]), None, np.array([[1.0, 2.0]] * 5))
     d = json.loads(json.dumps(f.to_dict()))
     assert d == {
+        "track": None,
         "box": [1.23, 2.0, 3.0, 4.0],
         "score": None,
         "quality": None,

@@ -17,10 +17,14 @@ __all__ = [
     "box_errors",
     "ced",
     "failure_rate",
+    "flicker",
     "format_table",
+    "id_switches",
     "interocular",
     "interpupil",
     "nme",
+    "offset_free_nme",
+    "step_lag",
     "summarise",
     "SUN_CASCADE",
     "SUN_LEVEL1",
@@ -143,3 +147,55 @@ def auroc(scores: np.ndarray, positive: np.ndarray) -> float:
     counts = np.bincount(inverse)
     ranks = (sums / counts)[inverse]
     return float((ranks[positive].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+
+
+# Video: one face followed over T frames. ``pred`` and ``truth`` are ``(T, K, 2)``, NaN in frames
+# where the face is not found (pred) or not in the picture (truth); ``iod`` is ``(T,)``, the
+# inter-ocular distance of the truth.
+
+
+def flicker(pred: np.ndarray, truth: np.ndarray, iod: np.ndarray) -> np.ndarray:
+    """``(T,)`` how much the points' motion from frame ``t - 1`` to ``t`` departs from the truth's:
+    the mean over points of ``|(pred_t - pred_t-1) - (truth_t - truth_t-1)|`` over ``iod_t``; NaN
+    at ``t = 0`` and where a frame lacks the face. A constant error does not flicker."""
+    motion_error = np.diff(pred, axis=0) - np.diff(truth, axis=0)
+    out = np.full(len(pred), np.nan)
+    out[1:] = np.linalg.norm(motion_error, axis=-1).mean(axis=-1) / iod[1:]
+    return out
+
+
+def offset_free_nme(pred: np.ndarray, truth: np.ndarray, iod: np.ndarray) -> float:
+    """The mean normalised point error once each point's mean offset over the frames with the
+    face is removed (systems that place a point differently, e.g. iris against eye-contour
+    centres, are compared on how well they follow it); NaN without such frames."""
+    both = np.all(np.isfinite(pred) & np.isfinite(truth), axis=(1, 2)) & np.isfinite(iod)
+    if not both.any():
+        return float("nan")
+    error = pred[both] - truth[both]
+    error = error - error.mean(axis=0)
+    return float((np.linalg.norm(error, axis=-1).mean(axis=-1) / iod[both]).mean())
+
+
+def step_lag(pred: np.ndarray, truth: np.ndarray, step: int, reach: float = 0.9) -> float:
+    """Frames after a step of motion at frame ``step`` until the predicted points' mean has moved
+    ``reach`` of the way the truth's did (0: at once); ``inf`` if never, NaN if the face is
+    missing before the step.
+
+    The step is the truth's mean point after it less before it; progress is the prediction's
+    displacement from its mean over the five frames before the step, along the step.
+    """
+    centre_pred, centre_truth = np.nanmean(pred, axis=1), np.nanmean(truth, axis=1)
+    before = slice(max(0, step - 5), step)
+    if not np.all(np.isfinite(centre_pred[before])):
+        return float("nan")
+    jump = centre_truth[step] - centre_truth[step - 1]
+    length = float(np.linalg.norm(jump))
+    progress = (centre_pred[step:] - centre_pred[before].mean(axis=0)) @ (jump / length) / length
+    reached = np.flatnonzero(np.nan_to_num(progress, nan=-np.inf) >= reach)
+    return float(reached[0]) if len(reached) else float("inf")
+
+
+def id_switches(ids: np.ndarray) -> int:
+    """How often the track id given to one face changes over ``(T,)`` ids (-1: not found)."""
+    found = ids[ids >= 0]
+    return int(np.count_nonzero(found[1:] != found[:-1]))

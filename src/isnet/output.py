@@ -21,7 +21,7 @@ CONTOUR_COLOUR = (0, 255, 255)
 
 
 def draw_faces(image: np.ndarray, faces: list[Face], scheme: Scheme = CUHK5) -> np.ndarray:
-    """A copy of a BGR image with boxes, scores and landmarks drawn on it.
+    """A copy of a BGR image with boxes, scores (or track ids) and landmarks drawn on it.
 
     Line width, dot size and label size follow each face's size, so a small face in a large
     photo stays readable and a large face is not buried; the score label stays inside the image.
@@ -35,8 +35,10 @@ def draw_faces(image: np.ndarray, faces: list[Face], scheme: Scheme = CUHK5) -> 
         thick = max(1, round(side / 80))
         radius = max(1, round(side / 40))
         cv2.rectangle(out, (round(x), round(y)), (round(x + bw), round(y + bh)), BOX_COLOUR, thick)
-        if f.score is not None:
-            text, font, scale = f"{f.score:.2f}", cv2.FONT_HERSHEY_SIMPLEX, max(0.3, side / 250)
+        if f.score is not None or f.track is not None:
+            # A followed face is labelled by its track, so that a drawn video shows who is who.
+            label = f"#{f.track}" if f.track is not None else f"{f.score:.2f}"
+            text, font, scale = label, cv2.FONT_HERSHEY_SIMPLEX, max(0.3, side / 250)
             (tw, th), base = cv2.getTextSize(text, font, scale, thick)
             # Above the box when there is room, else just inside its top edge; never past the image.
             tx = int(np.clip(round(x), 0, max(0, w - tw)))

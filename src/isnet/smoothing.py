@@ -28,6 +28,10 @@ __all__ = ["SmoothingConfig", "OneEuro", "FaceSmoother", "pose_of", "shape_in", 
 class SmoothingConfig:
     """The filters' knobs (cutoffs in Hz; speeds in face sizes, degrees or shape units a second).
 
+    The defaults were chosen on clips of HELEN training faces
+    (``benchmarks/smoothing_search.py``, ``benchmarks/results/video/smoothing_search_train.json``):
+    the least flicker on still faces with no lag after a step of motion.
+
     Attributes:
         min_cutoff: the pose's cutoff when the face is still: lower is steadier and slower.
         beta: how fast the pose's cutoff rises with its speed: higher lags less in motion.
@@ -36,9 +40,9 @@ class SmoothingConfig:
         d_cutoff: cutoff of the speeds themselves.
     """
 
-    min_cutoff: float = 1.0
-    beta: float = 5.0
-    shape_min_cutoff: float = 0.5
+    min_cutoff: float = 0.3
+    beta: float = 20.0
+    shape_min_cutoff: float = 0.1
     shape_beta: float = 5.0
     d_cutoff: float = 1.0
 

@@ -48,7 +48,7 @@ class TrackerConfig:
     """
 
     detect_every: int = 10
-    keep_above: float = 0.3
+    keep_above: float = 0.5
     overlap: float = 0.3
     refine: int = 1
     smooth: bool = True
