@@ -311,7 +311,8 @@ def test_cli_json_lines_match_the_api(capsys, weights, detector, photo_dir, tmp_
     files = {Path(r["file"]).name for r in records}
     assert "flat.png" not in files and len(files) == 3  # a picture without a face gives no record
     for r in records:
-        assert set(r) == {"file", "frame", "box", "score", "quality", "roll", "landmarks"} and r["frame"] is None
+        assert set(r) == {"file", "frame", "track", "box", "score", "quality", "roll", "landmarks"}
+        assert r["frame"] is None and r["track"] is None
         api = detector.detect(r["file"])
         j = int(np.argmin([np.abs(np.array(r["box"]) - f.box).max() for f in api]))
         np.testing.assert_allclose(r["landmarks"], api[j].landmarks, atol=0.01)
@@ -325,7 +326,7 @@ def test_cli_csv(capsys, weights, samples):
     assert rc == 0
     rows = list(csv.DictReader(io.StringIO(out)))
     assert len(rows) >= 1 and rows[0]["frame"] == ""
-    assert list(rows[0])[:7] == ["file", "frame", "x", "y", "w", "h", "score"]
+    assert list(rows[0])[:8] == ["file", "frame", "track", "x", "y", "w", "h", "score"] and rows[0]["track"] == ""
     pts = np.array([[float(rows[0][f"{n}_x"]), float(rows[0][f"{n}_y"])] for n in CUHK5.points])
     assert box_error(pts, samples[0]) < TOLERANCE
 

@@ -173,10 +173,21 @@ def test_a_followed_face_keeps_its_id_and_costs_one_pass_a_frame(tracking_detect
 def test_a_face_that_leaves_ends_its_track_and_comes_back_with_a_new_id(tracking_detector, face_photo):
     blank = np.full_like(face_photo, 127)
     frames = [face_photo] * 3 + [blank] * 2 + [face_photo] * 3
-    out = list(tracking_detector.track(frames))
+    out = list(tracking_detector.track(frames, remember=0))
     assert [len(faces) for faces in out] == [1, 1, 1, 0, 0, 1, 1, 1]
     assert out[0][0].track == out[2][0].track
     assert out[5][0].track == out[7][0].track != out[0][0].track
+
+
+def test_a_face_back_where_its_track_ended_within_remember_takes_its_id_again(tracking_detector, face_photo):
+    blank = np.full_like(face_photo, 127)
+    frames = [face_photo] * 3 + [blank] * 2 + [face_photo] * 2
+    out = list(tracking_detector.track(frames, remember=1.0))
+    assert [len(faces) for faces in out] == [1, 1, 1, 0, 0, 1, 1]
+    assert out[0][0].track == out[6][0].track
+    # Not after the time remembered (30 frames a second: frame 5 is 1/15 s after the end).
+    out = list(tracking_detector.track(frames, remember=0.05))
+    assert out[6][0].track != out[0][0].track
 
 
 def test_two_faces_get_two_ids_that_stay(tracking_detector, face_photo):

@@ -6,12 +6,17 @@ before (:meth:`~isnet.frames.Frames.of_points`): one landmark pass a face, no de
 the same :class:`~isnet.pipeline.Pipeline` (with the roll network only where the pass reads
 the face turned or unsettled). A track ends when its quality falls below ``keep_above``, its
 face leaves the picture, or it lands on a face another, older track follows. The detector runs
-every ``detect_every`` frames, and at once on a frame where a track ended or none is followed;
+every ``detect_every`` frames, and on every frame while no face is followed or a track ended
+less than ``remember`` seconds ago;
 a face it finds that no track follows starts a track, read by the whole pipeline. Each track
-carries an integer id for as long as it lives; a face that leaves and comes back starts anew.
+carries an integer id for as long as it lives. A face found within ``remember`` seconds of a
+track's end where that track's face would be by then (moving on as it last moved) takes the
+ended track's id again, as a face passing behind another does; any other face starts anew.
 
-The points shown are filtered over time in each face's own frame (:mod:`isnet.smoothing`); the
-next frame is framed by the points as read, so that the filter's lag never moves the view.
+The points shown are filtered over time in each face's own frame (:mod:`isnet.smoothing`), and
+the next frame is framed by them (``frame_by_shown``): a still face is then read in the same
+view every frame, and its points shake less (on the training clips, flicker 0.054 % of the eye
+distance still and 0.246 % moving, against 0.060 % and 0.360 % framed by the points as read).
 """
 
 from __future__ import annotations
@@ -43,7 +48,12 @@ class TrackerConfig:
         overlap: a detection whose frame overlaps a track's by more than this (intersection over
             union of the frames' squares) is that track's face.
         refine: further passes, on faces whose points move their frame (fast motion).
+        remember: seconds an ended track is remembered: a face found within them where that
+            track's face would be by now, moving on as it last moved, takes its id again (a face
+            passing behind another). 0: a face that comes back always starts a new track.
         smooth: filter the points shown over time.
+        frame_by_shown: frame each face by the points shown (filtered) in the frame before,
+            rather than by the points as read.
         smoothing: the filter's knobs.
     """
 
@@ -51,7 +61,9 @@ class TrackerConfig:
     keep_above: float = 0.5
     overlap: float = 0.3
     refine: int = 1
+    remember: float = 1.0
     smooth: bool = True
+    frame_by_shown: bool = True
     smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
 
 
@@ -82,13 +94,20 @@ class Tracked:
 @dataclass
 class _Track:
     id: int
-    read: np.ndarray  # (K, 2) the last reading, in the model's own placement: the next frame's view
+    read: np.ndarray  # (K, 2) the last reading, in the model's own placement
+    shown: np.ndarray  # (K, 2) the last points shown (filtered), in the model's own placement
     box: np.ndarray
     # The detector's box in the frame of its first reading ((centre offset, width, height) in
     # frame sides), so the box follows the face in the detector's own convention.
     box_in_frame: np.ndarray
     score: float
     smoother: FaceSmoother | None
+    # The shown face's frame centre and side, its velocity (pixels a second) and when last shown:
+    # where an ended track's face would be now, for a face found again (``remember``).
+    centre: np.ndarray = field(default_factory=lambda: np.zeros(2))
+    side: float = 0.0
+    velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))
+    time: float | None = None
 
 
 class Tracker:
@@ -117,27 +136,30 @@ class Tracker:
         self.next_id = 0
         self.since_detection = 0
         self._last_quality: dict[int, float] = {}
+        self.lost: list[tuple[_Track, float]] = []
 
     def step(self, photo: Photo, time: float) -> Tracked:
         """The faces of the next frame, ``time`` in seconds (nondecreasing)."""
         h, w = photo.grey.shape
-        ended = self._follow(photo, w, h)
-        detected = not self.tracks or ended or self.since_detection + 1 >= self.config.detect_every
+        self.lost = [(t, when) for t, when in self.lost if time - when <= self.config.remember]
+        ended = self._follow(photo, w, h, time)
+        # While a face is missing (a track ended within `remember`), it is looked for every frame.
+        detected = not self.tracks or ended or bool(self.lost) or self.since_detection + 1 >= self.config.detect_every
         qualities = dict(self._last_quality)
         if detected:
             self.since_detection = 0
-            qualities.update(self._detect(photo))
+            qualities.update(self._detect(photo, time))
         else:
             self.since_detection += 1
         return self._shown(time, qualities, detected)
 
-    def _follow(self, photo: Photo, w: int, h: int) -> bool:
+    def _follow(self, photo: Photo, w: int, h: int, time: float) -> bool:
         """Read every track's face in the frame its last reading gives; end the lost ones."""
         self._last_quality = {}
         if not self.tracks:
             return False
         n = len(self.tracks)
-        five = self.start.five(np.stack([t.read for t in self.tracks]))
+        five = self.start.five(np.stack([t.shown if self.config.frame_by_shown else t.read for t in self.tracks]))
         frames = Frames.of_points(np.zeros(n, int), five)
         upright = Frames(frames.photo, frames.centre, frames.side, np.zeros(n))
         boxes = ltrb_to_xywh(frames.boxes())
@@ -150,22 +172,31 @@ class Tracker:
         inside = (now.centre[:, 0] >= 0) & (now.centre[:, 0] < w) & (now.centre[:, 1] >= 0) & (now.centre[:, 1] < h)
         kept: list[_Track] = []
         kept_squares: list[np.ndarray] = []
-        # Oldest first: where two tracks land on one face, the older keeps it.
-        for i in sorted(range(n), key=lambda i: self.tracks[i].id):
+        # Where two tracks land on one face (one face passing in front of another), the track that
+        # moved least to get there keeps it: the other jumped over from the face now hidden.
+        moved = np.linalg.norm(now.centre - frames.centre, axis=1) / frames.side
+        for i in np.argsort(moved, kind="stable"):
+            t = self.tracks[i]
             if not (quality[i] >= self.config.keep_above and inside[i]):
+                self._lose(t, time)
                 continue
             if kept_squares and iou(np.stack(kept_squares), squares[i]).max() > 0.5:
+                self._lose(t, time)
                 continue
-            t = self.tracks[i]
             t.read, t.box = settled.readings.points[i], _box_of(t.box_in_frame, now.take([i]))
             kept.append(t)
             kept_squares.append(squares[i])
             self._last_quality[t.id] = float(quality[i])
         ended = len(kept) < n
-        self.tracks = kept
+        self.tracks = sorted(kept, key=lambda t: t.id)
         return ended
 
-    def _detect(self, photo: Photo) -> dict[int, float]:
+    def _lose(self, track: _Track, time: float) -> None:
+        """Keep an ended track's last frame and motion for ``remember`` seconds."""
+        if self.config.remember > 0:
+            self.lost.append((track, time))
+
+    def _detect(self, photo: Photo, time: float) -> dict[int, float]:
         """Start a track for each face the detector finds that no track follows."""
         found = detect_photos(self.detector, [photo], self.turns)
         if not len(found):
@@ -188,11 +219,28 @@ class Tracker:
             box = found.boxes[i]
             side, centre = first.side[i], first.centre[i]
             in_frame = np.array([*((box[:2] + 0.5 * box[2:] - centre) / side), *(box[2:] / side)])
-            track = _Track(self.next_id, settled.readings.points[i], box, in_frame, float(found.scores[i]), smoother)
+            read = settled.readings.points[i]
+            known = self._found_again(first.centre[i], first.side[i], time)
+            track = _Track(
+                self.next_id if known is None else known, read, read, box, in_frame, float(found.scores[i]), smoother
+            )
             self.tracks.append(track)
             started[track.id] = float(quality[i])
-            self.next_id += 1
+            self.next_id += known is None
+        self.tracks.sort(key=lambda t: t.id)
         return started
+
+    def _found_again(self, centre: np.ndarray, side: float, time: float) -> int | None:
+        """The id of the ended track whose face, moving on as it last moved, would be where a face
+        was found (within half a frame side, of a side within a factor 1.5), if one is."""
+        for k, (t, _) in enumerate(self.lost):
+            if t.time is None:
+                continue
+            expected = t.centre + t.velocity * (time - t.time)
+            if np.linalg.norm(centre - expected) < 0.5 * t.side and 2 / 3 < side / t.side < 1.5:
+                del self.lost[k]
+                return t.id
+        return None
 
     def _shown(self, time: float, quality: dict[int, float], detected: bool) -> Tracked:
         if not self.tracks:
@@ -200,12 +248,15 @@ class Tracker:
             return Tracked(
                 np.zeros(0, int), np.zeros((0, 4)), np.zeros(0), np.zeros((0, k, 2)), np.zeros(0), np.zeros(0), detected
             )
-        read = np.stack([t.read for t in self.tracks])
-        placed = read if self.placement_map is None else apply_map(read, self.placement_map)
-        shown = placed.copy()
-        for i, t in enumerate(self.tracks):
-            if t.smoother is not None:
-                shown[i] = t.smoother(placed[i], self.start.five(placed[i][None])[0], time)
+        for t in self.tracks:
+            t.shown = t.read if t.smoother is None else t.smoother(t.read, self.start.five(t.read[None])[0], time)
+        shown = np.stack([t.shown for t in self.tracks])
+        frames = Frames.of_points(np.zeros(len(shown), int), self.start.five(shown))
+        for t, centre, side in zip(self.tracks, frames.centre, frames.side):
+            if t.time is not None and time > t.time:
+                t.velocity = 0.5 * t.velocity + 0.5 * (centre - t.centre) / (time - t.time)
+            t.centre, t.side, t.time = centre, float(side), time
+        shown = shown if self.placement_map is None else apply_map(shown, self.placement_map)
         return Tracked(
             np.array([t.id for t in self.tracks]),
             np.stack([t.box for t in self.tracks]),
