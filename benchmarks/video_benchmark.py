@@ -8,6 +8,9 @@ five points are known. Per system it reports, over all clips:
   ``|(pred_t - pred_t-1) - (truth_t - truth_t-1)|`` in % of the eye distance
   (:func:`isnet.metrics.flicker`), on frames whose truth moved since the frame before (but the
   jump of a ``step`` clip, which lag measures), and on frames where it did not;
+- shake: the points' second difference over time in % of the eye distance
+  (:func:`isnet.metrics.shake`), what can be measured on videos without annotations (beside
+  the truth's own, which is not zero where the motion starts, stops or turns);
 - NME, each face's constant offset removed (:func:`isnet.metrics.offset_free_nme`), %;
 - lag: frames after a step of motion until the points have moved 90 % of the way
   (:func:`isnet.metrics.step_lag`, ``step`` clips);
@@ -44,7 +47,7 @@ import numpy as np
 
 from isnet.api import LandmarkDetector
 from isnet.imageio import video_frames
-from isnet.metrics import flicker, id_switches, offset_free_nme, step_lag
+from isnet.metrics import flicker, id_switches, offset_free_nme, shake, step_lag
 from isnet.provenance import write_result
 from isnet.smoothing import SmoothingConfig
 from isnet.tracking import TrackerConfig
@@ -131,7 +134,18 @@ def clip_metrics(frames: list, clip: dict) -> dict:
     truth, iod = clip["faces"], clip["iod"]
     preds, ids = match(frames, truth, iod)
     still = np.asarray(clip["still"], bool)
-    out = {"moving": [], "still": [], "nme": [], "lag": [], "found": 0, "present": 0, "switches": 0, "tracks": []}
+    out = {
+        "moving": [],
+        "still": [],
+        "shake": [],
+        "truth_shake": [],
+        "nme": [],
+        "lag": [],
+        "found": 0,
+        "present": 0,
+        "switches": 0,
+        "tracks": [],
+    }
     for j in range(len(truth)):
         g = np.array([np.full((5, 2), np.nan) if p is None else p for p in truth[j]], np.float64)
         d = np.array([np.nan if v is None else v for v in iod[j]], np.float64)
@@ -141,6 +155,10 @@ def clip_metrics(frames: list, clip: dict) -> dict:
             out["moving"] += f[~still & np.isfinite(f)].tolist()
         out["still"] += f[still & np.isfinite(f)].tolist()
         out["nme"].append(offset_free_nme(preds[j], g, d))
+        k = shake(preds[j], d)
+        out["shake"] += k[np.isfinite(k)].tolist()
+        k = shake(g, d)
+        out["truth_shake"] += k[np.isfinite(k)].tolist()
         if clip["kind"] == "step":
             out["lag"].append(step_lag(preds[j], g, STEP_FRAME))
         present = np.all(np.isfinite(g), axis=(1, 2))
@@ -171,6 +189,8 @@ def summary(parts: list[dict], seconds: float, n_frames: int) -> dict:
     return {
         "flicker_moving_pct": pct(mean("moving"), 4),
         "flicker_still_pct": pct(mean("still"), 4),
+        "shake_pct": pct(mean("shake"), 4),
+        "truth_shake_pct": pct(mean("truth_shake"), 4),
         "nme_offset_free_pct": pct(mean("nme"), 3),
         "lag_frames": None if mean("lag") is None else round(mean("lag"), 2),
         "found_pct": round(100 * found, 2),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import struct
 
 import cv2
 import numpy as np
@@ -14,7 +15,7 @@ from isnet.api import LandmarkDetector
 from isnet.assets import demo_list
 from isnet.data import read_sun_list
 from isnet.imageio import video_frames
-from isnet.metrics import flicker, id_switches, offset_free_nme, step_lag
+from isnet.metrics import flicker, id_switches, offset_free_nme, shake, step_lag
 from isnet.smoothing import FaceSmoother, OneEuro, SmoothingConfig, points_of, pose_of, shape_in
 
 FACE = np.array([[40.0, 50.0], [80.0, 50.0], [60.0, 70.0], [45.0, 90.0], [75.0, 90.0]])
@@ -101,6 +102,16 @@ def test_flicker_is_zero_for_a_constant_error_and_by_hand_otherwise():
     pred = truth.copy()
     pred[2, 0, 1] = 2.0  # moves 2 px off the truth's motion at t = 2
     np.testing.assert_allclose(flicker(pred, truth, iod)[1:], [0.0, 0.2])
+
+
+def test_shake_is_zero_for_steady_motion_and_by_hand_for_a_bump():
+    points = np.zeros((4, 1, 2))
+    points[:, 0, 0] = [0.0, 1.0, 2.0, 3.0]
+    iod = np.full(4, 10.0)
+    k = shake(points, iod)
+    assert np.isnan(k[:2]).all() and np.allclose(k[2:], 0.0)
+    points[2, 0, 1] = 1.0  # one frame 1 px off the line: second differences 1, then -2
+    np.testing.assert_allclose(shake(points, iod)[2:], [0.1, 0.2])
 
 
 def test_offset_free_nme_removes_each_points_mean_offset():
@@ -231,3 +242,34 @@ def test_predict_follows_faces_in_a_video_and_records_their_track(capsys, tmp_pa
     assert cli.main(["predict", str(tmp_path / "clip.avi"), "--quiet", "--no-track", "--format", "csv"]) == 0
     rows = capsys.readouterr().out.splitlines()
     assert rows[0].startswith("file,frame,track,") and rows[1].split(",")[2] == ""
+
+
+def test_a_corrupt_frame_is_skipped_with_one_warning_naming_it(tmp_path):
+    _write_video(tmp_path / "clip.avi", [np.full((48, 64, 3), 40 * i, np.uint8) for i in range(6)])
+    data = bytearray((tmp_path / "clip.avi").read_bytes())
+    jpegs = [i for i in range(len(data) - 1) if data[i] == 0xFF and data[i + 1] == 0xD8]
+    data[jpegs[2] : jpegs[2] + 200] = bytes(200)  # frame 2's JPEG data wiped
+    (tmp_path / "broken.avi").write_bytes(bytes(data))
+    warnings = []
+    decoded, _, _ = video_frames(tmp_path / "broken.avi", warnings.append)
+    got = list(decoded)
+    assert [f.index for f in got] == [0, 1, 3, 4, 5]
+    np.testing.assert_allclose([f.time for f in got], [0.0, 0.1, 0.3, 0.4, 0.5], atol=1e-6)
+    assert len(warnings) == 1 and "broken.avi" in warnings[0] and "frame 2" in warnings[0]
+
+
+def test_a_videos_rotation_flag_is_honoured(tmp_path):
+    frame = np.zeros((48, 64, 3), np.uint8)
+    frame[:, :16] = 255  # a bright band down the left side
+    writer = cv2.VideoWriter(str(tmp_path / "clip.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 10, (64, 48))
+    writer.write(frame)
+    writer.release()
+    data = bytearray((tmp_path / "clip.mp4").read_bytes())
+    # The track header's display matrix (version 0 'tkhd': 40 bytes after the box name) set to a quarter turn.
+    at = data.find(b"tkhd") + 4 + 40
+    assert struct.unpack(">9i", data[at : at + 36]) == (0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000)
+    data[at : at + 36] = struct.pack(">9i", 0, 0x10000, 0, -0x10000, 0, 0, 0, 0, 0x40000000)
+    (tmp_path / "turned.mp4").write_bytes(bytes(data))
+    image = next(iter(video_frames(tmp_path / "turned.mp4")[0])).image
+    assert image.shape[:2] == (64, 48)
+    assert image[:8].mean() > 200 and image[-40:].mean() < 30  # the band now runs along the top

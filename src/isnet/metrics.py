@@ -24,6 +24,7 @@ __all__ = [
     "interpupil",
     "nme",
     "offset_free_nme",
+    "shake",
     "step_lag",
     "summarise",
     "SUN_CASCADE",
@@ -161,6 +162,15 @@ def flicker(pred: np.ndarray, truth: np.ndarray, iod: np.ndarray) -> np.ndarray:
     motion_error = np.diff(pred, axis=0) - np.diff(truth, axis=0)
     out = np.full(len(pred), np.nan)
     out[1:] = np.linalg.norm(motion_error, axis=-1).mean(axis=-1) / iod[1:]
+    return out
+
+
+def shake(points: np.ndarray, iod: np.ndarray) -> np.ndarray:
+    """``(T,)`` how much the points shake, with no truth needed: the mean over points of the second
+    difference ``|p_t - 2 p_t-1 + p_t-2|`` over ``iod_t`` (0 for points still or moving steadily);
+    NaN at the first two frames and where one of the three lacks the face."""
+    out = np.full(len(points), np.nan)
+    out[2:] = np.linalg.norm(np.diff(points, n=2, axis=0), axis=-1).mean(axis=-1) / iod[2:]
     return out
 
 
