@@ -278,10 +278,13 @@ def test_face_to_dict_is_json_ready():
         "score": None,
         "quality": None,
         "roll": None,
+        "yaw": None,
+        "pitch": None,
         "landmarks": [[1.0, 2.0]] * 5,
     }
-    g = Face(np.zeros(4), 0.91234, np.zeros((5, 2)), quality=0.876543, roll=-12.345)
-    assert (g.to_dict()["score"], g.to_dict()["quality"], g.to_dict()["roll"]) == (0.9123, 0.8765, -12.3)
+    g = Face(np.zeros(4), 0.91234, np.zeros((5, 2)), quality=0.876543, roll=-12.345, yaw=20.06, pitch=float("nan"))
+    d = g.to_dict()
+    assert (d["score"], d["quality"], d["roll"], d["yaw"], d["pitch"]) == (0.9123, 0.8765, -12.3, 20.1, None)
 
 
 # ---------------------------------------------------------------------------- isnet predict
@@ -311,12 +314,13 @@ def test_cli_json_lines_match_the_api(capsys, weights, detector, photo_dir, tmp_
     files = {Path(r["file"]).name for r in records}
     assert "flat.png" not in files and len(files) == 3  # a picture without a face gives no record
     for r in records:
-        assert set(r) == {"file", "frame", "track", "box", "score", "quality", "roll", "landmarks"}
+        assert set(r) == {"file", "frame", "track", "box", "score", "quality", "roll", "yaw", "pitch", "landmarks"}
         assert r["frame"] is None and r["track"] is None
         api = detector.detect(r["file"])
         j = int(np.argmin([np.abs(np.array(r["box"]) - f.box).max() for f in api]))
         np.testing.assert_allclose(r["landmarks"], api[j].landmarks, atol=0.01)
         np.testing.assert_allclose(r["box"], api[j].box, atol=0.01)
+        assert (r["yaw"], r["pitch"]) == (round(api[j].yaw, 1), round(api[j].pitch, 1))
     drawn = sorted(p.relative_to(tmp_path / "drawn").as_posix() for p in (tmp_path / "drawn").rglob("*.*"))
     assert len(drawn) == 4 and "photos/sub/" + Path(records[-1]["file"]).name in drawn
 

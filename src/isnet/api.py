@@ -17,6 +17,7 @@ from isnet.boxes import overlaps_image
 from isnet.detection import Detections, detect_photos
 from isnet.detectors import Detector, as_detector
 from isnet.export import OnnxISNet, onnxruntime_available
+from isnet.headpose import head_pose
 from isnet.imageio import ImageError
 from isnet.model import ISNet, load
 from isnet.photo import Photo
@@ -50,6 +51,9 @@ class Face:
             most 10 % of the eye distance (see :func:`quality_of`); ``None`` without the upright step.
         roll: the face's in-plane rotation in degrees (0 upright, positive turned clockwise as
             seen); ``None`` without the upright step.
+        yaw: degrees the head is turned left or right, positive when the nose points toward the
+            image's right (:mod:`isnet.headpose`: a mean 3D face fitted to the points).
+        pitch: degrees the head is tilted, positive when the nose points up.
         signals: what ``quality`` was computed from (:data:`isnet.quality.SIGNALS`), ``None``
             without the upright step.
         track: in a video read by :meth:`LandmarkDetector.track`, the id of the face's track (the
@@ -63,17 +67,26 @@ class Face:
     roll: float | None = None
     signals: dict[str, float] | None = field(default=None, repr=False)
     track: int | None = None
+    yaw: float | None = None
+    pitch: float | None = None
 
     def to_dict(self, decimals: int = 2) -> dict:
-        """JSON-ready ``{"track", "box", "score", "quality", "roll", "landmarks"}``, coordinates to ``decimals``."""
+        """JSON-ready ``{"track", "box", "score", "quality", "roll", "yaw", "pitch", "landmarks"}``,
+        coordinates to ``decimals``, angles to 0.1 degree."""
         return {
             "track": self.track,
             "box": [round(float(v), decimals) for v in self.box],
             "score": None if self.score is None else round(float(self.score), 4),
             "quality": None if self.quality is None else round(float(self.quality), 4),
-            "roll": None if self.roll is None else round(float(self.roll), 1),
+            "roll": _degrees(self.roll),
+            "yaw": _degrees(self.yaw),
+            "pitch": _degrees(self.pitch),
             "landmarks": [[round(float(x), decimals), round(float(y), decimals)] for x, y in self.landmarks],
         }
+
+
+def _degrees(angle: float | None) -> float | None:
+    return None if angle is None or not np.isfinite(angle) else round(float(angle), 1)
 
 
 class LandmarkDetector:
@@ -282,8 +295,18 @@ class LandmarkDetector:
             t = tracker.step(photo, float(time))
             q = [None] * len(t.track) if self.roll_model is None else [float(v) for v in t.quality]
             r = [None] * len(t.track) if self.roll_model is None else [float(v) for v in t.roll]
+            pose = head_pose(t.points, self.scheme)
             yield [
-                Face(t.boxes[j].copy(), float(t.scores[j]), t.points[j], q[j], r[j], track=int(t.track[j]))
+                Face(
+                    t.boxes[j].copy(),
+                    float(t.scores[j]),
+                    t.points[j],
+                    q[j],
+                    r[j],
+                    track=int(t.track[j]),
+                    yaw=float(pose[j, 0]),
+                    pitch=float(pose[j, 1]),
+                )
                 for j in range(len(t.track))
             ]
 
@@ -332,6 +355,7 @@ class LandmarkDetector:
         settled = self.pipeline.settle(photos, detections)
         upright = self.roll_model is not None
         quality = self.pipeline.quality(settled) if upright else None
+        pose = head_pose(settled.readings.points, self.scheme)
         out: list[list[Face]] = [[] for _ in photos]
         for i in range(len(detections)):
             s = detections.scores[i]
@@ -340,7 +364,14 @@ class LandmarkDetector:
                 q, r = float(quality[i]), float(settled.roll[i])
                 sig = {n: float(v[i]) for n, v in settled.signals.items()}
             face = Face(
-                detections.boxes[i].copy(), None if np.isnan(s) else float(s), settled.readings.points[i], q, r, sig
+                detections.boxes[i].copy(),
+                None if np.isnan(s) else float(s),
+                settled.readings.points[i],
+                q,
+                r,
+                sig,
+                yaw=float(pose[i, 0]),
+                pitch=float(pose[i, 1]),
             )
             out[detections.frames.photo[i]].append(face)
         return out

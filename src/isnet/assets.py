@@ -13,6 +13,7 @@ __all__ = [
     "BOX_FROM_POINTS",
     "DEFAULT_MODEL",
     "DEMO_DIR",
+    "FACE_MODEL",
     "demo_list",
     "IBUG68_MODEL",
     "installed_models",
@@ -46,6 +47,8 @@ YUNET_MODEL = WEIGHTS_DIR / "face_detection_yunet_2026may.onnx"
 YUNET_BOX_MAP = WEIGHTS_DIR / "yunet_box_map.json"
 # Written by scripts/fit_box_from_landmarks.py: five points -> CUHK box.
 BOX_FROM_POINTS = WEIGHTS_DIR / "box_from_points.json"
+# Written by scripts/make_face_model.py: the mean 3D face that head pose is fitted to.
+FACE_MODEL = WEIGHTS_DIR / "face_model_ibug68.json"
 # Written by scripts/fit_placement.py: five points placed as one set does -> as another does.
 PLACEMENT_FITS = {("cuhk", "300w"): WEIGHTS_DIR / "placement_cuhk_to_300w.json"}
 
