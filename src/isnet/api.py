@@ -23,7 +23,7 @@ from isnet.model import ISNet, load
 from isnet.photo import Photo
 from isnet.pipeline import STAGES, Pipeline, PipelineConfig
 from isnet.placement import PLACEMENTS, placement_map
-from isnet.schemes import CUHK5, get_scheme
+from isnet.schemes import CUHK5
 from isnet.tracking import Tracker, TrackerConfig
 
 __all__ = ["ALL_TURNS", "BACKENDS", "Face", "LandmarkDetector", "STAGES", "TURNS"]
@@ -143,7 +143,7 @@ class LandmarkDetector:
         if backend == "torch" and threads is not None:
             torch.set_num_threads(threads)
         self.detector = as_detector(detector)
-        self.scheme = get_scheme(self.model.config.scheme)
+        self.scheme = self.model.config.landmark_scheme
         self.placement = self.scheme.placement if config.placement is None else config.placement
         if self.placement not in PLACEMENTS:
             raise ValueError(f"placement must be one of {PLACEMENTS}, got {config.placement!r}")

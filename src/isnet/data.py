@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,11 +30,13 @@ __all__ = [
     "build_crops",
     "cached_crops",
     "check_in_image",
+    "convert_points",
     "CropSet",
     "face_crops",
     "FORMATS",
     "load_grey",
     "make_crop_set",
+    "pts_schemes_for",
     "read_list",
     "read_mtfl_list",
     "read_pts",
@@ -272,9 +275,28 @@ def read_pts(path: str | os.PathLike) -> np.ndarray:
     return np.array(points, dtype=np.float64).reshape(-1, 2) - 1.0
 
 
+def _as_scheme(scheme: str | Scheme) -> Scheme:
+    return scheme if isinstance(scheme, Scheme) else get_scheme(scheme)
+
+
+def convert_points(points: np.ndarray, scheme: Scheme, target: Scheme) -> np.ndarray:
+    """``(..., K, 2)`` points of ``scheme`` as ``target``'s: themselves, reduced to five, or
+    through the scheme's conversion table (means of groups).
+
+    Raises:
+        ValueError: ``scheme`` has no way to ``target``.
+    """
+    if target.points == scheme.points:
+        return points
+    groups = scheme.to_cuhk5 if target.name == CUHK5.name else scheme.conversion_to(target.name)
+    if groups is None:
+        raise ValueError(f"{scheme.name} points cannot become {target.name} points")
+    return np.stack([points[..., list(g), :].mean(axis=-2) for g in groups], axis=-2)
+
+
 def read_pts_folder(
     path: str | os.PathLike,
-    scheme: Scheme,
+    scheme: Scheme | Sequence[Scheme],
     skip_bad: bool = False,
     skipped: Skipped | None = None,
     target: Scheme = CUHK5,
@@ -283,16 +305,22 @@ def read_pts_folder(
 
     Args:
         path: a folder (searched recursively) or a text file with one image path a line.
-        scheme: the scheme of the ``.pts`` files.
-        target: the points the samples carry: ``scheme`` itself (all of them), or
-            :data:`~isnet.schemes.CUHK5`, reduced through ``scheme.to_cuhk5``.
+        scheme: the scheme of the ``.pts`` files, or several: each file is read as the first
+            whose number of points it has (a list may mix 300-W and WFLW faces).
+        target: the points the samples carry: a scheme's own, reduced to
+            :data:`~isnet.schemes.CUHK5`, or converted (:func:`convert_points`).
 
     Returns:
         Samples of ``target``'s points, with CUHK-like boxes drawn from their five points by
         :func:`box_from_landmarks`.
     """
-    if target.name not in (scheme.name, CUHK5.name):
-        raise ValueError(f"{scheme.name} points cannot become {target.name} points")
+    schemes = [scheme] if isinstance(scheme, Scheme) else list(scheme)
+    by_count = {}
+    for s in schemes:
+        convert_points(np.zeros((s.n_points, 2)), s, target)  # fails here, before any file is read
+        if s.to_cuhk5 is None:
+            raise ValueError(f"scheme {s.name} has no to_cuhk5: the face box is drawn from five points")
+        by_count.setdefault(s.n_points, s)
     path = Path(path)
     skipped = skipped if skipped is not None else Skipped()
     if path.is_dir():
@@ -309,12 +337,12 @@ def read_pts_folder(
             if not pts_path.exists():
                 raise AnnotationError(path, lineno, f"{image}: no .pts file beside the image")
             points = read_pts(pts_path)
-            if len(points) != scheme.n_points:
-                raise AnnotationError(
-                    pts_path, None, f"{len(points)} points, scheme {scheme.name} has {scheme.n_points}"
-                )
-            five = reduce_to_cuhk5(points, scheme)
-            kept = points if target.name == scheme.name else five
+            own = by_count.get(len(points))
+            if own is None:
+                known = ", ".join(f"{s.name} has {s.n_points}" for s in schemes)
+                raise AnnotationError(pts_path, None, f"{len(points)} points; scheme {known}")
+            five = reduce_to_cuhk5(points, own)
+            kept = convert_points(points, own, target)
             samples.append(Sample(image, box_from_landmarks(five, CUHK5), kept, str(pts_path)))
         except AnnotationError as err:
             if not skip_bad:
@@ -330,26 +358,36 @@ def reduce_to_cuhk5(points: np.ndarray, scheme: Scheme) -> np.ndarray:
     return np.stack([points[..., list(group), :].mean(axis=-2) for group in scheme.to_cuhk5], axis=-2)
 
 
+def pts_schemes_for(model_scheme: Scheme, given: str | Scheme | Sequence[str | Scheme] | None = None) -> list:
+    """The schemes to read ``.pts`` files with: ``given``, else the model's own (300-W's 68 for a
+    five-point model, which are reduced to five)."""
+    if given:
+        return [given] if isinstance(given, str | Scheme) else list(given)
+    return ["ibug68"] if model_scheme.name == CUHK5.name else [model_scheme]
+
+
 def read_list(
     path: str | os.PathLike,
     fmt: str = "sun",
     root: str | os.PathLike | None = None,
-    scheme: str = "ibug68",
+    scheme: str | Scheme | Sequence[str | Scheme] = "ibug68",
     skip_bad: bool = False,
     skipped: Skipped | None = None,
-    target: str = "cuhk5",
+    target: str | Scheme = "cuhk5",
 ) -> list[Sample]:
     """Read annotations in any supported format; see the per-format readers.
 
-    ``target`` is the scheme of the points wanted; ``.pts`` files of ``scheme`` give all their
-    points when it is their own, else five (Sun and MTFL lists carry five).
+    ``target`` is the scheme of the points wanted; ``.pts`` files of ``scheme`` (a name, a scheme
+    file, a :class:`Scheme`, or several) give their points as :func:`read_pts_folder` does (Sun
+    and MTFL lists carry five).
     """
     if fmt == "sun":
         return read_sun_list(path, root, skip_bad, skipped)
     if fmt == "mtfl":
         return read_mtfl_list(path, root, skip_bad, skipped)
     if fmt == "pts":
-        return read_pts_folder(path, get_scheme(scheme), skip_bad, skipped, get_scheme(target))
+        schemes = [scheme] if isinstance(scheme, str | Scheme) else list(scheme)
+        return read_pts_folder(path, [_as_scheme(s) for s in schemes], skip_bad, skipped, _as_scheme(target))
     raise ValueError(f"unknown annotation format {fmt!r}; known: {', '.join(FORMATS)}")
 
 

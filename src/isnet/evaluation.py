@@ -13,7 +13,7 @@ from tqdm import tqdm
 from isnet.api import LandmarkDetector
 from isnet.assets import weights_label, weights_path
 from isnet.boxes import iou, ltrb_to_xywh, match_box, xywh_to_ltrb
-from isnet.data import Sample, Skipped, face_crops, read_list, reduce_to_cuhk5
+from isnet.data import Sample, Skipped, face_crops, pts_schemes_for, read_list, reduce_to_cuhk5
 from isnet.detectors import YuNet
 from isnet.export import OnnxISNet
 from isnet.imageio import to_bgr_grey
@@ -70,12 +70,19 @@ class Evaluation:
 
 
 def read_samples(
-    model: ISNet, weights: str | Path, list_path: str | Path, fmt: str, root, pts_scheme: str, skip_bad: bool, skipped
+    model: ISNet,
+    weights: str | Path,
+    list_path: str | Path,
+    fmt: str,
+    root,
+    pts_scheme: str | Sequence[str] | None,
+    skip_bad: bool,
+    skipped,
 ) -> list[Sample]:
     """The list's faces, refused when they carry other points than the model predicts (or, for a
     model whose points reduce to five, than those five)."""
-    scheme = get_scheme(model.config.scheme)
-    samples = read_list(list_path, fmt, root, pts_scheme, skip_bad, skipped, target=scheme.name)
+    scheme = model.config.landmark_scheme
+    samples = read_list(list_path, fmt, root, pts_schemes_for(scheme, pts_scheme), skip_bad, skipped, target=scheme)
     n = samples[0].landmarks.shape[0] if samples else scheme.n_points
     if n != scheme.n_points and not (n == CUHK5.n_points and scheme.to_cuhk5 is not None):
         raise CheckpointError(
@@ -90,7 +97,7 @@ def evaluate_list(
     weights: str | Path | None = None,
     fmt: str = "sun",
     root: str | Path | None = None,
-    pts_scheme: str = "ibug68",
+    pts_scheme: str | Sequence[str] | None = None,
     skip_bad: bool = False,
     cache_dir: str | Path | None = None,
     batch_size: int = 256,
@@ -118,7 +125,7 @@ def evaluate_list(
     samples = read_samples(model, label, list_path, fmt, root, pts_scheme, skip_bad, skipped)
     crops = face_crops(samples, model.config.input_size, cache_dir, skip_bad, skipped, progress)
     pred, gt = predict_crops(model, crops, batch_size), ground_truth(crops)
-    scheme = get_scheme(model.config.scheme)
+    scheme = model.config.landmark_scheme
     if gt.shape[1] != pred.shape[1]:
         pred, scheme = reduce_to_cuhk5(pred, scheme), CUHK5
     metrics = summarise(pred, gt, crops.box_wh, scheme)
@@ -187,7 +194,7 @@ def evaluate_with_detector(
     min_iou: float = 0.3,
     fmt: str = "sun",
     root: str | Path | None = None,
-    pts_scheme: str = "ibug68",
+    pts_scheme: str | Sequence[str] | None = None,
     skip_bad: bool = False,
     limit: int | None = None,
     progress: bool = False,

@@ -17,7 +17,6 @@ from isnet.export import OnnxISNet
 from isnet.frames import Frames
 from isnet.model import ISNet
 from isnet.photo import Photo, warp_views
-from isnet.schemes import get_scheme
 from isnet.transforms import (
     apply_affines,
     compose,
@@ -69,7 +68,7 @@ def predict_crops(model: ISNet | OnnxISNet, crops: CropSet, batch_size: int = 25
     swapped them (:func:`~isnet.transforms.flip_landmarks`).
     """
     model.eval()
-    perm = get_scheme(model.config.scheme).flip_permutation() if mirror else None
+    perm = model.config.landmark_scheme.flip_permutation() if mirror else None
     out = []
     for start in range(0, len(crops), batch_size):
         index = np.arange(start, min(start + batch_size, len(crops)))
@@ -78,7 +77,7 @@ def predict_crops(model: ISNet | OnnxISNet, crops: CropSet, batch_size: int = 25
             apply_affines(invert_affine(compose(mats, crops.to_source[index])), _mirrored(model, views, perm)[0])
         )
     if not out:
-        return np.zeros((0, get_scheme(model.config.scheme).n_points, 2))
+        return np.zeros((0, model.config.landmark_scheme.n_points, 2))
     return np.concatenate(out)
 
 
@@ -107,8 +106,8 @@ def read_frames(
     all faces of all photos through the network together, ``batch_size`` at a time; with
     ``mirror`` each view is also read mirrored in the same call (see :func:`predict_crops`)."""
     cfg = model.config
-    size, k = cfg.input_size, get_scheme(cfg.scheme).n_points
-    perm = get_scheme(cfg.scheme).flip_permutation() if mirror else None
+    size, k = cfg.input_size, cfg.landmark_scheme.n_points
+    perm = cfg.landmark_scheme.flip_permutation() if mirror else None
     mats = frames.matrices(size, cfg.margin)
     points, gap = np.zeros((len(frames), k, 2)), np.zeros(len(frames)) if mirror else None
     for start in range(0, len(frames), batch_size):

@@ -31,12 +31,13 @@ import os
 import pickle
 import zipfile
 from dataclasses import asdict, dataclass, fields, replace
+from functools import cached_property
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from isnet.schemes import get_scheme
+from isnet.schemes import Scheme, get_scheme
 
 __all__ = [
     "Block",
@@ -64,6 +65,8 @@ class ISNetConfig:
 
     Attributes:
         scheme: landmark scheme name (see :mod:`isnet.schemes`).
+        scheme_definition: the whole scheme (:meth:`~isnet.schemes.Scheme.to_dict`) when it is not
+            built in (a scheme file's), so that the checkpoint alone rebuilds it.
         input_size: side of the square grey input, in pixels.
         channels: output channels of each block; S = ``len(channels)``.
         kernels: convolution kernel size of each block.
@@ -86,6 +89,7 @@ class ISNetConfig:
     synthesis: str = "concat"
     margin: float = 0.05
     learn_beta: bool = False
+    scheme_definition: dict | None = None
 
     def __post_init__(self) -> None:
         self.channels = tuple(int(c) for c in self.channels)
@@ -107,7 +111,8 @@ class ISNetConfig:
 
     def validate(self) -> None:
         """Raise ``ValueError`` with a clear message if the configuration is unusable."""
-        get_scheme(self.scheme)
+        if self.landmark_scheme.name != self.scheme:
+            raise ValueError(f"scheme {self.scheme!r} but its definition is named {self.landmark_scheme.name!r}")
         s = len(self.channels)
         if s < 1 or len(self.kernels) != s:
             raise ValueError(
@@ -124,6 +129,13 @@ class ISNetConfig:
             size = (size - k + 1) // 2
             if size < 1:
                 raise ValueError(f"input_size {self.input_size} is too small: block {i} leaves no pixels")
+
+    @cached_property
+    def landmark_scheme(self) -> Scheme:
+        """The :class:`~isnet.schemes.Scheme` of the points: the stored definition, else the built-in."""
+        if self.scheme_definition is not None:
+            return Scheme.from_dict(self.scheme_definition, f"scheme {self.scheme!r} of a model config")
+        return get_scheme(self.scheme)
 
     @property
     def block_weights(self) -> tuple[float, ...]:
@@ -204,7 +216,7 @@ class ISNet(nn.Module):
         else:
             self.register_buffer("fixed_weights", torch.tensor([weights[i] for i in self.used]), persistent=False)
         self.synthesis_dims = dims
-        k = get_scheme(config.scheme).n_points
+        k = config.landmark_scheme.n_points
         self.head = nn.Sequential(
             nn.Linear(sum(dims), config.hidden), nn.ReLU(inplace=True), nn.Linear(config.hidden, 2 * k)
         )

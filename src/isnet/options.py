@@ -14,6 +14,8 @@ from pathlib import Path
 
 import torch
 
+from isnet.schemes import SchemeError, get_scheme
+
 __all__ = [
     "ArgumentParser",
     "COUNT",
@@ -26,6 +28,7 @@ __all__ = [
     "NON_NEGATIVE",
     "POSITIVE",
     "POSITIVE_FLOAT",
+    "scheme_spec",
     "SEED",
     "THREADS",
     "threads_or_none",
@@ -132,6 +135,17 @@ def new_file(text: str) -> str:
         raise argparse.ArgumentTypeError(f"{text}: the folder {folder} does not exist")
     if Path(text).is_dir():
         raise argparse.ArgumentTypeError(f"{text} is a folder, expected a file name")
+    return text
+
+
+def scheme_spec(text: str) -> str:
+    """A built-in scheme's name or a scheme file (``.toml``), read and checked now."""
+    try:
+        get_scheme(text)
+    except SchemeError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e).replace("landmark scheme ", "")) from None
     return text
 
 

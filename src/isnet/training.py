@@ -26,14 +26,14 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from isnet.assets import demo_list
-from isnet.data import CropSet, Skipped, face_crops, read_list
+from isnet.data import CropSet, Skipped, face_crops, pts_schemes_for, read_list
 from isnet.detectors import YuNet, detector_training_boxes
 from isnet.inference import ground_truth, predict_crops
 from isnet.losses import euclidean, euclidean_loss, view_to_loss_units, wing
 from isnet.metrics import summarise
 from isnet.model import ISNet, ISNetConfig, load_checkpoint, model_from_checkpoint, save_checkpoint
 from isnet.plots import plot_loss_curves
-from isnet.schemes import get_scheme
+from isnet.schemes import SCHEMES, get_scheme
 from isnet.transforms import (
     Augment,
     apply_affines,
@@ -95,7 +95,7 @@ class TrainConfig:
     demo: bool = False
     format: str = "sun"
     root: str | None = None
-    pts_scheme: str = "ibug68"
+    pts_scheme: tuple[str, ...] | None = None
     skip_bad: bool = False
     cache_dir: str | None = None
     stream: bool = False
@@ -149,6 +149,8 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         self.channels, self.kernels = tuple(self.channels), tuple(self.kernels)
+        if self.pts_scheme is not None:
+            self.pts_scheme = (self.pts_scheme,) if isinstance(self.pts_scheme, str) else tuple(self.pts_scheme)
         self.beta = None if self.beta is None else tuple(float(b) for b in self.beta)
         if self.demo:
             self.train_list = self.train_list or str(demo_list("train"))
@@ -167,8 +169,11 @@ class TrainConfig:
         """The architecture these options describe (``arch="cnn"``: beta = 0, ..., 0, 1)."""
         if self.arch == "cnn" and self.beta is not None:
             raise ValueError("--arch cnn fixes beta = (0, ..., 0, 1); drop --beta")
+        scheme = get_scheme(self.scheme)
+        built_in = SCHEMES.get(scheme.name) == scheme
         config = ISNetConfig(
-            scheme=self.scheme,
+            scheme=scheme.name,
+            scheme_definition=None if built_in else scheme.to_dict(),
             learn_beta=self.learn_beta,
             input_size=self.input_size,
             channels=self.channels,
@@ -322,7 +327,7 @@ def view_targets(
     """``(B, K, 2)`` landmarks of faces ``index`` in their views, as fractions of the view."""
     lm = crops.landmarks[index].astype(np.float64)
     lm = apply_affines(mats, lm)
-    lm = flip_landmarks(lm, flipped, get_scheme(config.scheme).flip_permutation())
+    lm = flip_landmarks(lm, flipped, config.landmark_scheme.flip_permutation())
     return torch.from_numpy(lm / config.input_size).float()
 
 
@@ -409,7 +414,13 @@ def load_crops(
 ) -> CropSet:
     """The face crops of a list: decoded on demand with ``stream``, else built once (and cached)."""
     samples = read_list(
-        list_path, config.format, config.root, config.pts_scheme, config.skip_bad, skipped, model_config.scheme
+        list_path,
+        config.format,
+        config.root,
+        pts_schemes_for(model_config.landmark_scheme, config.pts_scheme),
+        config.skip_bad,
+        skipped,
+        model_config.landmark_scheme,
     )
     return face_crops(
         samples, model_config.input_size, config.cache_dir, config.skip_bad, skipped, not config.quiet, stream
@@ -593,7 +604,7 @@ def evaluate_and_save(run: Run) -> dict:
     """Final validation metrics of the trained model; writes ``model.pt``, the curves and ``metrics.json``."""
     model = run.model.cpu().eval()
     metrics = summarise(
-        predict_crops(model, run.val), ground_truth(run.val), run.val.box_wh, get_scheme(model.config.scheme)
+        predict_crops(model, run.val), ground_truth(run.val), run.val.box_wh, model.config.landmark_scheme
     )
     save_checkpoint(run.out / "model.pt", model, metrics=metrics, train_config=run.config.to_dict())
     if run.history:

@@ -30,7 +30,14 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--list", required=True, help="annotation list (or folder, for --format pts)")
     p.add_argument("--format", default="sun", choices=FORMATS, help="annotation format of the list")
     p.add_argument("--root", default=None, help="folder image paths are relative to (None: the list's)")
-    p.add_argument("--pts-scheme", default="ibug68", help="landmark scheme of .pts files")
+    p.add_argument(
+        "--pts-scheme",
+        nargs="+",
+        default=None,
+        type=options.scheme_spec,
+        help="landmark scheme(s) of the .pts files, names or scheme files (default: the model's; "
+        "300-W's 68 for a five-point model)",
+    )
     p.add_argument(
         "--detector",
         default=None,

@@ -22,7 +22,15 @@ def add_data_options(g: argparse._ArgumentGroup) -> None:
     g.add_argument("--demo", action="store_true", help="use the embedded demo subset")
     g.add_argument("--format", default="sun", choices=FORMATS, help="annotation format of the lists")
     g.add_argument("--root", default=None, help="image folder of the lists (default: each list's folder)")
-    g.add_argument("--pts-scheme", default="ibug68", help="landmark scheme of .pts files (--format pts)")
+    g.add_argument(
+        "--pts-scheme",
+        nargs="+",
+        default=None,
+        type=options.scheme_spec,
+        help="landmark scheme(s) of the .pts files (--format pts): names or scheme files; each file is read "
+        "as the first with its number of points, e.g. 'ibug68 wflw98' mixes 300-W and WFLW faces, WFLW's "
+        "converted (default: the model's scheme; 300-W's 68 for a five-point model)",
+    )
     g.add_argument("--skip-bad", action="store_true", help="skip unusable lines, report them, go on")
     g.add_argument("--cache-dir", default=None, help="cache face crops here (built once per list)")
     g.add_argument(
@@ -43,8 +51,9 @@ def add_model_options(g: argparse._ArgumentGroup) -> None:
     g.add_argument(
         "--scheme",
         default=d.scheme,
-        choices=sorted(SCHEMES),
-        help="landmarks the model predicts (ibug68: the 68 points of 300-W, from --format pts lists)",
+        type=options.scheme_spec,
+        help=f"landmarks the model predicts: {', '.join(sorted(SCHEMES))} (ibug68: the 68 points of 300-W, "
+        "wflw98: WFLW's 98, from --format pts lists) or a scheme file, my_scheme.toml (docs/schemes.md)",
     )
     g.add_argument("--arch", default="isnet", choices=("isnet", "cnn"), help="cnn: the plain CNN (beta = 0,..,0,1)")
     g.add_argument(
