@@ -257,3 +257,10 @@ def test_demo_runs_twice_and_says_where_it_wrote(tmp_path, capsys):
     second = capsys.readouterr().out
     assert f"wrote model {tmp_path / 'demo' / 'model.pt'}, metrics {tmp_path / 'demo' / 'metrics.json'}" in first
     assert first.splitlines()[0] == second.splitlines()[0]  # the same headline numbers
+
+
+def test_without_ray_the_engine_says_how_to_install_it(monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray now fails as if not installed
+    rc = cli.main(["predict", str(tmp_path), "--engine", "ray", "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and 'pip install "isnet[ray]"' in err and "Traceback" not in err

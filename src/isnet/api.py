@@ -15,7 +15,7 @@ import torch
 from isnet.assets import ROLL_MODEL, weights_path
 from isnet.boxes import overlaps_image
 from isnet.detection import Detections, detect_photos
-from isnet.detectors import Detector, as_detector
+from isnet.detectors import DETECTION_SIDE, Detector, YuNet, as_detector
 from isnet.export import OnnxISNet, onnxruntime_available
 from isnet.headpose import head_pose
 from isnet.imageio import ImageError
@@ -26,7 +26,7 @@ from isnet.placement import PLACEMENTS, placement_map
 from isnet.schemes import CUHK5
 from isnet.tracking import Tracker, TrackerConfig
 
-__all__ = ["ALL_TURNS", "BACKENDS", "Face", "LandmarkDetector", "STAGES", "TURNS"]
+__all__ = ["ALL_TURNS", "BACKENDS", "DetectorSettings", "Face", "LandmarkDetector", "STAGES", "TURNS"]
 
 # YuNet misses faces rolled by 60 degrees or more (15 % of HELEN test faces at 60); turned by
 # 45 degrees either way such a face stands within its reach.
@@ -375,3 +375,46 @@ class LandmarkDetector:
             )
             out[detections.frames.photo[i]].append(face)
         return out
+
+
+@dataclass(frozen=True)
+class DetectorSettings:
+    """What ``isnet predict`` builds its :class:`LandmarkDetector` from: plain values, so that each
+    worker of a distributed run (:mod:`isnet.raydata`) builds the very detector a local run uses.
+
+    Attributes:
+        weights: landmark model file; ``None``: the shipped ``model``.
+        model: shipped model name (``cuhk5``, ``ibug68``).
+        backend: :data:`BACKENDS`.
+        threads: CPU threads of the networks; ``None``: the libraries' default.
+        score_threshold: YuNet's minimum score.
+        max_side: YuNet's detection side; ``None``: full resolution (tiled).
+        upright: the upright step (roll, quality) or one plain pass.
+        all_turns: also search photos turned by 90, 180 and 270 degrees (:data:`ALL_TURNS`).
+        placement: where five points go (``None``: the model's own).
+        mirror: read each view plain and mirrored.
+    """
+
+    weights: str | None = None
+    model: str = "cuhk5"
+    backend: str = "auto"
+    threads: int | None = None
+    score_threshold: float = 0.6
+    max_side: int | None = DETECTION_SIDE
+    upright: bool = True
+    all_turns: bool = False
+    placement: str | None = None
+    mirror: bool = True
+
+    def build(self) -> LandmarkDetector:
+        return LandmarkDetector(
+            self.weights,
+            YuNet(score_threshold=self.score_threshold, max_side=self.max_side),
+            backend=self.backend,
+            threads=self.threads,
+            model=self.model,
+            upright="default" if self.upright else None,
+            rotations=ALL_TURNS if self.all_turns else TURNS,
+            placement=self.placement,
+            mirror=self.mirror,
+        )

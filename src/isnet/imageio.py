@@ -127,15 +127,16 @@ def to_grey(image: np.ndarray | str | Path, name: str = "image") -> np.ndarray:
     return _grey_of_array(as_uint8(image, name))
 
 
-def to_bgr_grey(image: np.ndarray | str | Path, name: str = "image") -> tuple[np.ndarray, np.ndarray]:
+def to_bgr_grey(image: np.ndarray | str | Path | bytes, name: str = "image") -> tuple[np.ndarray, np.ndarray]:
     """The detector's and the network's inputs: ``(H, W, 3)`` BGR and ``(H, W)`` grey, uint8.
 
-    See :func:`as_uint8` for what ``image`` may be. A file is read once and decoded twice, so
-    its grey is :func:`read_grey`'s.
+    See :func:`as_uint8` for what ``image`` may be; also the bytes of an encoded image file
+    (``name`` then names it in errors). A file is read once and decoded twice, so its grey is
+    :func:`read_grey`'s, and its bytes decode exactly as the file does.
     """
-    if isinstance(image, (str, Path)):
-        path = Path(image)
-        data = _file_bytes(path)
+    if isinstance(image, (str, Path, bytes)):
+        path = Path(name if isinstance(image, bytes) else image)
+        data = np.frombuffer(image, dtype=np.uint8) if isinstance(image, bytes) else _file_bytes(path)
         stored = as_uint8(_decode(data, _AS_STORED, path), str(path))
         grey = as_uint8(_decode(data, _GREY, path), str(path))
         return _bgr_of(stored), grey

@@ -13,7 +13,7 @@ from isnet.api import Face
 from isnet.headpose import angles_to_rotation
 from isnet.schemes import CUHK5, Scheme
 
-__all__ = ["AXIS_COLOURS", "BOX_COLOUR", "CONTOUR_COLOUR", "draw_faces", "POINT_COLOURS", "RecordWriter"]
+__all__ = ["AXIS_COLOURS", "BOX_COLOUR", "CONTOUR_COLOUR", "draw_faces", "POINT_COLOURS", "record", "RecordWriter"]
 
 # BGR colour of each of the five points, in the scheme's order; the README names them.
 POINT_COLOURS = ((255, 0, 0), (0, 0, 255), (0, 255, 0), (255, 0, 255), (0, 255, 255))
@@ -74,6 +74,12 @@ def draw_faces(image: np.ndarray, faces: list[Face], scheme: Scheme = CUHK5) -> 
     return out
 
 
+def record(file: str, frame: int | None, face: Face | dict) -> dict:
+    """The record of one face, as ``isnet predict`` writes it: ``file``, ``frame``, then
+    :meth:`~isnet.api.Face.to_dict`'s fields."""
+    return {"file": file, "frame": frame, **(face if isinstance(face, dict) else face.to_dict())}
+
+
 class RecordWriter:
     """One record per face, as JSON lines or CSV."""
 
@@ -95,5 +101,5 @@ class RecordWriter:
             track = "" if d["track"] is None else d["track"]
             self.csv.writerow([file, "" if frame is None else frame, track, *d["box"], *blank, *flat])
         else:
-            self.stream.write(json.dumps({"file": file, "frame": frame, **d}) + "\n")
+            self.stream.write(json.dumps(record(file, frame, d)) + "\n")
         self.stream.flush()

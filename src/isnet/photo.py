@@ -38,9 +38,10 @@ class Photo:
     _levels: list[np.ndarray] = field(default_factory=list, repr=False)
 
     @classmethod
-    def decode(cls, image: np.ndarray | str | Path, name: str = "image", colour: bool = True) -> Photo:
-        """A photo of anything :func:`isnet.imageio.as_uint8` takes (a file is read once)."""
-        if colour:
+    def decode(cls, image: np.ndarray | str | Path | bytes, name: str = "image", colour: bool = True) -> Photo:
+        """A photo of anything :func:`isnet.imageio.as_uint8` takes, or of an encoded file's bytes
+        (a file is read once)."""
+        if colour or isinstance(image, bytes):
             bgr, grey = to_bgr_grey(image, name)
             return cls(grey, bgr)
         return cls(to_grey(image, name))

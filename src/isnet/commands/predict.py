@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -15,9 +17,9 @@ import cv2
 from tqdm import tqdm
 
 from isnet import options
-from isnet.api import ALL_TURNS, BACKENDS, TURNS, Face, LandmarkDetector
+from isnet.api import BACKENDS, DetectorSettings, Face, LandmarkDetector
 from isnet.assets import installed_models
-from isnet.detectors import DETECTION_SIDE, YuNet
+from isnet.detectors import DETECTION_SIDE
 from isnet.imageio import IMAGE_SUFFIXES, VIDEO_SUFFIXES, ImageError, video_frames
 from isnet.output import RecordWriter, draw_faces
 from isnet.placement import PLACEMENTS
@@ -268,9 +270,41 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         help="shipped model: cuhk5 (five points), ibug68 (68 points) when installed",
     )
     p.add_argument("--weights", default=None, help="landmark model file instead of a shipped --model")
-    p.add_argument("--format", default="jsonl", choices=("jsonl", "csv"), help="record format")
     p.add_argument(
-        "--output", "-o", type=options.new_file, default=None, help="write records here (None: standard output)"
+        "--format",
+        default="jsonl",
+        choices=("jsonl", "csv", "parquet"),
+        help="record format (parquet: --engine ray with --output DIR)",
+    )
+    p.add_argument(
+        "--output",
+        "-o",
+        default=None,
+        help="write records to this file (None: standard output); --engine ray: a folder of shards",
+    )
+    p.add_argument(
+        "--engine",
+        default="local",
+        choices=("local", "ray"),
+        help="local: this process; ray: Ray Data workers (images only; pip install 'isnet[ray]'), "
+        "results in shards of --output DIR, a rerun skipping the shards already written",
+    )
+    p.add_argument(
+        "--ray-address",
+        default=None,
+        help="--engine ray: a running Ray cluster ('auto', 'ray://head:10001'); default: start a local Ray",
+    )
+    p.add_argument(
+        "--workers",
+        type=options.POSITIVE,
+        default=os.cpu_count() or 1,
+        help="--engine ray: workers reading shards at once, one core each",
+    )
+    p.add_argument(
+        "--shard-size",
+        type=options.POSITIVE,
+        default=256,
+        help="--engine ray: images per shard (the unit of work, of retry and of restart)",
     )
     p.add_argument(
         "--draw",
@@ -371,8 +405,98 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     return p
 
 
+def settings_of(args: argparse.Namespace) -> DetectorSettings:
+    """The detector the options describe."""
+    return DetectorSettings(
+        weights=args.weights,
+        model=args.model,
+        backend=args.backend,
+        threads=options.threads_or_none(args.threads),
+        score_threshold=args.score_threshold,
+        max_side=args.max_side or None,
+        upright=not args.no_upright,
+        all_turns=args.rotations,
+        placement=args.placement,
+        mirror=not args.no_mirror,
+    )
+
+
+def check_engine_options(args: argparse.Namespace) -> None:
+    """Refuse combinations of options that an engine cannot honour, before any work."""
+    if args.engine == "local":
+        if args.format == "parquet":
+            raise PredictError("--format parquet needs --engine ray (with --output DIR)")
+        if args.output:
+            try:
+                options.new_file(args.output)
+            except argparse.ArgumentTypeError as e:
+                raise PredictError(f"--output: {e}") from None
+        return
+    if args.format == "csv":
+        raise PredictError("--engine ray writes jsonl or parquet, not csv")
+    if args.format == "parquet" and not args.output:
+        raise PredictError("--format parquet needs --output DIR (a folder for the shards)")
+    if args.output and Path(args.output).is_file():
+        raise PredictError(f"--output {args.output}: --engine ray writes a folder of shards, and this is a file")
+    if args.draw:
+        raise PredictError("--draw is not supported with --engine ray")
+    from isnet.raydata import require_ray
+
+    require_ray()
+
+
+def main_ray(args: argparse.Namespace, items: list[Input], tally: Tally) -> dict:
+    """``isnet predict --engine ray``: images through :func:`isnet.raydata.predict_files`."""
+    from isnet.raydata import predict_files, read_shards
+
+    videos = [str(i.path) for i in items if i.video]
+    if videos:
+        raise PredictError(f"--engine ray reads images; read videos with the local engine ({_names(videos)})")
+    files = [str(i.path) for i in items]
+    folder = Path(args.output) if args.output else Path(tempfile.mkdtemp(prefix="isnet-ray-"))
+    run = predict_files(
+        files,
+        folder,
+        settings_of(args),
+        fmt=args.format,
+        shard_size=args.shard_size,
+        workers=args.workers,
+        address=args.ray_address,
+        batch_images=args.batch_images,
+        min_quality=args.min_quality,
+        progress=not args.quiet and sys.stderr.isatty(),
+    )
+    errors, faces = [], 0
+    for row in read_shards(folder):
+        if "error" in row:
+            errors.append(row["error"])
+            continue
+        faces += 1
+        if not args.output:
+            sys.stdout.write(json.dumps(row) + "\n")
+    if not args.output:
+        shutil.rmtree(folder, ignore_errors=True)
+    for e in errors:
+        _warn(e)
+    tally.errors += errors
+    tally.images, tally.faces = len(files) - len(errors), faces
+    n_inputs = len(items) + len(tally.errors) - len(errors)
+    if not args.quiet:
+        where = f" in {folder}" if args.output else ""
+        _warn(
+            f"{_count(tally.images, 'image')} read, {_count(faces, 'face')}; ray: {run.shards_written} of "
+            f"{_count(run.shards, 'shard')} written now{where}, {run.shards_skipped} there before; "
+            f"first shard after {run.first_shard_seconds:.1f} s"
+            + (f"; {_count(len(errors), 'input')} not processed (listed above)" if errors else "")
+        )
+    if tally.errors:
+        raise PredictError(f"{len(tally.errors)} of {n_inputs} inputs could not be used (listed above)")
+    return {"inputs": n_inputs, "ray": run.to_dict(), **tally.to_dict()}
+
+
 def main(args: argparse.Namespace) -> dict:
     """Run ``isnet predict``; raises :class:`PredictError` at the end if any input was unusable."""
+    check_engine_options(args)
     threads = options.threads_or_none(args.threads)
     # Images are decoded and detected on `threads` threads at once, one image each.
     cv2.setNumThreads(1)
@@ -389,19 +513,11 @@ def main(args: argparse.Namespace) -> dict:
         raise PredictError(f"no images or videos found in {' '.join(args.paths)}{missing}{found}")
     for e in tally.errors:
         _warn(str(e))
+    if args.engine == "ray":
+        return main_ray(args, items, tally)
     if args.draw:
         check_drawings(items, args.draw)
-    det = LandmarkDetector(
-        args.weights,
-        YuNet(score_threshold=args.score_threshold, max_side=args.max_side or None),
-        backend=args.backend,
-        threads=threads,
-        model=args.model,
-        upright=None if args.no_upright else "default",
-        rotations=ALL_TURNS if args.rotations else TURNS,
-        placement=args.placement,
-        mirror=not args.no_mirror,
-    )
+    det = settings_of(args).build()
     if args.min_quality > 0 and det.roll_model is None:
         raise PredictError("--min-quality needs the upright step, which gives faces their quality (drop --no-upright)")
     n_inputs = len(items) + len(tally.errors)
