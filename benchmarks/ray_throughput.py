@@ -30,7 +30,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def image_files(folder: Path) -> list[str]:
-    return sorted(str(p) for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    return sorted(str(p.resolve()) for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def rss_mb(pid: int) -> float:
@@ -66,6 +66,8 @@ def one_run(engine: str, files: list[str], parallel: int) -> dict:
         for i, f in enumerate(files):
             (listing / f"{i:06d}{Path(f).suffix}").symlink_to(f)
         rc = cli.main(["predict", str(listing), "-q", "-o", os.devnull, "--threads", str(parallel)])
+        if rc != 0:
+            raise SystemExit(f"the local engine failed (exit code {rc})")
         return {"seconds": time.perf_counter() - start, "rc": rc}
     from isnet.raydata import predict_files
 
@@ -101,7 +103,7 @@ def main() -> None:
     p.add_argument("--parallel", type=int, default=1, help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.one:
-        files = Path(a.files).read_text().split()
+        files = Path(a.files).read_text().splitlines()
         print(json.dumps(one_run(a.one, files, a.parallel)))
         return
     files = image_files(Path(a.photos))

@@ -18,7 +18,7 @@ mean face (x to the image's right, y down, z away from the camera) to the fitted
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 
 import numpy as np
@@ -28,9 +28,9 @@ from isnet.schemes import Scheme, get_scheme
 
 __all__ = ["angles_to_rotation", "FaceModel", "face_model", "head_pose", "rotation_of", "rotation_to_angles"]
 
-# One step already reaches the least-squares fit from the affine start (0.01 degrees on noisy
-# synthetic faces); the second is margin.
-REFINE_STEPS = 2
+# One step already reaches the least-squares fit from the affine start: on noisy synthetic faces
+# more steps moved no angle by 0.01 degrees.
+REFINE_STEPS = 1
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,14 @@ class FaceModel:
     def image_points(self, points: np.ndarray) -> np.ndarray:
         """``(N, M, 2)`` of the model from ``(N, K, 2)`` points of its scheme."""
         return np.einsum("mk,nkc->nmc", self.reduce, points)
+
+    @cached_property
+    def fitted(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What every fit reuses: the fitted points centred ``(F, 3)``, the weights that give the
+        image points centred ``(F, K)``, and the least-squares solve of the affine camera ``(F, 3)``."""
+        X = self.points[self.fit] - self.points[self.fit].mean(axis=0)
+        reduce = self.reduce[self.fit]
+        return X, reduce - reduce.mean(axis=0), X @ np.linalg.inv(X.T @ X)
 
 
 def _means(groups, n_points: int) -> np.ndarray:
@@ -103,17 +111,22 @@ def rotation_of(points: np.ndarray, model: FaceModel) -> np.ndarray:
     """``(N, 3, 3)`` rotations of the mean face that best explain ``(N, K, 2)`` points under a
     scaled orthographic camera (least squares over the model's fitted points); NaN for faces
     with a NaN point."""
-    x = model.image_points(np.asarray(points, dtype=np.float64))[:, model.fit]
-    X = model.points[model.fit]
-    X = X - X.mean(axis=0)
-    x = x - x.mean(axis=1, keepdims=True)
+    X, centring, solve = model.fitted
+    x = np.einsum("mk,nkc->nmc", centring, np.asarray(points, dtype=np.float64))
     bad = ~np.isfinite(x).all(axis=(1, 2))
-    x = np.where(bad[:, None, None], 0.0, x)
+    x[bad] = 0.0
     # The best affine camera, then its nearest scaled rotation.
-    affine = np.einsum("nmi,mj->nij", x, X) @ np.linalg.inv(X.T @ X)
-    u, s, vt = np.linalg.svd(affine, full_matrices=False)
-    rows = u @ vt
-    R = np.concatenate([rows, np.cross(rows[:, 0], rows[:, 1])[:, None]], axis=1)
+    u, s, vt = np.linalg.svd(np.einsum("nmi,mj->nij", x, solve), full_matrices=False)
+    r1, r2 = (u @ vt).transpose(1, 0, 2)
+    r3 = np.stack(
+        [
+            r1[:, 1] * r2[:, 2] - r1[:, 2] * r2[:, 1],
+            r1[:, 2] * r2[:, 0] - r1[:, 0] * r2[:, 2],
+            r1[:, 0] * r2[:, 1] - r1[:, 1] * r2[:, 0],
+        ],
+        axis=1,
+    )
+    R = np.stack([r1, r2, r3], axis=1)
     scale = s.mean(axis=1)
     # Gauss-Newton on the rotation (left increments) and the scale: the affine camera's
     # nearest rotation is not the rotation that fits best.
