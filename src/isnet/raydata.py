@@ -69,6 +69,13 @@ def error_record(file: str, message: str) -> dict:
     return {"file": file, "error": message}
 
 
+def _one_core_each(threads: int | None) -> None:
+    # A worker is given one CPU by Ray; OpenCV's own thread pool would reach for every core
+    # (the local engine pins it the same way).
+    if threads == 1:
+        cv2.setNumThreads(1)
+
+
 def _columns(rows: list[dict]) -> dict[str, list]:
     return {k: [r.get(k) for r in rows] for k in COLUMNS}
 
@@ -93,6 +100,7 @@ class Landmarks:
 
     def __init__(self, min_quality: float = 0.0, **settings):
         settings.setdefault("threads", 1)
+        _one_core_each(settings["threads"])
         self.detector = DetectorSettings(**settings).build()
         self.min_quality = min_quality
 
@@ -218,6 +226,7 @@ class ShardWriter:
         min_quality: float = 0.0,
         pause_seconds: float = 0.0,
     ):
+        _one_core_each(settings.get("threads"))
         self.detector = DetectorSettings(**settings).build()
         self.folder, self.fmt = Path(folder), fmt
         self.batch_images, self.min_quality = batch_images, min_quality
