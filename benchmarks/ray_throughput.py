@@ -25,6 +25,7 @@ from pathlib import Path
 
 from isnet.imageio import IMAGE_SUFFIXES
 from isnet.provenance import write_result
+from isnet.raydata import shard_writer_pids
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -41,17 +42,6 @@ def rss_mb(pid: int) -> float:
     except OSError:
         pass
     return 0.0
-
-
-def worker_pids() -> list[int]:
-    pids = []
-    for proc in Path("/proc").iterdir():
-        try:
-            if proc.name.isdigit() and b"ShardWriter" in (proc / "cmdline").read_bytes():
-                pids.append(int(proc.name))
-        except OSError:
-            continue
-    return pids
 
 
 def one_run(engine: str, files: list[str], parallel: int) -> dict:
@@ -84,7 +74,7 @@ def measure(engine: str, files: list[str], parallel: int) -> dict:
     proc = subprocess.Popen([*args, "--files", str(listing)], stdout=subprocess.PIPE, text=True)
     peak: dict[int, float] = {}
     while proc.poll() is None:
-        for pid in [proc.pid] if engine == "local" else worker_pids():
+        for pid in [proc.pid] if engine == "local" else shard_writer_pids():
             peak[pid] = max(peak.get(pid, 0.0), rss_mb(pid))
         time.sleep(0.2)
     result = json.loads(proc.stdout.read().strip().splitlines()[-1])

@@ -19,7 +19,15 @@ from isnet.data import read_sun_list
 ray = pytest.importorskip("ray", reason='Ray is an optional extra: pip install -e ".[ray]" (CI installs it)')
 
 from isnet.api import DetectorSettings  # noqa: E402
-from isnet.raydata import Landmarks, check_manifest, predict_files, read_shards, run_manifest, shard_path  # noqa: E402
+from isnet.raydata import (  # noqa: E402
+    Landmarks,
+    check_manifest,
+    predict_files,
+    read_shards,
+    run_manifest,
+    shard_path,
+    shard_writer_pids,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -87,17 +95,6 @@ def test_a_folder_of_another_run_is_refused(photos, tmp_path, capsys):
     assert rc == 2 and "holds the shards of another run" in capsys.readouterr().err
 
 
-def _shard_writer_pids() -> list[int]:
-    pids = []
-    for proc in Path("/proc").iterdir():
-        try:
-            if proc.name.isdigit() and b"ShardWriter" in (proc / "cmdline").read_bytes():
-                pids.append(int(proc.name))
-        except OSError:
-            continue
-    return pids
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds Ray's worker processes in /proc")
 def test_a_killed_worker_loses_no_photo_and_writes_none_twice(local_ray, photos, local_records, tmp_path):
     files = sorted(str(p) for p in photos.iterdir())
@@ -111,7 +108,7 @@ def test_a_killed_worker_loses_no_photo_and_writes_none_twice(local_ray, photos,
     deadline = time.monotonic() + 120
     while not list(tmp_path.glob("part-*")) and time.monotonic() < deadline:
         time.sleep(0.05)
-    pids = _shard_writer_pids()
+    pids = shard_writer_pids()
     assert pids, "no Ray worker running ShardWriter was found"
     os.kill(pids[0], signal.SIGKILL)
     job.join(timeout=300)

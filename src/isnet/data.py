@@ -288,7 +288,9 @@ def convert_points(points: np.ndarray, scheme: Scheme, target: Scheme) -> np.nda
     """
     if target.points == scheme.points:
         return points
-    groups = scheme.to_cuhk5 if target.name == CUHK5.name else scheme.conversion_to(target.name)
+    if target.name == CUHK5.name and scheme.to_cuhk5 is not None:
+        return reduce_to_cuhk5(points, scheme)
+    groups = scheme.conversion_to(target.name)
     if groups is None:
         raise ValueError(f"{scheme.name} points cannot become {target.name} points")
     return np.stack([points[..., list(g), :].mean(axis=-2) for g in groups], axis=-2)

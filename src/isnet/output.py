@@ -13,7 +13,16 @@ from isnet.api import Face
 from isnet.headpose import angles_to_rotation
 from isnet.schemes import CUHK5, Scheme
 
-__all__ = ["AXIS_COLOURS", "BOX_COLOUR", "CONTOUR_COLOUR", "draw_faces", "POINT_COLOURS", "record", "RecordWriter"]
+__all__ = [
+    "above_quality",
+    "AXIS_COLOURS",
+    "BOX_COLOUR",
+    "CONTOUR_COLOUR",
+    "draw_faces",
+    "POINT_COLOURS",
+    "record",
+    "RecordWriter",
+]
 
 # BGR colour of each of the five points, in the scheme's order; the README names them.
 POINT_COLOURS = ((255, 0, 0), (0, 0, 255), (0, 255, 0), (255, 0, 255), (0, 255, 255))
@@ -72,6 +81,11 @@ def draw_faces(image: np.ndarray, faces: list[Face], scheme: Scheme = CUHK5) -> 
         for k, (px, py) in enumerate(f.landmarks):
             cv2.circle(out, (round(px), round(py)), radius, POINT_COLOURS[k % len(POINT_COLOURS)], -1, cv2.LINE_AA)
     return out
+
+
+def above_quality(faces: list[Face], min_quality: float) -> list[Face]:
+    """The faces whose quality reaches ``min_quality`` (all of them for ``min_quality <= 0``)."""
+    return [f for f in faces if min_quality <= 0 or (f.quality is not None and f.quality >= min_quality)]
 
 
 def record(file: str, frame: int | None, face: Face | dict) -> dict:

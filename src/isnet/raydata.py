@@ -29,9 +29,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from isnet.api import DetectorSettings, Face
+from isnet.api import DetectorSettings
 from isnet.imageio import ImageError
-from isnet.output import record
+from isnet.output import above_quality, record
 
 __all__ = [
     "COLUMNS",
@@ -45,6 +45,7 @@ __all__ = [
     "SHARD_FORMATS",
     "ShardWriter",
     "shard_path",
+    "shard_writer_pids",
 ]
 
 INSTALL_HINT = 'the Ray engine needs Ray: pip install "isnet[ray]" (from a clone: pip install -e ".[ray]")'
@@ -78,10 +79,6 @@ def _one_core_each(threads: int | None) -> None:
 
 def _columns(rows: list[dict]) -> dict[str, list]:
     return {k: [r.get(k) for r in rows] for k in COLUMNS}
-
-
-def _kept(faces: list[Face], min_quality: float) -> list[Face]:
-    return [f for f in faces if min_quality <= 0 or (f.quality is not None and f.quality >= min_quality)]
 
 
 class Landmarks:
@@ -122,7 +119,7 @@ class Landmarks:
                 # The detector names the input "image 0"; the row names the file.
                 rows.append(error_record(name, f"{name}: {str(e).split(': ', 1)[-1]}"))
                 continue
-            rows += [record(name, None, f) for f in _kept(faces, self.min_quality)]
+            rows += [record(name, None, f) for f in above_quality(faces, self.min_quality)]
         return _columns(rows)
 
 
@@ -139,7 +136,7 @@ def _records_of_files(detector, paths: list[str], batch_images: int, min_quality
             if isinstance(result, ImageError):
                 rows.append(error_record(path, str(result)))
             else:
-                rows += [record(path, None, f) for f in _kept(result[1], min_quality)]
+                rows += [record(path, None, f) for f in above_quality(result[1], min_quality)]
     return rows
 
 
@@ -247,6 +244,19 @@ class ShardWriter:
             out["faces"].append(len(rows) - len(errors))
             out["errors"].append(errors)
         return out
+
+
+def shard_writer_pids() -> list[int]:
+    """The processes of this machine running a :class:`ShardWriter` actor (Linux: read from
+    ``/proc``), to watch their memory or, in the fault test, to kill one."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and b"ShardWriter" in (proc / "cmdline").read_bytes():
+                pids.append(int(proc.name))
+        except OSError:
+            continue
+    return pids
 
 
 @dataclass

@@ -21,7 +21,7 @@ from isnet.api import BACKENDS, DetectorSettings, Face, LandmarkDetector
 from isnet.assets import installed_models
 from isnet.detectors import DETECTION_SIDE
 from isnet.imageio import IMAGE_SUFFIXES, VIDEO_SUFFIXES, ImageError, video_frames
-from isnet.output import RecordWriter, draw_faces
+from isnet.output import RecordWriter, above_quality, draw_faces
 from isnet.placement import PLACEMENTS
 from isnet.schemes import Scheme
 from isnet.smoothing import SmoothingConfig
@@ -165,7 +165,7 @@ def _names(paths: list[str], shown: int = 5) -> str:
 
 def trusted(faces: list[Face], min_quality: float, tally: Tally) -> list[Face]:
     """The faces whose quality reaches ``min_quality``; the others are counted in ``tally``."""
-    kept = [f for f in faces if min_quality <= 0 or (f.quality is not None and f.quality >= min_quality)]
+    kept = above_quality(faces, min_quality)
     tally.below_quality += len(faces) - len(kept)
     return kept
 
@@ -251,6 +251,73 @@ class PredictError(ValueError):
     """Some inputs could not be read (the others were processed), or there was nothing to read."""
 
 
+def add_engine_options(p: argparse.ArgumentParser) -> None:
+    """The engine that reads the images: this process, or Ray Data workers."""
+    p.add_argument(
+        "--engine",
+        default="local",
+        choices=("local", "ray"),
+        help="local: this process; ray: Ray Data workers (images only; pip install 'isnet[ray]'), "
+        "results in shards of --output DIR, a rerun skipping the shards already written",
+    )
+    p.add_argument(
+        "--ray-address",
+        default=None,
+        help="--engine ray: a running Ray cluster ('auto', 'ray://head:10001'); default: start a local Ray",
+    )
+    p.add_argument(
+        "--workers",
+        type=options.POSITIVE,
+        default=os.cpu_count() or 1,
+        help="--engine ray: workers reading shards at once, one core each",
+    )
+    p.add_argument(
+        "--shard-size",
+        type=options.POSITIVE,
+        default=256,
+        help="--engine ray: images per shard (the unit of work, of retry and of restart)",
+    )
+
+
+def add_video_options(p: argparse.ArgumentParser) -> None:
+    """How videos are read: tracking and smoothing."""
+    p.add_argument(
+        "--no-track",
+        action="store_true",
+        help="videos: read every frame alone (detector and upright step on each) instead of following "
+        "each face from the frame before; records then carry no track id",
+    )
+    p.add_argument(
+        "--detect-every",
+        type=options.POSITIVE,
+        default=TrackerConfig.detect_every,
+        help="videos: frames between detector runs while faces are followed (new faces are found this "
+        "often; the detector also runs at once when a track is lost)",
+    )
+    p.add_argument("--no-smooth", action="store_true", help="videos: show the points as read, not filtered over time")
+    smoothing = SmoothingConfig()
+    p.add_argument(
+        "--smooth-min-cutoff",
+        type=options.POSITIVE_FLOAT,
+        default=smoothing.min_cutoff,
+        help="videos: One-Euro cutoff (Hz) of the face's position, size and roll when still: lower is "
+        "steadier but slower to start following",
+    )
+    p.add_argument(
+        "--smooth-beta",
+        type=options.NON_NEGATIVE,
+        default=smoothing.beta,
+        help="videos: how fast the cutoff rises with the face's speed (in face sizes a second): higher "
+        "lags less behind motion, lower is steadier",
+    )
+    p.add_argument(
+        "--smooth-shape-min-cutoff",
+        type=options.POSITIVE_FLOAT,
+        default=smoothing.shape_min_cutoff,
+        help="videos: One-Euro cutoff (Hz) of the points' shape in the face's own frame (expression)",
+    )
+
+
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     p = options.ArgumentParser(
         "isnet predict",
@@ -281,30 +348,6 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         "-o",
         default=None,
         help="write records to this file (None: standard output); --engine ray: a folder of shards",
-    )
-    p.add_argument(
-        "--engine",
-        default="local",
-        choices=("local", "ray"),
-        help="local: this process; ray: Ray Data workers (images only; pip install 'isnet[ray]'), "
-        "results in shards of --output DIR, a rerun skipping the shards already written",
-    )
-    p.add_argument(
-        "--ray-address",
-        default=None,
-        help="--engine ray: a running Ray cluster ('auto', 'ray://head:10001'); default: start a local Ray",
-    )
-    p.add_argument(
-        "--workers",
-        type=options.POSITIVE,
-        default=os.cpu_count() or 1,
-        help="--engine ray: workers reading shards at once, one core each",
-    )
-    p.add_argument(
-        "--shard-size",
-        type=options.POSITIVE,
-        default=256,
-        help="--engine ray: images per shard (the unit of work, of retry and of restart)",
     )
     p.add_argument(
         "--draw",
@@ -359,41 +402,8 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         help="where five points go: cuhk (CUHK's hand-placed pupils) or 300w (300-W's means of the eyes' "
         "contours); default: the model's own (cuhk5: cuhk, ibug68: 300w)",
     )
-    p.add_argument(
-        "--no-track",
-        action="store_true",
-        help="videos: read every frame alone (detector and upright step on each) instead of following "
-        "each face from the frame before; records then carry no track id",
-    )
-    p.add_argument(
-        "--detect-every",
-        type=options.POSITIVE,
-        default=TrackerConfig.detect_every,
-        help="videos: frames between detector runs while faces are followed (new faces are found this "
-        "often; the detector also runs at once when a track is lost)",
-    )
-    p.add_argument("--no-smooth", action="store_true", help="videos: show the points as read, not filtered over time")
-    smoothing = SmoothingConfig()
-    p.add_argument(
-        "--smooth-min-cutoff",
-        type=options.POSITIVE_FLOAT,
-        default=smoothing.min_cutoff,
-        help="videos: One-Euro cutoff (Hz) of the face's position, size and roll when still: lower is "
-        "steadier but slower to start following",
-    )
-    p.add_argument(
-        "--smooth-beta",
-        type=options.NON_NEGATIVE,
-        default=smoothing.beta,
-        help="videos: how fast the cutoff rises with the face's speed (in face sizes a second): higher "
-        "lags less behind motion, lower is steadier",
-    )
-    p.add_argument(
-        "--smooth-shape-min-cutoff",
-        type=options.POSITIVE_FLOAT,
-        default=smoothing.shape_min_cutoff,
-        help="videos: One-Euro cutoff (Hz) of the points' shape in the face's own frame (expression)",
-    )
+    add_video_options(p)
+    add_engine_options(p)
     p.add_argument("--batch-images", type=options.POSITIVE, default=16, help="images or frames per landmark batch")
     p.add_argument("--threads", type=options.THREADS, default=0, help="CPU threads (0: the libraries' default)")
     p.add_argument(
@@ -466,27 +476,30 @@ def main_ray(args: argparse.Namespace, items: list[Input], tally: Tally) -> dict
         min_quality=args.min_quality,
         progress=not args.quiet and sys.stderr.isatty(),
     )
-    errors, faces = [], 0
-    for row in read_shards(folder):
-        if "error" in row:
-            errors.append(row["error"])
-            continue
-        faces += 1
-        if not args.output:
+    n_inputs = len(items) + len(tally.errors)
+    if args.output:
+        # The shards stay where they are; the counts are those of the shards written now.
+        errors, faces, images = run.errors, run.faces, run.photos
+    else:
+        errors, faces = [], 0
+        for row in read_shards(folder):
+            if "error" in row:
+                errors.append(row["error"])
+                continue
+            faces += 1
             sys.stdout.write(json.dumps(row) + "\n")
-    if not args.output:
         shutil.rmtree(folder, ignore_errors=True)
+        images = len(files) - len(errors)
     for e in errors:
         _warn(e)
     tally.errors += errors
-    tally.images, tally.faces = len(files) - len(errors), faces
-    n_inputs = len(items) + len(tally.errors) - len(errors)
+    tally.images, tally.faces = images, faces
     if not args.quiet:
         where = f" in {folder}" if args.output else ""
         _warn(
-            f"{_count(tally.images, 'image')} read, {_count(faces, 'face')}; ray: {run.shards_written} of "
-            f"{_count(run.shards, 'shard')} written now{where}, {run.shards_skipped} there before; "
-            f"first shard after {run.first_shard_seconds:.1f} s"
+            f"{_count(images, 'image')} read, {_count(faces, 'face')}; ray: {run.shards_written} of "
+            f"{_count(run.shards, 'shard')} written now{where}, {run.shards_skipped} there before"
+            + (f"; first shard after {run.first_shard_seconds:.1f} s" if run.shards_written else "")
             + (f"; {_count(len(errors), 'input')} not processed (listed above)" if errors else "")
         )
     if tally.errors:
