@@ -15,6 +15,9 @@ five points are known. Per system it reports, over all clips:
 - lag: frames after a step of motion until the points have moved 90 % of the way
   (:func:`isnet.metrics.step_lag`, ``step`` clips);
 - found: the share of frames with a face in the picture where the system gives its points;
+  ``found_visible``: the same over the frames where at most half of the face is hidden behind
+  another (``hidden`` in the clips' manifest; only ``cross`` clips hide a face), and
+  ``flicker_moving_visible`` the moving flicker over those frames;
 - id switches (:func:`isnet.metrics.id_switches`: a face's id changes, to a new one or another
   face's), swaps (a face takes an id another face of the clip held) and tracks per face (isnet
   tracking only);
@@ -56,6 +59,8 @@ SYSTEMS = ("isnet tracking", "isnet per frame", "mediapipe video")
 # A prediction is a truth face's when its five points lie within this many eye distances of them.
 MATCH_WITHIN = 0.5
 STEP_FRAME = 45
+# A face counts as visible while faces drawn over it cover at most this share of its five points.
+VISIBLE_UP_TO = 0.5
 
 
 def tracker_config(settings: list[str]) -> TrackerConfig:
@@ -64,11 +69,13 @@ def tracker_config(settings: list[str]) -> TrackerConfig:
     names = {f.name for f in fields(TrackerConfig)}
     for item in settings:
         key, value = item.split("=", 1)
+        target = config if key in names else smoothing
+        kind = type(getattr(target, key))
+        typed = value.lower() in ("1", "true") if kind is bool else kind(value)
         if key in names:
-            kind = type(getattr(config, key))
-            config = replace(config, **{key: value.lower() in ("1", "true") if kind is bool else kind(value)})
+            config = replace(config, **{key: typed})
         else:
-            smoothing = replace(smoothing, **{key: float(value)})
+            smoothing = replace(smoothing, **{key: typed})
     return replace(config, smoothing=smoothing)
 
 
@@ -136,6 +143,7 @@ def clip_metrics(frames: list, clip: dict) -> dict:
     still = np.asarray(clip["still"], bool)
     out = {
         "moving": [],
+        "moving_visible": [],
         "still": [],
         "shake": [],
         "truth_shake": [],
@@ -143,6 +151,8 @@ def clip_metrics(frames: list, clip: dict) -> dict:
         "lag": [],
         "found": 0,
         "present": 0,
+        "found_visible": 0,
+        "visible": 0,
         "switches": 0,
         "tracks": [],
     }
@@ -150,9 +160,12 @@ def clip_metrics(frames: list, clip: dict) -> dict:
         g = np.array([np.full((5, 2), np.nan) if p is None else p for p in truth[j]], np.float64)
         d = np.array([np.nan if v is None else v for v in iod[j]], np.float64)
         f = flicker(preds[j], g, d)
+        hidden = np.asarray(clip.get("hidden", [[0.0] * len(still)] * len(truth))[j], np.float64)
+        visible = hidden <= VISIBLE_UP_TO
         if clip["kind"] != "step":
             # A step's one moving frame measures lag (below), not flicker.
             out["moving"] += f[~still & np.isfinite(f)].tolist()
+            out["moving_visible"] += f[~still & visible & np.isfinite(f)].tolist()
         out["still"] += f[still & np.isfinite(f)].tolist()
         out["nme"].append(offset_free_nme(preds[j], g, d))
         k = shake(preds[j], d)
@@ -163,7 +176,10 @@ def clip_metrics(frames: list, clip: dict) -> dict:
             out["lag"].append(step_lag(preds[j], g, STEP_FRAME))
         present = np.all(np.isfinite(g), axis=(1, 2))
         out["present"] += int(present.sum())
-        out["found"] += int((present & np.all(np.isfinite(preds[j]), axis=(1, 2))).sum())
+        given = np.all(np.isfinite(preds[j]), axis=(1, 2))
+        out["found"] += int((present & given).sum())
+        out["visible"] += int((present & visible).sum())
+        out["found_visible"] += int((present & visible & given).sum())
         out["switches"] += id_switches(ids[j])
         out["tracks"].append(len(set(ids[j][ids[j] >= 0].tolist())))
     # A swap: a face takes an id another face of the clip held.
@@ -185,15 +201,18 @@ def summary(parts: list[dict], seconds: float, n_frames: int) -> dict:
         return float(v.mean()) if len(v) else None
 
     found = sum(p["found"] for p in parts) / max(1, sum(p["present"] for p in parts))
+    found_visible = sum(p["found_visible"] for p in parts) / max(1, sum(p["visible"] for p in parts))
     tracks = [t for p in parts for t in p["tracks"]]
     return {
         "flicker_moving_pct": pct(mean("moving"), 4),
+        "flicker_moving_visible_pct": pct(mean("moving_visible"), 4),
         "flicker_still_pct": pct(mean("still"), 4),
         "shake_pct": pct(mean("shake"), 4),
         "truth_shake_pct": pct(mean("truth_shake"), 4),
         "nme_offset_free_pct": pct(mean("nme"), 3),
         "lag_frames": None if mean("lag") is None else round(mean("lag"), 2),
         "found_pct": round(100 * found, 2),
+        "found_visible_pct": round(100 * found_visible, 2),
         "id_switches": sum(p["switches"] for p in parts),
         "id_swaps": sum(p["swaps"] for p in parts),
         "tracks_per_face": round(float(np.mean(tracks)), 3) if max(tracks) > 0 else None,

@@ -11,6 +11,8 @@ is the annotation through the same transform. ``clips.json`` in ``--out`` descri
 - ``iod[f][t]``: face f's inter-ocular distance (300-W's: outer eye corners, points 37 and 46) in
   canvas pixels, null with the points;
 - ``still[t]``: true where every face's transform equals that of frame t-1 (frame 0: false);
+- ``hidden[f][t]``: the share of face f's five points that faces drawn over it cover at frame t
+  (the mean of their alpha there, 0 to 1; only ``cross`` clips have a face drawn over another);
 - ``transforms[f][t]``: the 2x3 matrix from the source photo's 0-based pixels to the canvas, so the
   68-point truth is ``read_pts(source) @ M[:, :2].T + M[:, 2]``;
 - ``source``: the photos of the faces, relative to ``--ibug``, in the order of ``faces``.
@@ -200,6 +202,33 @@ def _truth(faces: list[_Face], transforms: list[list[np.ndarray]]) -> tuple[list
     return five_all, iod_all
 
 
+def _hidden(faces: list[_Face], transforms: list[list[np.ndarray]], five: list[list]) -> list[list[float]]:
+    """Per face, per frame, the mean alpha of the faces drawn over it at its five points (0 when none is)."""
+    out = []
+    for j in range(len(faces)):
+        # `_render` draws faces[0] last: each face lies under those before it in the list.
+        above = list(range(j))
+        row = []
+        for t, points in enumerate(five[j]):
+            cover = 0.0
+            if points is not None and above:
+                p = np.asarray(points, np.float64)
+                alpha = np.zeros(len(p))
+                for i in above:
+                    m = np.vstack([transforms[i][t], [0, 0, 1]])
+                    src = _apply(np.linalg.inv(m)[:2], p)
+                    h, w = faces[i].mask.shape
+                    xy = np.rint(src).astype(int)
+                    ok = (xy[:, 0] >= 0) & (xy[:, 0] < w) & (xy[:, 1] >= 0) & (xy[:, 1] < h)
+                    a = np.zeros(len(p))
+                    a[ok] = faces[i].mask[xy[ok, 1], xy[ok, 0]]
+                    alpha = alpha + (1 - alpha) * a
+                cover = float(alpha.mean())
+            row.append(round(cover, 3))
+        out.append(row)
+    return out
+
+
 def _eligible(ibug: Path, subset: str) -> list[Path]:
     photos = sorted(p for p in (ibug / subset).iterdir() if p.suffix.lower() in (".jpg", ".png"))
     photos = [p for p in photos if p.with_suffix(".pts").exists()]
@@ -260,6 +289,7 @@ def make_clips(
                 writer.write(np.clip(np.rint(frame), 0, 255).astype(np.uint8))
             writer.release()
             five, iod = _truth(faces, transforms)
+            hidden = _hidden(faces, transforms, five) if kind == "cross" else [[0.0] * frames for _ in faces]
             still = [False] + [all(np.array_equal(ms[t], ms[t - 1]) for ms in transforms) for t in range(1, frames)]
             entry = {
                 "file": name,
@@ -269,6 +299,7 @@ def make_clips(
                 "still": still,
                 "faces": five,
                 "iod": iod,
+                "hidden": hidden,
                 "transforms": [[np.round(m, 6).tolist() for m in ms] for ms in transforms],
             }
             if kind == "cross":

@@ -16,7 +16,7 @@ from isnet.assets import demo_list
 from isnet.data import read_sun_list
 from isnet.imageio import video_frames
 from isnet.metrics import flicker, id_switches, offset_free_nme, shake, step_lag
-from isnet.smoothing import FaceSmoother, OneEuro, SmoothingConfig, points_of, pose_of, shape_in
+from isnet.smoothing import FaceSmoother, MovingOneEuro, OneEuro, SmoothingConfig, points_of, pose_of, shape_in
 
 FACE = np.array([[40.0, 50.0], [80.0, 50.0], [60.0, 70.0], [45.0, 90.0], [75.0, 90.0]])
 
@@ -54,6 +54,59 @@ def test_a_repeated_time_keeps_the_filtered_value():
     f = OneEuro(1.0, 0.0)
     f(np.array([0.0]), 1 / 30)
     np.testing.assert_array_equal(f(np.array([5.0]), 0.0), [0.0])
+
+
+def test_the_moving_filter_starts_at_the_first_value_and_keeps_it_on_a_repeated_time():
+    f = MovingOneEuro(1.0, 0.0)
+    np.testing.assert_array_equal(f(np.array([3.0, 4.0]), 1 / 30), [3.0, 4.0])
+    np.testing.assert_array_equal(f(np.array([5.0, 5.0]), 0.0), [3.0, 4.0])
+
+
+def test_the_moving_filter_when_still_is_the_plain_one_by_hand():
+    # No speed yet: the guess is the value, the surprise is (x - value) / dt low-passed, as the
+    # plain filter's speed; with beta 0 both are the low pass alpha = 1 / (1 + tau / dt).
+    f = MovingOneEuro(1.0, 0.0)
+    f(np.array([0.0]), 1 / 30)
+    alpha = 1 / (1 + 30 / (2 * math.pi))
+    np.testing.assert_allclose(f(np.array([1.0]), 1 / 30), [alpha])
+
+
+def _noisy_ramp(rng, speed, frames=90, noise=0.3):
+    truth = speed * np.arange(frames, dtype=float)[:, None] * [1.0, 0.0]
+    return truth, truth + rng.normal(0, noise, truth.shape)
+
+
+def _flicker(out, truth):
+    return np.abs(np.diff(out, axis=0) - np.diff(truth, axis=0))[30:].mean()
+
+
+def test_a_steady_motion_is_smoothed_more_than_by_the_plain_filter_and_not_lagged():
+    rng = np.random.default_rng(1)
+    truth, noisy = _noisy_ramp(rng, speed=1.0)
+    moving, plain = MovingOneEuro(0.3, 20.0), OneEuro(0.3, 20.0)
+    out_moving = np.array([moving(x, 1 / 30, unit=20.0) for x in noisy])
+    out_plain = np.array([plain(x, 1 / 30, unit=20.0) for x in noisy])
+    assert _flicker(out_moving, truth) < 0.6 * _flicker(out_plain, truth)
+    assert np.abs(out_moving[-10:] - truth[-10:]).mean() < 1.0
+
+
+def test_a_jump_is_followed_at_once_and_not_carried_on():
+    f = MovingOneEuro(0.3, 20.0)
+    rng = np.random.default_rng(2)
+    track = np.array([[0.0, 0.0]] * 30 + [[20.0, 0.0]] * 30) + rng.normal(0, 0.1, (60, 2))
+    out = np.array([f(x, 1 / 30, unit=20.0) for x in track])
+    assert abs(out[31, 0] - 20.0) < 2.0
+    # After the jump it stays: no frame runs past the new place by more than a pixel.
+    assert out[30:, 0].max() < 21.0
+
+
+def test_a_stop_after_a_steady_motion_is_not_overshot_far():
+    f = MovingOneEuro(0.3, 20.0)
+    track = np.array([[min(t, 45) * 2.0, 0.0] for t in range(90)])
+    out = np.array([f(x, 1 / 30, unit=20.0) for x in track])
+    # Moving 2 px a frame, the guess may run on by about a frame's motion before the stop is seen.
+    assert out[45:, 0].max() < 90.0 + 2.5
+    assert abs(out[-1, 0] - 90.0) < 0.1
 
 
 def test_pose_and_shape_round_trip():

@@ -21,27 +21,43 @@ import numpy as np
 
 from isnet.boxes import roll_of
 
-__all__ = ["SmoothingConfig", "OneEuro", "FaceSmoother", "pose_of", "shape_in", "points_of"]
+__all__ = ["SmoothingConfig", "OneEuro", "MovingOneEuro", "FaceSmoother", "pose_of", "shape_in", "points_of"]
 
 
 @dataclass(frozen=True)
 class SmoothingConfig:
-    """The filters' knobs (cutoffs in Hz; speeds in face sizes, degrees or shape units a second).
+    """The filters' knobs (cutoffs in Hz; speeds in face spreads, degrees or shape units a second).
 
-    The defaults were chosen on clips of HELEN training faces
-    (``benchmarks/smoothing_search.py``, ``benchmarks/results/video/smoothing_search_train.json``):
-    the least flicker on still faces with no lag after a step of motion.
+    The defaults were chosen on clips of HELEN training faces (``benchmarks/video_benchmark.py
+    --set KEY=VALUE`` on ``video_clips.py --subset helen_trainset`` clips): the least flicker,
+    still and moving, with no lag after a step of motion.
 
     Attributes:
-        min_cutoff: the pose's cutoff when the face is still: lower is steadier and slower.
-        beta: how fast the pose's cutoff rises with its speed: higher lags less in motion.
+        min_cutoff: the pose's cutoff when the face is still (or moves steadily, with
+            ``predict``): lower is steadier and slower.
+        beta: how fast the pose's cutoff rises with its speed (with ``predict``, its surprise):
+            higher lags less when the motion changes.
+        predict: carry the pose on at its speed before filtering (:class:`MovingOneEuro`),
+            so a steady motion is smoothed as much as a still face; off: the plain One-Euro.
+        moving: with ``predict``, the speed (face spreads a second) below which the speed is
+            mostly the readings' noise and is trusted little.
+        speed_cutoff: with ``predict``, the cutoff of the readings' speed.
+        jump: with ``predict``, readings moving faster than this (spreads a second) jumped:
+            their speed is not carried on.
+        speed_change: with ``predict``, a speed that changes by more than this in a frame (spreads
+            a second) is taken as read: the face started, stopped or turned.
         shape_min_cutoff: the shape's cutoff when it does not change.
         shape_beta: the same for the shape.
-        d_cutoff: cutoff of the speeds themselves.
+        d_cutoff: cutoff of the speeds (with ``predict``, the surprise) that raise the cutoffs.
     """
 
     min_cutoff: float = 0.3
     beta: float = 20.0
+    predict: bool = True
+    moving: float = 0.3
+    speed_cutoff: float = 3.0
+    jump: float = 5.0
+    speed_change: float = 2.0
     shape_min_cutoff: float = 0.1
     shape_beta: float = 5.0
     d_cutoff: float = 1.0
@@ -75,6 +91,63 @@ class OneEuro:
         return self.value.copy()
 
 
+class MovingOneEuro:
+    """A One-Euro filter of a vector about a guess that carries it on at its readings' speed.
+
+    The plain One-Euro must open up (raise its cutoff) to follow any motion, so a moving face
+    shakes as much as it is read. Here each reading is first compared with the value moved on at
+    the speed of the readings (low-passed at ``speed_cutoff``), and the cutoff rises with the
+    low-passed surprise, the reading's distance from that guess a second: a steady motion is
+    smoothed like stillness; a start, stop or turn surprises the filter and is followed at once.
+    The speed is trusted in proportion ``s^2 / (s^2 + moving^2)`` so a still face's noisy speed
+    moves nothing (it is then the plain One-Euro), a jump faster than ``jump`` is not carried
+    on, and a speed that changes by more than ``speed_change`` in a frame is taken as read.
+    Speeds are in ``unit`` a second.
+    """
+
+    def __init__(
+        self,
+        min_cutoff: float,
+        beta: float,
+        d_cutoff: float = 1.0,
+        moving: float = 0.3,
+        speed_cutoff: float = 3.0,
+        jump: float = 5.0,
+        speed_change: float = 2.0,
+    ):
+        self.min_cutoff, self.beta, self.d_cutoff = min_cutoff, beta, d_cutoff
+        self.moving, self.speed_cutoff, self.jump, self.speed_change = moving, speed_cutoff, jump, speed_change
+        self.value: np.ndarray | None = None
+        self.last: np.ndarray | None = None
+        self.speed: np.ndarray | None = None
+        self.surprise: np.ndarray | None = None
+
+    def __call__(self, x: np.ndarray, dt: float, unit: float = 1.0) -> np.ndarray:
+        """The filtered ``x`` after ``dt`` seconds (the first call returns ``x``)."""
+        x = np.asarray(x, np.float64)
+        if self.value is None:
+            self.value, self.last = x.copy(), x.copy()
+            self.speed, self.surprise = np.zeros_like(x), np.zeros_like(x)
+            return self.value.copy()
+        if dt <= 0:
+            return self.value.copy()
+        s2 = float(self.speed @ self.speed) / unit**2
+        guess = self.value + s2 / (s2 + self.moving**2 + 1e-12) * self.speed * dt
+        self.surprise = self.surprise + _alpha(self.d_cutoff, dt) * ((x - guess) / dt - self.surprise)
+        cutoff = self.min_cutoff + self.beta * float(np.linalg.norm(self.surprise)) / unit
+        self.value = guess + _alpha(cutoff, dt) * (x - guess)
+        # The readings' own speed, not the output's: the output's would carry the guess on past a stop.
+        rate = (x - self.last) / dt
+        self.last = x
+        if np.linalg.norm(rate) / unit > self.jump:
+            self.speed = np.zeros_like(x)
+        elif np.linalg.norm(rate - self.speed) / unit > self.speed_change:
+            self.speed = rate
+        else:
+            self.speed = self.speed + _alpha(self.speed_cutoff, dt) * (rate - self.speed)
+        return self.value.copy()
+
+
 def pose_of(points: np.ndarray, five: np.ndarray) -> tuple[np.ndarray, float, float]:
     """``(centre (2,), spread, roll)`` of one face's ``(K, 2)`` points: their mean, their RMS
     distance from it, and the roll (radians) of its ``(5, 2)`` CUHK points."""
@@ -104,11 +177,18 @@ class FaceSmoother:
 
     def __init__(self, config: SmoothingConfig | None = None):
         cfg = config or SmoothingConfig()
-        self.centre = OneEuro(cfg.min_cutoff, cfg.beta, cfg.d_cutoff)
-        self.spread = OneEuro(cfg.min_cutoff, cfg.beta, cfg.d_cutoff)
-        # Roll's speed in degrees a second weighs like the centre's in face spreads: about as
-        # far as a face turned by a degree moves its eye corners (a spread is ~1/50 of a turn).
-        self.roll = OneEuro(cfg.min_cutoff, cfg.beta / 50.0, cfg.d_cutoff)
+        if cfg.predict:
+            knobs = (cfg.min_cutoff, cfg.beta, cfg.d_cutoff, cfg.moving, cfg.speed_cutoff, cfg.jump, cfg.speed_change)
+            self.centre, self.spread, self.roll = (MovingOneEuro(*knobs) for _ in range(3))
+            # Degrees weigh like face spreads over 50, as below.
+            self.roll_unit = 50.0
+        else:
+            self.centre = OneEuro(cfg.min_cutoff, cfg.beta, cfg.d_cutoff)
+            self.spread = OneEuro(cfg.min_cutoff, cfg.beta, cfg.d_cutoff)
+            # Roll's speed in degrees a second weighs like the centre's in face spreads: about as
+            # far as a face turned by a degree moves its eye corners (a spread is ~1/50 of a turn).
+            self.roll = OneEuro(cfg.min_cutoff, cfg.beta / 50.0, cfg.d_cutoff)
+            self.roll_unit = 1.0
         self.shape = OneEuro(cfg.shape_min_cutoff, cfg.shape_beta, cfg.d_cutoff)
         self.time: float | None = None
         self.last_roll = 0.0
@@ -124,6 +204,6 @@ class FaceSmoother:
         shape = shape_in(points, centre, spread, roll)
         log_spread = float(self.spread(np.array([math.log(spread)]), dt)[0])
         c = self.centre(centre, dt, unit=math.exp(log_spread))
-        r = float(self.roll(np.array([math.degrees(roll)]), dt)[0])
+        r = float(self.roll(np.array([math.degrees(roll)]), dt, unit=self.roll_unit)[0])
         s = self.shape(shape.ravel(), dt).reshape(shape.shape)
         return points_of(s, c, math.exp(log_spread), math.radians(r))

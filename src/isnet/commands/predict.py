@@ -188,7 +188,12 @@ def process_video(det: LandmarkDetector, item: Input, writer: RecordWriter, args
     if args.no_track:
         faces_of_frames = (faces for chunk in _chunks(images, args.batch_images) for faces in det.detect_batch(chunk))
     else:
-        smoothing = SmoothingConfig(args.smooth_min_cutoff, args.smooth_beta, args.smooth_shape_min_cutoff)
+        smoothing = SmoothingConfig(
+            min_cutoff=args.smooth_min_cutoff,
+            beta=args.smooth_beta,
+            predict=not args.smooth_plain,
+            shape_min_cutoff=args.smooth_shape_min_cutoff,
+        )
         config = TrackerConfig(detect_every=args.detect_every, smooth=not args.no_smooth, smoothing=smoothing)
         faces_of_frames = det.track(images, (f.time for f in for_clock), config)
     try:
@@ -300,15 +305,21 @@ def add_video_options(p: argparse.ArgumentParser) -> None:
         "--smooth-min-cutoff",
         type=options.POSITIVE_FLOAT,
         default=smoothing.min_cutoff,
-        help="videos: One-Euro cutoff (Hz) of the face's position, size and roll when still: lower is "
-        "steadier but slower to start following",
+        help="videos: One-Euro cutoff (Hz) of the face's position, size and roll when still or moving "
+        "steadily: lower is steadier but slower to follow a change of motion",
     )
     p.add_argument(
         "--smooth-beta",
         type=options.NON_NEGATIVE,
         default=smoothing.beta,
-        help="videos: how fast the cutoff rises with the face's speed (in face sizes a second): higher "
-        "lags less behind motion, lower is steadier",
+        help="videos: how fast the cutoff rises when the face's motion surprises the filter (in face "
+        "sizes a second): higher lags less behind starts, stops and turns, lower is steadier",
+    )
+    p.add_argument(
+        "--smooth-plain",
+        action="store_true",
+        help="videos: the plain One-Euro filter of the face's position (its cutoff rises with the speed) "
+        "instead of filtering about the position carried on at the face's speed",
     )
     p.add_argument(
         "--smooth-shape-min-cutoff",
