@@ -7,13 +7,17 @@ from conftest import REPO
 from isnet.provenance import portable, stamp, write_result
 
 
-def test_paths_are_written_as_the_docs_write_them(monkeypatch, tmp_path):
+def test_paths_are_written_as_the_docs_write_them(monkeypatch, tmp_path, tmp_path_factory):
     shared = REPO.parent / "shared" / "data"
     assert portable(str(shared / "ibug_300w" / "helen_testset")) == "$IBUG/helen_testset"
     assert portable(str(shared / "cuhk_facepoint")) == "$DATA"
     assert portable(str(REPO / "benchmarks" / "results" / "x.json")) == "benchmarks/results/x.json"
     monkeypatch.setenv("RUNS", str(tmp_path))
     assert portable(str(tmp_path / "ibug68" / "val.txt")) == "$RUNS/ibug68/val.txt"
+    venv = tmp_path_factory.mktemp("mpvenv")
+    monkeypatch.setenv("MPVENV", str(venv))
+    assert portable(str(venv / "bin" / "python")) == "$MPVENV/bin/python"
+    assert portable(str(REPO.parent / "shared" / "models" / "face_landmarker.task")) == "$MODELS/face_landmarker.task"
     assert portable("--quiet") == "--quiet" and portable("0.5") == "0.5"
 
 

@@ -71,8 +71,9 @@ DATA_VARIABLES = {"$DATA": "cuhk_facepoint", "$IBUG": "ibug_300w", "$WFLW": "wfl
 
 def portable(arg: str, repo: Path | None = None) -> str:
     """A command-line argument as the docs write it: a path into a data set as ``$IBUG/...``
-    (see :data:`DATA_VARIABLES`), one under ``$RUNS`` or ``$CACHE`` (when those variables are
-    set) by the variable, a path inside the repository relative to its root."""
+    (see :data:`DATA_VARIABLES`), into the shared models as ``$MODELS/...``, one under ``$RUNS``,
+    ``$CACHE`` or ``$MPVENV`` (MediaPipe's own venv; when those variables are set) by the
+    variable, a path inside the repository relative to its root."""
     repo = (repo or Path(__file__).resolve().parents[2]).resolve()
     if "/" not in arg:
         return arg
@@ -82,7 +83,11 @@ def portable(arg: str, repo: Path | None = None) -> str:
             if full == root or root in full.parents:
                 rest = full.relative_to(root).as_posix()
                 return variable if rest == "." else f"{variable}/{rest}"
-    for variable in ("RUNS", "CACHE"):
+    for root in (repo.parent / "shared" / "models", Path(os.path.abspath("../shared/models"))):
+        if full == root or root in full.parents:
+            rest = full.relative_to(root).as_posix()
+            return "$MODELS" if rest == "." else f"$MODELS/{rest}"
+    for variable in ("RUNS", "CACHE", "MPVENV"):
         # Run and cache folders are wherever the user keeps them: named by the variable when set.
         root = os.environ.get(variable)
         if root and (full == Path(os.path.abspath(root)) or Path(os.path.abspath(root)) in full.parents):
