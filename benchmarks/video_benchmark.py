@@ -49,6 +49,7 @@ from pathlib import Path
 import numpy as np
 
 from isnet.api import LandmarkDetector
+from isnet.data import reduce_to_cuhk5
 from isnet.imageio import video_frames
 from isnet.metrics import flicker, id_switches, offset_free_nme, shake, step_lag
 from isnet.provenance import write_result
@@ -79,6 +80,11 @@ def tracker_config(settings: list[str]) -> TrackerConfig:
     return replace(config, smoothing=smoothing)
 
 
+def five_of(det: LandmarkDetector, points: np.ndarray) -> np.ndarray:
+    """``(5, 2)`` CUHK points of a face's points in the model's scheme (the clips' truth is those five)."""
+    return points if det.scheme.n_points == 5 else reduce_to_cuhk5(points, det.scheme)
+
+
 def run_isnet(det: LandmarkDetector, clip: Path, tracking: bool, config: TrackerConfig) -> tuple[list, float]:
     """Per frame a list of ``(track id or -1, (5, 2) points)``, and the seconds taken, decoding included."""
     start = time.perf_counter()
@@ -87,16 +93,16 @@ def run_isnet(det: LandmarkDetector, clip: Path, tracking: bool, config: Tracker
     if tracking:
         images, clock = itertools.tee(frames)
         for faces in det.track((f.image for f in images), (f.time for f in clock), config):
-            out.append([(f.track, f.landmarks) for f in faces])
+            out.append([(f.track, five_of(det, f.landmarks)) for f in faces])
     else:
         chunk = []
         for f in frames:
             chunk.append(f.image)
             if len(chunk) == 16:
-                out += [[(-1, g.landmarks) for g in faces] for faces in det.detect_batch(chunk)]
+                out += [[(-1, five_of(det, g.landmarks)) for g in faces] for faces in det.detect_batch(chunk)]
                 chunk = []
         if chunk:
-            out += [[(-1, g.landmarks) for g in faces] for faces in det.detect_batch(chunk)]
+            out += [[(-1, five_of(det, g.landmarks)) for g in faces] for faces in det.detect_batch(chunk)]
     return out, time.perf_counter() - start
 
 
@@ -224,7 +230,7 @@ def main(args: argparse.Namespace) -> dict:
     manifest = json.loads((Path(args.clips) / "clips.json").read_text())
     clips = manifest["clips"]
     config = tracker_config(args.set)
-    det = LandmarkDetector(threads=1)
+    det = LandmarkDetector(model=args.model, threads=1)
     results: dict[str, dict] = {}
     mediapipe = None
     if args.mediapipe_python:
@@ -261,6 +267,7 @@ def main(args: argparse.Namespace) -> dict:
             "frames": sum(c["frames"] for c in clips),
             "photos": sorted({p for c in clips for p in c["source"]}),
         },
+        "model": args.model,
         "tracker": json.loads(json.dumps(config, default=lambda o: o.__dict__)),
         "mediapipe_threads": "its own default (XNNPACK)" if mediapipe else None,
         "results": results,
@@ -273,6 +280,7 @@ def main(args: argparse.Namespace) -> dict:
 def get_args_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--clips", required=True, help="folder made by benchmarks/video_clips.py")
+    p.add_argument("--model", default="cuhk5", help="isnet's model: shipped name or weights (68 points: their five)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="tracker or smoothing knob")
     p.add_argument("--mediapipe-python", default=None, help="python of a venv with mediapipe==1.2.2")
     p.add_argument("--face-landmarker", default="../shared/models/face_landmarker.task")
