@@ -21,6 +21,7 @@ distance still and 0.246 % moving, against 0.060 % and 0.360 % framed by the poi
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -35,6 +36,12 @@ from isnet.placement import apply_map
 from isnet.smoothing import FaceSmoother, SmoothingConfig
 
 __all__ = ["TrackerConfig", "Tracked", "Tracker"]
+
+# Frames of each track's path kept for finding its face again, and how many of the last are left
+# out of the motion it is expected to go on with: a face passing behind another is read worse
+# for a few frames before its track ends, and that path would point the wrong way.
+HISTORY = 30
+BEFORE_LOSS = 10
 
 
 @dataclass(frozen=True)
@@ -102,12 +109,9 @@ class _Track:
     box_in_frame: np.ndarray
     score: float
     smoother: FaceSmoother | None
-    # The shown face's frame centre and side, its velocity (pixels a second) and when last shown:
-    # where an ended track's face would be now, for a face found again (``remember``).
-    centre: np.ndarray = field(default_factory=lambda: np.zeros(2))
-    side: float = 0.0
-    velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))
-    time: float | None = None
+    # The shown face's frame (time, centre, side) over its last frames: where an ended track's
+    # face would be now, for a face found again (``remember``).
+    history: deque = field(default_factory=lambda: deque(maxlen=HISTORY))
 
 
 class Tracker:
@@ -234,10 +238,18 @@ class Tracker:
         """The id of the ended track whose face, moving on as it last moved, would be where a face
         was found (within half a frame side, of a side within a factor 1.5), if one is."""
         for k, (t, _) in enumerate(self.lost):
-            if t.time is None:
+            path = list(t.history)
+            if not path:
                 continue
-            expected = t.centre + t.velocity * (time - t.time)
-            if np.linalg.norm(centre - expected) < 0.5 * t.side and 2 / 3 < side / t.side < 1.5:
+            path = path[: max(2, len(path) - BEFORE_LOSS)]
+            times = np.array([p[0] for p in path])
+            centres = np.array([p[1] for p in path])
+            then, at, size = path[-1]
+            velocity = np.zeros(2)
+            if len(path) > 1 and np.ptp(times) > 0:
+                velocity = np.polyfit(times - times.mean(), centres, 1)[0]
+            expected = at + velocity * (time - then)
+            if np.linalg.norm(centre - expected) < 0.5 * size and 2 / 3 < side / size < 1.5:
                 del self.lost[k]
                 return t.id
         return None
@@ -253,9 +265,7 @@ class Tracker:
         shown = np.stack([t.shown for t in self.tracks])
         frames = Frames.of_points(np.zeros(len(shown), int), self.start.five(shown))
         for t, centre, side in zip(self.tracks, frames.centre, frames.side):
-            if t.time is not None and time > t.time:
-                t.velocity = 0.5 * t.velocity + 0.5 * (centre - t.centre) / (time - t.time)
-            t.centre, t.side, t.time = centre, float(side), time
+            t.history.append((time, centre, float(side)))
         shown = shown if self.placement_map is None else apply_map(shown, self.placement_map)
         return Tracked(
             np.array([t.id for t in self.tracks]),
