@@ -33,6 +33,8 @@ SETTINGS = {
     "speed_cutoff 2": ["speed_cutoff=2"],
     "no jump rule": ["jump=1e9"],
     "no speed-change rule": ["speed_change=1e9"],
+    "surprise released as it rises (1 Hz)": ["release_cutoff=1"],
+    "release 4 Hz": ["release_cutoff=4"],
 }
 
 

@@ -46,6 +46,8 @@ class SmoothingConfig:
             their speed is not carried on.
         speed_change: with ``predict``, a speed that changes by more than this in a frame (spreads
             a second) is taken as read: the face started, stopped or turned.
+        release_cutoff: with ``predict``, the cutoff of the surprise while it falls (``d_cutoff``
+            while it rises): how soon the filter steadies again after a change of motion.
         shape_min_cutoff: the shape's cutoff when it does not change.
         shape_beta: the same for the shape.
         d_cutoff: cutoff of the speeds (with ``predict``, the surprise) that raise the cutoffs.
@@ -58,6 +60,7 @@ class SmoothingConfig:
     speed_cutoff: float = 3.0
     jump: float = 5.0
     speed_change: float = 2.0
+    release_cutoff: float = 2.0
     shape_min_cutoff: float = 0.1
     shape_beta: float = 5.0
     d_cutoff: float = 1.0
@@ -101,8 +104,8 @@ class MovingOneEuro:
     smoothed like stillness; a start, stop or turn surprises the filter and is followed at once.
     The speed is trusted in proportion ``s^2 / (s^2 + moving^2)`` so a still face's noisy speed
     moves nothing (it is then the plain One-Euro), a jump faster than ``jump`` is not carried
-    on, and a speed that changes by more than ``speed_change`` in a frame is taken as read.
-    Speeds are in ``unit`` a second.
+    on, and a speed that changes by more than ``speed_change`` in a frame is taken as read. The
+    surprise fades at ``release_cutoff``, faster than it rises. Speeds are in ``unit`` a second.
     """
 
     def __init__(
@@ -114,8 +117,9 @@ class MovingOneEuro:
         speed_cutoff: float = 3.0,
         jump: float = 5.0,
         speed_change: float = 2.0,
+        release_cutoff: float = 2.0,
     ):
-        self.min_cutoff, self.beta, self.d_cutoff = min_cutoff, beta, d_cutoff
+        self.min_cutoff, self.beta, self.d_cutoff, self.release_cutoff = min_cutoff, beta, d_cutoff, release_cutoff
         self.moving, self.speed_cutoff, self.jump, self.speed_change = moving, speed_cutoff, jump, speed_change
         self.value: np.ndarray | None = None
         self.last: np.ndarray | None = None
@@ -133,7 +137,13 @@ class MovingOneEuro:
             return self.value.copy()
         s2 = float(self.speed @ self.speed) / unit**2
         guess = self.value + s2 / (s2 + self.moving**2 + 1e-12) * self.speed * dt
-        self.surprise = self.surprise + _alpha(self.d_cutoff, dt) * ((x - guess) / dt - self.surprise)
+        target = (x - guess) / dt
+        # A surprise fades faster than it rises: once a motion's change is followed, the filter
+        # smooths again within a few frames instead of a second.
+        falling = np.linalg.norm(target) < np.linalg.norm(self.surprise)
+        self.surprise = self.surprise + _alpha(self.release_cutoff if falling else self.d_cutoff, dt) * (
+            target - self.surprise
+        )
         cutoff = self.min_cutoff + self.beta * float(np.linalg.norm(self.surprise)) / unit
         self.value = guess + _alpha(cutoff, dt) * (x - guess)
         # The readings' own speed, not the output's: the output's would carry the guess on past a stop.
@@ -178,8 +188,17 @@ class FaceSmoother:
     def __init__(self, config: SmoothingConfig | None = None):
         cfg = config or SmoothingConfig()
         if cfg.predict:
-            knobs = (cfg.min_cutoff, cfg.beta, cfg.d_cutoff, cfg.moving, cfg.speed_cutoff, cfg.jump, cfg.speed_change)
-            self.centre, self.spread, self.roll = (MovingOneEuro(*knobs) for _ in range(3))
+            knobs = dict(
+                min_cutoff=cfg.min_cutoff,
+                beta=cfg.beta,
+                d_cutoff=cfg.d_cutoff,
+                moving=cfg.moving,
+                speed_cutoff=cfg.speed_cutoff,
+                jump=cfg.jump,
+                speed_change=cfg.speed_change,
+                release_cutoff=cfg.release_cutoff,
+            )
+            self.centre, self.spread, self.roll = (MovingOneEuro(**knobs) for _ in range(3))
             # Degrees weigh like face spreads over 50, as below.
             self.roll_unit = 50.0
         else:
