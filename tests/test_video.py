@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import struct
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -285,6 +286,15 @@ def test_video_frames_carry_the_containers_index_and_time(tmp_path):
     assert total == 5 and fps == 10
     assert [f.index for f in got] == [0, 1, 2, 3, 4]
     np.testing.assert_allclose([f.time for f in got], [0.0, 0.1, 0.2, 0.3, 0.4], atol=1e-6)
+
+
+def test_a_variable_frame_rate_follows_the_containers_times():
+    # Made by scripts/make_variable_rate_clip.py: 30 frames/s, a stall of 0.3 s, 15, then 60 frames/s.
+    decoded, total, _ = video_frames(Path(__file__).parent / "data" / "variable_rate.mp4")
+    got = list(decoded)
+    assert total == 11 and [f.index for f in got] == list(range(11))
+    expected = [0, 33, 67, 100, 400, 467, 533, 600, 617, 633, 650]
+    np.testing.assert_allclose([f.time for f in got], np.array(expected) / 1000, atol=0.0015)
 
 
 def test_predict_follows_faces_in_a_video_and_records_their_track(capsys, tmp_path, face_photo):
