@@ -307,6 +307,20 @@ def test_predict_follows_faces_in_a_video_and_records_their_track(capsys, tmp_pa
     assert rows[0].startswith("file,frame,track,") and rows[1].split(",")[2] == ""
 
 
+def test_the_smoothing_options_reach_the_filter(capsys, tmp_path, face_photo):
+    _write_video(tmp_path / "clip.avi", [_moved(face_photo, 2.0 * t) for t in range(8)])
+    points = {}
+    for flags in ((), ("--no-smooth",), ("--smooth-plain",)):
+        assert cli.main(["predict", str(tmp_path / "clip.avi"), "--quiet", *flags]) == 0
+        records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        assert [r["frame"] for r in records] == list(range(8))
+        points[flags] = np.array([r["landmarks"] for r in records])
+    # The first frame is shown as read by every filter; later ones differ as the filters do.
+    np.testing.assert_allclose(points[()][0], points[("--no-smooth",)][0], atol=1e-6)
+    for other in (("--no-smooth",), ("--smooth-plain",)):
+        assert np.abs(points[()][1:] - points[other][1:]).max() > 0.01
+
+
 def test_a_corrupt_frame_is_skipped_with_one_warning_naming_it(tmp_path):
     _write_video(tmp_path / "clip.avi", [np.full((48, 64, 3), 40 * i, np.uint8) for i in range(6)])
     data = bytearray((tmp_path / "clip.avi").read_bytes())
