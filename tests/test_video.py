@@ -15,7 +15,7 @@ from isnet import cli
 from isnet.api import LandmarkDetector
 from isnet.assets import demo_list
 from isnet.data import read_sun_list
-from isnet.imageio import video_frames
+from isnet.imageio import ImageError, video_frames
 from isnet.metrics import flicker, id_switches, offset_free_nme, shake, step_lag
 from isnet.smoothing import FaceSmoother, MovingOneEuro, OneEuro, SmoothingConfig, points_of, pose_of, shape_in
 
@@ -319,6 +319,22 @@ def test_the_smoothing_options_reach_the_filter(capsys, tmp_path, face_photo):
     np.testing.assert_allclose(points[()][0], points[("--no-smooth",)][0], atol=1e-6)
     for other in (("--no-smooth",), ("--smooth-plain",)):
         assert np.abs(points[()][1:] - points[other][1:]).max() > 0.01
+
+
+def test_a_camera_is_opened_by_its_index_and_a_missing_one_named(monkeypatch):
+    opened = []
+
+    class NoCamera:
+        def __init__(self, source):
+            opened.append(source)
+
+        def isOpened(self):
+            return False
+
+    monkeypatch.setattr(cv2, "VideoCapture", NoCamera)
+    with pytest.raises(ImageError, match="camera 3: cannot be opened"):
+        video_frames(3)
+    assert opened == [3]
 
 
 def test_a_corrupt_frame_is_skipped_with_one_warning_naming_it(tmp_path):

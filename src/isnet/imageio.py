@@ -166,14 +166,29 @@ class VideoFrame:
 MAX_UNREADABLE = 25
 
 
-def video_frames(path: Path, warn: Callable[[str], None] | None = None) -> tuple[Iterator[VideoFrame], int, float]:
-    """``(frames, frame count (0: unknown), frames per second)`` of a video file.
+def video_frames(
+    path: Path | int, warn: Callable[[str], None] | None = None
+) -> tuple[Iterator[VideoFrame], int, float]:
+    """``(frames, frame count (0: unknown), frames per second)`` of a video file, or of a camera by
+    its index.
 
     A frame that cannot be decoded is skipped, and once the video is read (or given up) ``warn``
     is called once naming the first such frame and their count.
     """
-    cap = cv2.VideoCapture(str(path))
+    camera = isinstance(path, int)
+    if camera:
+        # OpenCV warns once per backend it tries when no camera answers; the error below says it in one line.
+        level = cv2.utils.logging.getLogLevel()
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+        try:
+            cap = cv2.VideoCapture(path)
+        finally:
+            cv2.utils.logging.setLogLevel(level)
+    else:
+        cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
+        if camera:
+            raise ImageError(f"camera {path}: cannot be opened (no such camera, or it is in use)")
         raise ImageError(f"{path}: cannot be opened as a video (corrupt or unsupported)")
     cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
     total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
