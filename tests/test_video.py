@@ -110,6 +110,14 @@ def test_a_stop_after_a_steady_motion_is_not_overshot_far():
     assert abs(out[-1, 0] - 90.0) < 0.1
 
 
+@pytest.mark.parametrize(
+    "knob", [{"min_cutoff": 0.0}, {"release_cutoff": -1.0}, {"beta": -0.5}, {"jump": float("nan")}]
+)
+def test_smoothing_knobs_out_of_range_are_refused_by_name(knob):
+    with pytest.raises(ValueError, match=f"SmoothingConfig.{next(iter(knob))} must be"):
+        SmoothingConfig(**knob)
+
+
 def test_pose_and_shape_round_trip():
     centre, spread, roll = pose_of(FACE, FACE)
     np.testing.assert_allclose(centre, FACE.mean(axis=0))

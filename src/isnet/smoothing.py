@@ -69,6 +69,15 @@ class SmoothingConfig:
     shape_beta: float = 5.0
     d_cutoff: float = 1.0
 
+    def __post_init__(self):
+        cutoffs = ("min_cutoff", "speed_cutoff", "release_cutoff", "shape_min_cutoff", "d_cutoff")
+        for name in cutoffs:
+            if not getattr(self, name) > 0:
+                raise ValueError(f"SmoothingConfig.{name} must be above 0 Hz, got {getattr(self, name)}")
+        for name in ("beta", "moving", "jump", "speed_change", "shape_beta"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"SmoothingConfig.{name} must be 0 or more, got {getattr(self, name)}")
+
 
 def _alpha(cutoff: float, dt: float) -> float:
     tau = 1.0 / (2.0 * math.pi * cutoff)
