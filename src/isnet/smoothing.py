@@ -79,6 +79,9 @@ class SmoothingConfig:
                 raise ValueError(f"SmoothingConfig.{name} must be 0 or more, got {getattr(self, name)}")
 
 
+ROLL_UNIT = 50.0
+
+
 def _alpha(cutoff: float, dt: float) -> float:
     tau = 1.0 / (2.0 * math.pi * cutoff)
     return 1.0 / (1.0 + tau / dt)
@@ -212,15 +215,8 @@ class FaceSmoother:
                 release_cutoff=cfg.release_cutoff,
             )
             self.centre, self.spread, self.roll = (MovingOneEuro(**knobs) for _ in range(3))
-            # Degrees weigh like face spreads over 50, as below.
-            self.roll_unit = 50.0
         else:
-            self.centre = OneEuro(cfg.min_cutoff, cfg.beta, cfg.d_cutoff)
-            self.spread = OneEuro(cfg.min_cutoff, cfg.beta, cfg.d_cutoff)
-            # Roll's speed in degrees a second weighs like the centre's in face spreads: about as
-            # far as a face turned by a degree moves its eye corners (a spread is ~1/50 of a turn).
-            self.roll = OneEuro(cfg.min_cutoff, cfg.beta / 50.0, cfg.d_cutoff)
-            self.roll_unit = 1.0
+            self.centre, self.spread, self.roll = (OneEuro(cfg.min_cutoff, cfg.beta, cfg.d_cutoff) for _ in range(3))
         self.shape = OneEuro(cfg.shape_min_cutoff, cfg.shape_beta, cfg.d_cutoff)
         self.time: float | None = None
         self.last_roll = 0.0
@@ -236,6 +232,8 @@ class FaceSmoother:
         shape = shape_in(points, centre, spread, roll)
         log_spread = float(self.spread(np.array([math.log(spread)]), dt)[0])
         c = self.centre(centre, dt, unit=math.exp(log_spread))
-        r = float(self.roll(np.array([math.degrees(roll)]), dt, unit=self.roll_unit)[0])
+        # Roll in degrees weighs like the centre in face spreads over ROLL_UNIT: about as far as a
+        # face turned by a degree moves its eye corners (a spread is ~1/50 of a turn).
+        r = float(self.roll(np.array([math.degrees(roll)]), dt, unit=ROLL_UNIT)[0])
         s = self.shape(shape.ravel(), dt).reshape(shape.shape)
         return points_of(s, c, math.exp(log_spread), math.radians(r))
