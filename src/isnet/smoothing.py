@@ -80,6 +80,8 @@ class SmoothingConfig:
 
 
 ROLL_UNIT = 50.0
+# The SmoothingConfig fields that MovingOneEuro takes, by the same names.
+MOVING_KNOBS = ("min_cutoff", "beta", "d_cutoff", "moving", "speed_cutoff", "jump", "speed_change", "release_cutoff")
 
 
 def _alpha(cutoff: float, dt: float) -> float:
@@ -204,16 +206,7 @@ class FaceSmoother:
     def __init__(self, config: SmoothingConfig | None = None):
         cfg = config or SmoothingConfig()
         if cfg.predict:
-            knobs = dict(
-                min_cutoff=cfg.min_cutoff,
-                beta=cfg.beta,
-                d_cutoff=cfg.d_cutoff,
-                moving=cfg.moving,
-                speed_cutoff=cfg.speed_cutoff,
-                jump=cfg.jump,
-                speed_change=cfg.speed_change,
-                release_cutoff=cfg.release_cutoff,
-            )
+            knobs = {name: getattr(cfg, name) for name in MOVING_KNOBS}
             self.centre, self.spread, self.roll = (MovingOneEuro(**knobs) for _ in range(3))
         else:
             self.centre, self.spread, self.roll = (OneEuro(cfg.min_cutoff, cfg.beta, cfg.d_cutoff) for _ in range(3))

@@ -256,6 +256,79 @@ class PredictError(ValueError):
     """Some inputs could not be read (the others were processed), or there was nothing to read."""
 
 
+def add_output_options(p: argparse.ArgumentParser) -> None:
+    """Where the records and drawings go."""
+    p.add_argument(
+        "--format",
+        default="jsonl",
+        choices=("jsonl", "csv", "parquet"),
+        help="record format (parquet: --engine ray with --output DIR)",
+    )
+    p.add_argument(
+        "--output",
+        "-o",
+        default=None,
+        help="write records to this file (None: standard output); --engine ray: a folder of shards",
+    )
+    p.add_argument(
+        "--draw",
+        default=None,
+        metavar="DIR",
+        help="write annotated images (and videos) here, named as the inputs (below their common folder "
+        "where two names would clash); checked before any work",
+    )
+
+
+def add_pipeline_options(p: argparse.ArgumentParser) -> None:
+    """How faces are found and read: detector, network backend, upright step, placement."""
+    p.add_argument(
+        "--backend", default="auto", choices=BACKENDS, help="network backend (auto: onnx when onnxruntime is installed)"
+    )
+    p.add_argument(
+        "--score-threshold",
+        type=options.FRACTION,
+        default=0.6,
+        help="YuNet's minimum detection score; boxes wholly outside the photo are dropped, those partly "
+        "outside kept (the part outside read as the photo's edge repeated)",
+    )
+    p.add_argument(
+        "--max-side",
+        type=options.IntRange(MIN_DETECTION_SIDE, special=(0,), meaning="0: never shrink"),
+        default=DETECTION_SIDE,
+        help="detect on images shrunk to this longer side; faces under about a tenth of it are lost "
+        "(for group photos raise it, or 0: full resolution, a photo over 1024 px read in overlapping tiles)",
+    )
+    p.add_argument(
+        "--min-quality",
+        type=options.FRACTION,
+        default=0.0,
+        help="leave out faces whose quality (estimated chance of a good fit) is below this",
+    )
+    p.add_argument(
+        "--rotations",
+        action="store_true",
+        help="for photos held sideways or upside down: also search each photo turned by 90, 180 and 270 "
+        "degrees (the detector's work doubles)",
+    )
+    p.add_argument(
+        "--no-upright",
+        action="store_true",
+        help="one pass on the detector's frame instead of the upright step (no quality, no roll)",
+    )
+    p.add_argument(
+        "--no-mirror",
+        action="store_true",
+        help="read each view once instead of plain and mirrored (faster, less accurate: README, the pipeline)",
+    )
+    p.add_argument(
+        "--placement",
+        default=None,
+        choices=PLACEMENTS,
+        help="where five points go: cuhk (CUHK's hand-placed pupils) or 300w (300-W's means of the eyes' "
+        "contours); default: the model's own (cuhk5: cuhk, ibug68: 300w)",
+    )
+
+
 def add_engine_options(p: argparse.ArgumentParser) -> None:
     """The engine that reads the images: this process, or Ray Data workers."""
     p.add_argument(
@@ -348,71 +421,8 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         help="shipped model: cuhk5 (five points), ibug68 (68 points) when installed",
     )
     p.add_argument("--weights", default=None, help="landmark model file instead of a shipped --model")
-    p.add_argument(
-        "--format",
-        default="jsonl",
-        choices=("jsonl", "csv", "parquet"),
-        help="record format (parquet: --engine ray with --output DIR)",
-    )
-    p.add_argument(
-        "--output",
-        "-o",
-        default=None,
-        help="write records to this file (None: standard output); --engine ray: a folder of shards",
-    )
-    p.add_argument(
-        "--draw",
-        default=None,
-        metavar="DIR",
-        help="write annotated images (and videos) here, named as the inputs (below their common folder "
-        "where two names would clash); checked before any work",
-    )
-    p.add_argument(
-        "--backend", default="auto", choices=BACKENDS, help="network backend (auto: onnx when onnxruntime is installed)"
-    )
-    p.add_argument(
-        "--score-threshold",
-        type=options.FRACTION,
-        default=0.6,
-        help="YuNet's minimum detection score; boxes wholly outside the photo are dropped, those partly "
-        "outside kept (the part outside read as the photo's edge repeated)",
-    )
-    p.add_argument(
-        "--max-side",
-        type=options.IntRange(MIN_DETECTION_SIDE, special=(0,), meaning="0: never shrink"),
-        default=DETECTION_SIDE,
-        help="detect on images shrunk to this longer side; faces under about a tenth of it are lost "
-        "(for group photos raise it, or 0: full resolution, a photo over 1024 px read in overlapping tiles)",
-    )
-    p.add_argument(
-        "--min-quality",
-        type=options.FRACTION,
-        default=0.0,
-        help="leave out faces whose quality (estimated chance of a good fit) is below this",
-    )
-    p.add_argument(
-        "--rotations",
-        action="store_true",
-        help="for photos held sideways or upside down: also search each photo turned by 90, 180 and 270 "
-        "degrees (the detector's work doubles)",
-    )
-    p.add_argument(
-        "--no-upright",
-        action="store_true",
-        help="one pass on the detector's frame instead of the upright step (no quality, no roll)",
-    )
-    p.add_argument(
-        "--no-mirror",
-        action="store_true",
-        help="read each view once instead of plain and mirrored (faster, less accurate: README, the pipeline)",
-    )
-    p.add_argument(
-        "--placement",
-        default=None,
-        choices=PLACEMENTS,
-        help="where five points go: cuhk (CUHK's hand-placed pupils) or 300w (300-W's means of the eyes' "
-        "contours); default: the model's own (cuhk5: cuhk, ibug68: 300w)",
-    )
+    add_output_options(p)
+    add_pipeline_options(p)
     add_video_options(p)
     add_engine_options(p)
     p.add_argument("--batch-images", type=options.POSITIVE, default=16, help="images or frames per landmark batch")
