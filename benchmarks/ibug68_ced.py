@@ -15,6 +15,7 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+from ibug68_rolls import nme_outer_corners
 
 from isnet.api import LandmarkDetector
 from isnet.data import read_list
@@ -25,17 +26,12 @@ from isnet.plots import plot_ced
 from isnet.provenance import write_result
 
 RESULTS = Path(__file__).resolve().parent / "results" / "ibug68"
-OUTER_CORNERS = (36, 45)
 
 
 def isnet_errors(samples: list, weights: str | None) -> np.ndarray:
     """``(N,)`` the default pipeline's NME over the outer eye corners, NaN where the face is not found."""
     det = LandmarkDetector(weights, model="ibug68", threads=1)
-    fits = fits_on_rolled_photos(det, samples, 0.0)
-    a, b = OUTER_CORNERS
-    corners = np.array([np.linalg.norm(s.landmarks[a] - s.landmarks[b]) for s in samples])
-    centres = np.linalg.norm(fits.truth[:, 1] - fits.truth[:, 0], axis=1)
-    return fits.nme_all * centres / corners
+    return nme_outer_corners(fits_on_rolled_photos(det, samples, 0.0), samples)
 
 
 def summary(errors: np.ndarray) -> dict:

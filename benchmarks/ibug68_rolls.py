@@ -20,11 +20,21 @@ import numpy as np
 
 from isnet.api import LandmarkDetector
 from isnet.data import read_list
-from isnet.evaluation import fits_on_rolled_photos, flags
+from isnet.evaluation import RolledFits, fits_on_rolled_photos, flags
 from isnet.provenance import write_result
+from isnet.schemes import get_scheme
 
 RESULTS = Path(__file__).resolve().parent / "results"
-OUTER_CORNERS = (36, 45)
+OUTER_CORNERS = get_scheme("ibug68").ocular
+
+
+def nme_outer_corners(fits: RolledFits, samples: list) -> np.ndarray:
+    """``(N,)`` each face's 68-point NME over its annotated outer eye corners (300-W's), from the
+    fits' ``nme_all`` over the eye centres; NaN where the face was not found."""
+    a, b = OUTER_CORNERS
+    corners = np.array([np.linalg.norm(s.landmarks[a] - s.landmarks[b]) for s in samples])
+    centres = np.linalg.norm(fits.truth[:, 1] - fits.truth[:, 0], axis=1)
+    return fits.nme_all * centres / corners
 
 
 def main() -> None:
@@ -38,13 +48,11 @@ def main() -> None:
     samples = read_list(a.list, "pts", scheme="ibug68", target="ibug68")
     samples = samples[: a.limit] if a.limit else samples
     det = LandmarkDetector(a.weights, model="ibug68", threads=1)
-    corners = np.array([np.linalg.norm(s.landmarks[OUTER_CORNERS[0]] - s.landmarks[OUTER_CORNERS[1]]) for s in samples])
     rows, turned_nme, turned_quality = [], [], []
     for roll in a.rolls:
         before = dict(det.pipeline.views)
         fits = fits_on_rolled_photos(det, samples, roll)
-        centres = np.linalg.norm(fits.truth[:, 1] - fits.truth[:, 0], axis=1)
-        nme68 = fits.nme_all * centres / corners
+        nme68 = nme_outer_corners(fits, samples)
         f = fits.found
         failed = nme68[f] > 0.08
         rows.append(
