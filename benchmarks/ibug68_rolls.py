@@ -73,19 +73,18 @@ def main() -> None:
             turned_nme.append(nme68[f])
             turned_quality.append(fits.quality[f])
         print(rows[-1], flush=True)
-    nme_t, q_t = np.concatenate(turned_nme), np.concatenate(turned_quality)
-    out = {
-        "faces": len(samples),
-        "rolls": rows,
-        "turned_rolls": {
+    out = {"faces": len(samples), "rolls": rows}
+    if turned_nme:
+        # Only with a roll other than 0 among --rolls.
+        nme_t, q_t = np.concatenate(turned_nme), np.concatenate(turned_quality)
+        out["turned_rolls"] = {
             "faces_found": int(len(nme_t)),
             "nme_outer_corners": float(nme_t.mean()),
             "fr_008": float(np.mean(nme_t > 0.08)),
             "quality_auroc_008": flags(q_t, nme_t > 0.08),
-        },
-    }
+        }
+        print(out["turned_rolls"])
     write_result(a.out, out)
-    print(out["turned_rolls"])
 
 
 if __name__ == "__main__":
