@@ -10,7 +10,7 @@ every ``detect_every`` frames, and on every frame while no face is followed or a
 less than ``remember`` seconds ago;
 a face it finds that no track follows starts a track, read by the whole pipeline. Each track
 carries an integer id for as long as it lives. A face found within ``remember`` seconds of a
-track's end where that track's face would be by then (moving on as it last moved) takes the
+track's end where that track's face would be by then (moving on along its path before it began to fade) takes the
 ended track's id again, as a face passing behind another does; any other face starts anew.
 
 The points shown are filtered over time in each face's own frame (:mod:`isnet.smoothing`), and
@@ -56,7 +56,7 @@ class TrackerConfig:
             union of the frames' squares) is that track's face.
         refine: further passes, on faces whose points move their frame (fast motion).
         remember: seconds an ended track is remembered: a face found within them where that
-            track's face would be by now, moving on as it last moved, takes its id again (a face
+            track's face would be by now, moving on along its path, takes its id again (a face
             passing behind another). 0: a face that comes back always starts a new track.
         smooth: filter the points shown over time.
         frame_by_shown: frame each face by the points shown (filtered) in the frame before,
@@ -235,7 +235,7 @@ class Tracker:
         return started
 
     def _found_again(self, centre: np.ndarray, side: float, time: float) -> int | None:
-        """The id of the ended track whose face, moving on as it last moved, would be where a face
+        """The id of the ended track whose face, moving on along its path, would be where a face
         was found (within half a frame side, of a side within a factor 1.5), if one is."""
         for k, (t, _) in enumerate(self.lost):
             path = list(t.history)
