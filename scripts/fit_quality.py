@@ -43,7 +43,9 @@ MODELS = (
     ("shift", "disagreement", "mirror_gap", "score"),
     ("shift", "disagreement", "score"),
     ("shift", "disagreement"),
+    ("shift", "detector_gap", "mirror_gap", "score"),
     ("shift", "mirror_gap", "score"),
+    ("shift", "mirror_gap"),
     ("shift", "score"),
     ("shift",),
 )

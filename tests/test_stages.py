@@ -99,6 +99,18 @@ def test_frame_shift_by_hand():
     assert frame_shift(a, moved, FACE[None])[0] == pytest.approx(4.0 / 40.0)
 
 
+def test_upright_frame_coordinates_by_hand_and_as_the_view_places_them():
+    frame = Frames(np.zeros(1, int), np.array([[10.0, 20.0]]), np.array([4.0]), np.array([np.pi / 2]))
+    # A face turned a quarter clockwise: the point below its centre is, upright, to the right.
+    np.testing.assert_allclose(frame.upright(np.array([[[10.0, 22.0]]])), [[[0.5, 0.0]]], atol=1e-12)
+    rng = np.random.default_rng(0)
+    frames = Frames(np.zeros(6, int), rng.uniform(0, 300, (6, 2)), rng.uniform(20, 90, 6), rng.uniform(-3, 3, 6))
+    points = frames.centre[:, None] + rng.normal(0, 30, (6, 5, 2))
+    size = 39
+    view = apply_affines(frames.matrices(size, 0.0), points)
+    np.testing.assert_allclose(frames.upright(points), (view - (size - 1) / 2) / size, atol=1e-12)
+
+
 # ------------------------------------------------------------------ detection
 
 

@@ -171,11 +171,31 @@ def test_quarter_view_consensus_only_for_faces_the_roll_network_reads_far_turned
     assert views["roll"] == 5 * n  # as framed, then in four quarter-turned views
 
 
-def test_the_roll_check_reads_every_face_once_more():
+def test_the_roll_check_reads_every_face_read_unmirrored_once_more():
     photos = demo_photos(4)
     shut = {"roll_trust": 360.0, "check_beyond": 360.0, "unsettled_above": np.inf, "detector_gap_above": np.inf}
     n, views = _views(LandmarkDetector(threads=1, refine=0, roll_check=True, mirror=False, **shut), photos)
     assert views == {"landmark": n, "roll": n}
+
+
+def test_the_roll_check_reads_mirrored_faces_only_where_in_doubt():
+    photos = demo_photos(4)
+    shut = {"roll_trust": 360.0, "check_beyond": 360.0, "unsettled_above": np.inf, "detector_gap_above": np.inf}
+    trusted = {"check_score_below": 0.0, "check_gap_above": np.inf, "check_box_gap_above": np.inf}
+    n, views = _views(LandmarkDetector(threads=1, refine=0, **shut, **trusted), photos)
+    assert views == {"landmark": 2 * n, "roll": 0}
+    n, views = _views(LandmarkDetector(threads=1, refine=0, **shut, **{**trusted, "check_score_below": 2.0}), photos)
+    assert views == {"landmark": 2 * n, "roll": n}  # every score is below 2
+    n, views = _views(LandmarkDetector(threads=1, refine=0, **shut, **{**trusted, "check_gap_above": -1.0}), photos)
+    assert views == {"landmark": 2 * n, "roll": n}  # every gap is above -1
+
+
+def test_faces_in_doubt_by_hand():
+    pipeline = LandmarkDetector(threads=1, check_score_below=0.9, check_gap_above=0.02, check_box_gap_above=0.01).pipeline
+    scores = np.array([0.95, 0.85, 0.95, np.nan, np.nan, 0.95])
+    gaps = np.array([0.01, 0.01, 0.03, 0.015, 0.005, 0.015])
+    np.testing.assert_array_equal(pipeline.doubted(gaps, scores), [1, 2, 3])
+    np.testing.assert_array_equal(pipeline.doubted(None, scores), np.arange(6))  # read unmirrored: no gap to go by
 
 
 @pytest.mark.parametrize("turn", [70, -70])

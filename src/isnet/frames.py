@@ -15,7 +15,7 @@ import numpy as np
 
 from isnet.boxes import box_from_landmarks, roll_of, rotate_points
 from isnet.schemes import CUHK5
-from isnet.transforms import apply_affines, view_matrices
+from isnet.transforms import view_matrices
 
 __all__ = ["Frames", "frame_shift"]
 
@@ -73,6 +73,13 @@ class Frames:
         """``(N, 2, 3)`` maps from photo pixels to the ``size`` view of each face with ``margin``."""
         return view_matrices(self.boxes(), 0, size, margin, angles=-self.roll)[0]
 
+    def upright(self, points: np.ndarray) -> np.ndarray:
+        """``(N, K, 2)`` photo points in each face's frame turned upright, in frame sides from its
+        centre (the view of :meth:`matrices` without margin, up to its scale and offset)."""
+        d = (points - self.centre[:, None]) / self.side[:, None, None]
+        cos, sin = np.cos(self.roll)[:, None], np.sin(self.roll)[:, None]
+        return np.stack([cos * d[..., 0] + sin * d[..., 1], cos * d[..., 1] - sin * d[..., 0]], axis=-1)
+
     def copy(self) -> Frames:
         return Frames(self.photo.copy(), self.centre.copy(), self.side.copy(), self.roll.copy())
 
@@ -97,7 +104,4 @@ def frame_shift(before: Frames, after: Frames, points: np.ndarray) -> np.ndarray
     0 where the frames agree; a pass read in ``before`` is as good as one in ``after`` would be
     when this is small, since the network sees nearly the same view.
     """
-    unit = 1000  # any view side: the shift is returned in sides
-    a = apply_affines(before.matrices(unit, 0.0), points)
-    b = apply_affines(after.matrices(unit, 0.0), points)
-    return np.linalg.norm(a - b, axis=-1).mean(axis=-1) / unit
+    return np.linalg.norm(before.upright(points) - after.upright(points), axis=-1).mean(axis=-1)

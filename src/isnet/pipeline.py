@@ -3,15 +3,16 @@
     photo ─decode once─▶ Photo       grey, BGR, area pyramid                      isnet.photo
           ─detect──────▶ Detections  boxes, scores, the detector's points, frames  isnet.detection
           ─first pass──▶ Readings    the landmark network, one warp a view         isnet.inference
-          ─roll check──▶             the roll network on the detector's box        this module
+          ─roll check──▶             the roll network, faces in doubt only         this module
           ─settle──────▶             a pass again only where it moves the frame    this module
           ─score───────▶ Face        points, roll, quality, placement              this module, isnet.quality
 
 Every pass reads all faces still unsettled in one network call, each view one warp of its
 photo. The first pass reads a face in the frame its detection gave (the detector's five points).
-The roll network, trained at every roll, reads each face in its detector box (``roll_check``):
-where its roll parts from the landmark model's by more than ``check_beyond`` (a face upside down
-reads steadily, and wrongly, as upright), or the landmark model reads the face turned past
+The roll network, trained at every roll, reads a face in its detector box where the first pass
+leaves it in doubt (``roll_check``: a detector score below 0.9, or plain and mirrored readings
+apart): where its roll parts from the landmark model's by more than ``check_beyond`` (a face upside
+down reads steadily, and wrongly, as upright), or the landmark model reads the face turned past
 ``roll_trust`` from its frame (it learned faces within 15 degrees of upright), the face is
 framed by the roll network's points instead. Then the points of each reading frame the face
 anew (:meth:`~isnet.frames.Frames.of_points`), and only faces whose view would move by more
@@ -65,8 +66,15 @@ class PipelineConfig:
             this (mean over the points, in view sides; :func:`~isnet.frames.frame_shift`).
         roll_trust: degrees; a face the first pass reads turned further from its frame is framed
             by the roll network (when there is one) and read again.
-        roll_check: the roll network reads every face too (one more view a face); where its roll
-            parts from the landmark model's by more than ``check_beyond`` degrees it frames the face.
+        roll_check: the roll network reads the faces in doubt too (one more view each); where its
+            roll parts from the landmark model's by more than ``check_beyond`` degrees it frames the
+            face. A face is in doubt where the detector scored it below ``check_score_below`` or its
+            first reading's mirror gap exceeds ``check_gap_above``; read unmirrored, every face is.
+        check_score_below: see ``roll_check``.
+        check_gap_above: see ``roll_check`` (the mirror gap of :class:`~isnet.inference.Readings`).
+        check_box_gap_above: a box the caller gave has no score, so its mirror gap alone decides,
+            at this lower bar (on the held-out 300-W faces turned by 120 and 180 degrees, 0.02 let
+            through upside-down faces that the roll network would have turned).
         unsettled_above: a face whose points still move its view by more than this after the
             further passes is framed by the roll network and read again; it keeps the steadier reading.
         detector_gap_above: so too a face whose detector's five points part from the landmarks
@@ -86,6 +94,9 @@ class PipelineConfig:
     roll_trust: float = 25.0
     roll_check: bool = True
     check_beyond: float = 60.0
+    check_score_below: float = 0.9
+    check_gap_above: float = 0.02
+    check_box_gap_above: float = 0.0125
     unsettled_above: float = 0.06
     detector_gap_above: float = 0.2
     rotations: tuple[float, ...] = (45.0, -45.0)
@@ -168,9 +179,13 @@ class Pipeline:
             # landmark model's (a face upside down reads steadily as upright) it is believed.
             turned = np.abs(_wrap(state.implied.roll - state.frames.roll)) > np.deg2rad(cfg.roll_trust)
             if cfg.roll_check:
-                with self.stage("roll network"):
-                    checked = self.read(photos, detections.boxed, roll=True).points
-                turned |= np.abs(_wrap(roll_of(checked) - state.implied.roll)) > np.deg2rad(cfg.check_beyond)
+                doubted = self.doubted(state.gap, detections.scores)
+                checked = np.full((n, 5, 2), np.nan)
+                if len(doubted):
+                    with self.stage("roll network"):
+                        checked[doubted] = self.read(photos, detections.boxed.take(doubted), roll=True).points
+                parted = np.abs(_wrap(roll_of(checked[doubted]) - state.implied.roll[doubted]))
+                turned[doubted] |= parted > np.deg2rad(cfg.check_beyond)
             self._roll_pass(photos, detections.boxed, state, np.flatnonzero(turned), checked)
         with self.stage("further passes"):
             self._refine(photos, state, np.arange(n), cfg.refine)
@@ -193,6 +208,16 @@ class Pipeline:
         # The roll reported is that of the points returned, not the one their view was turned by.
         roll = np.degrees(roll_of(self.five(placed))) if n else np.zeros(0)
         return Settled(Readings(state.frames, placed, state.gap), state.passes, signals, roll)
+
+    def doubted(self, gap: np.ndarray | None, scores: np.ndarray) -> np.ndarray:
+        """Indices of the faces the roll check reads (see :class:`PipelineConfig`): ``gap`` ``(N,)``
+        their first reading's mirror gaps (``None``: read unmirrored, all are), ``scores`` ``(N,)``
+        the detector's (NaN for boxes the caller gave)."""
+        if gap is None:
+            return np.arange(len(scores))
+        cfg = self.config
+        bar = np.where(np.isnan(scores), cfg.check_box_gap_above, cfg.check_gap_above)
+        return np.flatnonzero((scores < cfg.check_score_below) | (gap > bar))
 
     def _refine(self, photos: list[Photo], state: _State, todo: np.ndarray, passes: int) -> None:
         """Up to ``passes`` further passes over the faces of ``todo`` whose points move their frame."""
@@ -230,11 +255,15 @@ class Pipeline:
         state.adopt(todo[better], trial, np.flatnonzero(better))
 
     def roll_frames(self, photos: list[Photo], frames: Frames, first: np.ndarray | None = None) -> Frames:
-        """Frames of faces by the roll network's five points: each face read in its frame, and one
+        """Frames of faces by the roll network's five points: each face read in its frame (unless
+        ``first`` holds its reading already; NaN rows are read), and one
         read turned past :data:`CONSENSUS_BEYOND` read again in four quarter-turned views, keeping
         the reading whose roll most of the others agree with (within 30 degrees), ties going to
         the view in which the face stood most upright."""
-        first = self.read(photos, frames, roll=True).points if first is None else first.copy()
+        first = np.full((len(frames), 5, 2), np.nan) if first is None else first.copy()
+        unread = np.flatnonzero(~np.isfinite(first).all(axis=(1, 2)))
+        if len(unread):
+            first[unread] = self.read(photos, frames.take(unread), roll=True).points
         rolls = roll_of(first)
         doubtful = np.flatnonzero(np.abs(_wrap(rolls - frames.roll)) > np.deg2rad(CONSENSUS_BEYOND))
         if len(doubtful):

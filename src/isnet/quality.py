@@ -11,8 +11,8 @@ The signals (:data:`SIGNALS`), each entered as its :data:`TRANSFORMS` form:
 
 - ``shift``: how far the last reading's points would move its view if the face were framed by
   them (:func:`isnet.frames.frame_shift`, view sides), log;
-- ``disagreement``: the roll network's five points (it reads every face, ``roll_check``) and the
-  landmarks' apart (:func:`disagreement`), log;
+- ``disagreement``: the roll network's five points (it reads the faces in doubt, ``roll_check``)
+  and the landmarks' apart (:func:`disagreement`), log;
 - ``detector_gap``: the detector's five points and the landmarks' apart (:func:`disagreement`), log;
 - ``mirror_gap``: the plain and mirrored readings of all points apart (:class:`isnet.inference.Readings`), log;
 - ``score``: the detector's confidence, logit.
