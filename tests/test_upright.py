@@ -191,7 +191,8 @@ def test_the_roll_check_reads_mirrored_faces_only_where_in_doubt():
 
 
 def test_faces_in_doubt_by_hand():
-    pipeline = LandmarkDetector(threads=1, check_score_below=0.9, check_gap_above=0.02, check_box_gap_above=0.01).pipeline
+    bars = {"check_score_below": 0.9, "check_gap_above": 0.02, "check_box_gap_above": 0.01}
+    pipeline = LandmarkDetector(threads=1, **bars).pipeline
     scores = np.array([0.95, 0.85, 0.95, np.nan, np.nan, 0.95])
     gaps = np.array([0.01, 0.01, 0.03, 0.015, 0.005, 0.015])
     np.testing.assert_array_equal(pipeline.doubted(gaps, scores), [1, 2, 3])
