@@ -23,11 +23,12 @@ import golden_pipeline  # noqa: E402
 
 GOLDEN = json.loads((REPO / "benchmarks" / "results" / "golden" / "pipeline.json").read_text())
 # Tolerances from the spread golden_pipeline.py measured over PyTorch and onnxruntime, 1 and 2
-# threads and the generic kernels: points moved at most 7.7e-6 px. Every view is one OpenCV warp,
-# which snaps source positions to 1/32 px, so on another CPU float noise in a frame can move a
-# sample and the points by some hundredths of a pixel (0.053 px measured between the backends when
-# turned views alone took this path): 0.6 px is allowed, quality 1e-3, roll 0.075 degrees.
-TOLERANCE = {group: {"landmarks_px": 0.6, "quality": 1e-3, "roll_degrees": 0.075} for group in ("upright", "turned")}
+# threads and the generic kernels: points moved at most 7.7e-6 px on an Intel Xeon, 0.011 px on an
+# AMD EPYC (the same on the code before the roll check was gated). Every view is one OpenCV warp,
+# which snaps source positions to 1/32 px, so float noise in a frame can move a sample and the
+# points by some hundredths of a pixel (0.053 px measured between the backends when turned views
+# alone took this path): 0.6 px is allowed, quality 1e-3, roll 0.1 degrees (0.0078 measured).
+TOLERANCE = {group: {"landmarks_px": 0.6, "quality": 1e-3, "roll_degrees": 0.1} for group in ("upright", "turned")}
 CONFIGURATIONS = [("onnx", 1), ("onnx", 2), ("torch", 1), ("torch", 2)]
 
 
