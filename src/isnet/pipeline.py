@@ -291,7 +291,7 @@ class Pipeline:
 @dataclass
 class _State:
     """The passes' progress over ``N`` faces: the last reading of each, the frame it was read in,
-    and the frame its points imply."""
+    the frame its points imply, and how far apart the two are (``shifts``, kept as they change)."""
 
     points: np.ndarray
     gap: np.ndarray | None
@@ -299,20 +299,19 @@ class _State:
     five: np.ndarray
     implied: Frames
     passes: np.ndarray
+    shifts: np.ndarray
 
     @classmethod
     def first(cls, r: Readings, five_of) -> _State:
         five = five_of(r.points)
         gap = None if r.mirror_gap is None else r.mirror_gap.copy()
         implied = Frames.of_points(r.frames.photo, five)
-        return cls(r.points.copy(), gap, r.frames.copy(), five, implied, np.ones(len(five), int))
+        shifts = frame_shift(r.frames, implied, five) if len(five) else np.zeros(0)
+        return cls(r.points.copy(), gap, r.frames.copy(), five, implied, np.ones(len(five), int), shifts)
 
     def shift(self, index: np.ndarray | None = None) -> np.ndarray:
         """``(n,)`` how far the points of faces ``index`` (all) would move their view if reframed."""
-        index = np.arange(len(self.five)) if index is None else index
-        if not len(index):
-            return np.zeros(0)
-        return frame_shift(self.frames.take(index), self.implied.take(index), self.five[index])
+        return self.shifts.copy() if index is None else self.shifts[index]
 
     def update(self, index: np.ndarray, r: Readings, five_of) -> None:
         self.points[index] = r.points
@@ -321,6 +320,7 @@ class _State:
         self.frames.put(index, r.frames)
         self.five[index] = five_of(r.points)
         self.implied.put(index, Frames.of_points(self.frames.photo[index], self.five[index]))
+        self.shifts[index] = frame_shift(self.frames.take(index), self.implied.take(index), self.five[index])
         self.passes[index] += 1
 
     def adopt(self, index: np.ndarray, other: _State, rows: np.ndarray) -> None:
@@ -331,6 +331,7 @@ class _State:
         self.frames.put(index, other.frames.take(rows))
         self.five[index] = other.five[rows]
         self.implied.put(index, other.implied.take(rows))
+        self.shifts[index] = other.shifts[rows]
         self.passes[index] += other.passes[rows]
 
 

@@ -114,11 +114,14 @@ def quality_of(signals: Mapping[str, np.ndarray], fit: dict | None = None) -> np
     n = len(next(iter(signals.values())))
     out = np.full(n, np.nan)
     todo = np.ones(n, bool)
+    finite = {k: np.isfinite(np.asarray(v, np.float64)) for k, v in signals.items()}
     for model in fit["models"]:
         names = model["signals"]
         if not all(k in signals for k in names):
             continue
-        has = todo & np.all([np.isfinite(np.asarray(signals[k], np.float64)) for k in names], axis=0)
+        has = todo.copy()
+        for k in names:
+            has &= finite[k]
         if not has.any():
             continue
         x = design({k: np.asarray(signals[k])[has] for k in names}, names)
