@@ -20,10 +20,11 @@ The signals (:data:`SIGNALS`), each entered as its :data:`TRANSFORMS` form:
 ``weights/quality.json`` (written by ``scripts/fit_quality.py``) holds a fit per shipped landmark
 model, by its scheme's name; a fit holds one model per set of signals, so a face missing one (no
 detector points or score for a box the caller gave, no mirror gap unmirrored, no disagreement
-where the roll network was not asked) is scored by the model of the signals it has. A fit is made on real faces, good and failed (all the model's points
-within 10 % of the eye distance on average), and on false detections in photos of background,
-labelled not good. A model of another scheme is scored by the five-point fit without the mirror
-gap, whose scale depends on the points read.
+where the roll network was not asked) is scored by the model of the signals it has. A fit is
+made on real faces, good and failed (all the model's points within 10 % of the eye distance on
+average), and on false detections in photos of background, labelled not good. A model of
+another scheme is scored by the five-point fit without the mirror gap, whose scale depends on
+the points read.
 """
 
 from __future__ import annotations
