@@ -201,6 +201,24 @@ def test_killed_search_workers_lose_and_repeat_nothing(tmp_path):
     )
 
 
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used with Study.optimize")
+def test_a_trial_whose_worker_died_before_its_first_heartbeat_is_retried(tmp_path):
+    from optuna.trial import TrialState
+
+    args = search_args(tmp_path)  # heartbeat 1: stale after 3 s
+    study = search.create_or_load(args, 3)
+    # A trial started with no heartbeat thread: a worker killed between starting it and its first beat.
+    trial = study.ask()
+    search.fail_stale(study)
+    assert study.get_trials(deepcopy=False)[trial.number].state == TrialState.RUNNING  # within the grace
+    time.sleep(search.STALE_HEARTBEATS * args.heartbeat + 0.5)
+    search.fail_stale(study)
+    trials = study.get_trials(deepcopy=False)
+    assert trials[trial.number].state == TrialState.FAIL
+    retries = [t for t in trials if t.system_attrs.get("failed_trial") == trial.number]
+    assert len(retries) == 1 and retries[0].state == TrialState.WAITING and retries[0].params == trial.params
+
+
 @pytest.mark.slow
 def test_a_dead_workers_trial_is_retried_within_three_heartbeats(tmp_path):
     import multiprocessing as mp

@@ -25,12 +25,14 @@ import sys
 import time
 import warnings
 from dataclasses import dataclass, field, fields, replace
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import optuna
 from optuna.distributions import FloatDistribution
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+from optuna.storages._rdb import models as rdb_models
 from optuna.trial import TrialState
 from scipy.optimize import minimize
 from sqlalchemy import event
@@ -407,7 +409,7 @@ def make_storage(url: str, heartbeat: int = 30) -> RDBStorage:
         # No cap: only a killed worker's trial is retried (an exception in training fails
         # the trial for good), and each retry continues that trial's own checkpoint.
         retry = RetryHeartbeatStaleTrialCallback(max_retry=None)
-        storage = RDBStorage(
+        storage = _Storage(
             url,
             heartbeat_interval=heartbeat,
             grace_period=STALE_HEARTBEATS * heartbeat,
@@ -417,6 +419,30 @@ def make_storage(url: str, heartbeat: int = 30) -> RDBStorage:
     if url.startswith("sqlite"):
         _serialise_sqlite_transactions(storage.engine)
     return storage
+
+
+class _Storage(RDBStorage):
+    """Optuna's RDB storage, with one more kind of stale trial: one still running with no heartbeat
+    that started more than the grace period ago. Its worker died between starting the trial and its
+    first heartbeat; Optuna skips trials without a heartbeat, so it would run forever, unretried."""
+
+    def _get_stale_trial_ids(self, study_id: int) -> list[int]:
+        stale = super()._get_stale_trial_ids(study_id)
+        grace = timedelta(seconds=self.grace_period if self.grace_period is not None else 2 * self.heartbeat_interval)
+        # Optuna stamps a trial's start with the local clock of the worker that starts it.
+        now = datetime.now()
+        session = self.scoped_session()
+        try:
+            running = (
+                session.query(rdb_models.TrialModel)
+                .filter(rdb_models.TrialModel.state == TrialState.RUNNING, rdb_models.TrialModel.study_id == study_id)
+                .all()
+            )
+            silent = [t.trial_id for t in running if not t.heartbeats and t.datetime_start is not None]
+            starts = {t.trial_id: t.datetime_start for t in running}
+        finally:
+            session.close()
+        return stale + [i for i in silent if i not in stale and now - starts[i] > grace]
 
 
 def _serialise_sqlite_transactions(engine) -> None:
