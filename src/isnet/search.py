@@ -427,10 +427,9 @@ class _Storage(RDBStorage):
     first heartbeat; Optuna skips trials without a heartbeat, so it would run forever, unretried."""
 
     def _get_stale_trial_ids(self, study_id: int) -> list[int]:
-        stale = super()._get_stale_trial_ids(study_id)
-        grace = timedelta(seconds=self.grace_period if self.grace_period is not None else 2 * self.heartbeat_interval)
-        # Optuna stamps a trial's start with the local clock of the worker that starts it.
-        now = datetime.now()
+        # make_storage always sets the grace period. Optuna stamps a trial's start with the local
+        # clock of the worker that starts it.
+        started_before = datetime.now() - timedelta(seconds=self.grace_period)
         session = self.scoped_session()
         try:
             running = (
@@ -438,11 +437,15 @@ class _Storage(RDBStorage):
                 .filter(rdb_models.TrialModel.state == TrialState.RUNNING, rdb_models.TrialModel.study_id == study_id)
                 .all()
             )
-            silent = [t.trial_id for t in running if not t.heartbeats and t.datetime_start is not None]
-            starts = {t.trial_id: t.datetime_start for t in running}
+            # Trials with a heartbeat are Optuna's to judge; it skips the others.
+            silent = [
+                t.trial_id
+                for t in running
+                if not t.heartbeats and t.datetime_start is not None and t.datetime_start < started_before
+            ]
         finally:
             session.close()
-        return stale + [i for i in silent if i not in stale and now - starts[i] > grace]
+        return super()._get_stale_trial_ids(study_id) + silent
 
 
 def _serialise_sqlite_transactions(engine) -> None:
