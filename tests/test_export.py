@@ -14,7 +14,7 @@ from isnet.api import LandmarkDetector
 from isnet.assets import demo_list as _demo_list
 from isnet.boxes import ltrb_to_xywh
 from isnet.data import face_crops, read_sun_list
-from isnet.export import PARITY_TOLERANCE, OnnxISNet, parity
+from isnet.export import PARITY_TOLERANCE, OnnxISNet, export_onnx, parity
 from isnet.inference import view_inputs
 
 pytest.importorskip("onnxruntime", reason="the onnx extra is not installed (pip install -e '.[onnx]')")
@@ -79,3 +79,13 @@ def test_benchmark_command_measures_everything(tmp_path, weights, capsys):
     assert all(x["median_ms"] > 0 for x in r["network"] + r["end_to_end"])
     assert set(r["goals"]) == {"one_face_ms_1_thread", "faces_per_s_batched_2_threads", "photo_ms"}
     assert "MFLOPs per face" in capsys.readouterr().out
+
+
+def test_a_pooled_model_whose_grids_do_not_divide_exports(tmp_path):
+    # At 56 pixels the third block's 5 x 5 map pools to the last 2 x 2 grid, which ONNX's own
+    # adaptive pooling cannot express.
+    torch.manual_seed(0)
+    model = isnet.ISNet(isnet.ISNetConfig(scheme="ibug68", input_size=56, synthesis="pooled")).eval()
+    out = tmp_path / "pooled.onnx"
+    export_onnx(model, out)
+    assert parity(model, out) < PARITY_TOLERANCE

@@ -3,6 +3,7 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 import isnet
 from isnet.assets import demo_list
@@ -13,6 +14,7 @@ from isnet.model import (
     CheckpointError,
     ISNet,
     ISNetConfig,
+    average_to,
     count_macs,
     count_parameters,
     load_checkpoint,
@@ -172,3 +174,16 @@ def test_a_68_point_model_on_a_five_point_list_is_scored_on_its_reduction(tmp_pa
     assert face.landmarks.shape == (68, 2)
     # The API samples the view in one warp, evaluation from a crop: a few hundredths of a pixel apart here.
     np.testing.assert_allclose(ev.pred[0], reduce_to_cuhk5(face.landmarks, get_scheme("ibug68")), atol=0.5)
+
+
+@pytest.mark.parametrize(("side", "grid"), [(5, 2), (26, 2), (12, 5), (7, 3), (4, 4)])
+def test_average_to_matches_adaptive_pooling(side, grid):
+    x = torch.rand(2, 3, side, side)
+    torch.testing.assert_close(average_to(x, grid), nn.functional.adaptive_avg_pool2d(x, grid))
+
+
+def test_average_to_by_hand():
+    x = torch.arange(25.0).view(1, 1, 5, 5)
+    # Rows and columns 0..2 and 2..4 (the middle one shared): means of those 3 x 3 squares.
+    expected = torch.tensor([[[[6.0, 8.0], [16.0, 18.0]]]])
+    torch.testing.assert_close(average_to(x, 2), expected)

@@ -26,6 +26,7 @@ Decisions the paper leaves open, and why:
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import pickle
@@ -34,12 +35,14 @@ from dataclasses import asdict, dataclass, fields, replace
 from functools import cached_property
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
 from isnet.schemes import Scheme, get_scheme
 
 __all__ = [
+    "average_to",
     "Block",
     "CHECKPOINT_FORMAT",
     "CheckpointError",
@@ -210,7 +213,7 @@ class ISNet(nn.Module):
             dims = [config.channels[i] * sizes[i] ** 2 for i in self.used]
         else:
             dims = [config.channels[i] * last**2 for i in self.used]
-        self.pool = nn.AdaptiveAvgPool2d(last) if config.synthesis == "pooled" else None
+        self.pool_grid = last if config.synthesis == "pooled" else None
         if config.learn_beta:
             self.beta = nn.Parameter(torch.tensor(config.beta))
         else:
@@ -251,13 +254,37 @@ class ISNet(nn.Module):
         for i, block in enumerate(self.blocks):
             x = block(x)
             if j < len(self.used) and self.used[j] == i:
-                f = self.pool(x) if self.pool is not None else x
+                f = x if self.pool_grid is None else average_to(x, self.pool_grid)
                 parts.append(f.flatten(1) * weights[j])
                 j += 1
         return torch.cat(parts, dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.synthesise(x)).view(-1, self.n_points, 2)
+
+
+def average_to(x: torch.Tensor, grid: int) -> torch.Tensor:
+    """``(B, C, H, H)`` maps averaged to ``(B, C, grid, grid)``, as ``adaptive_avg_pool2d``.
+
+    Written as two products with a pooling matrix because ONNX has no adaptive pooling where
+    ``grid`` does not divide ``H`` (the 56-pixel input's 5 x 5 map to 2 x 2).
+    """
+    side = x.shape[-1]
+    if side % grid == 0:
+        return nn.functional.avg_pool2d(x, side // grid)
+    p = _pooling_matrix(side, grid).to(x.dtype)
+    return p @ x @ p.T
+
+
+@functools.cache
+def _pooling_matrix(side: int, grid: int) -> torch.Tensor:
+    """``(grid, side)``: row i averages cells ``floor(i * side / grid)`` to ``ceil((i + 1) * side / grid)``."""
+    # Built in numpy: torch ops here would be traced into an exported graph.
+    p = np.zeros((grid, side), np.float32)
+    for i in range(grid):
+        lo, hi = (i * side) // grid, -((-(i + 1) * side) // grid)
+        p[i, lo:hi] = 1.0 / (hi - lo)
+    return torch.from_numpy(p)
 
 
 def count_parameters(model: nn.Module) -> int:
