@@ -68,6 +68,41 @@ def test_init_fine_tunes_from_a_model_file(tmp_path):
         train(train_config(tmp_path / "c", iterations=2, init=str(tmp_path / "nothing.pt")))
 
 
+def test_a_student_that_reads_as_its_teacher_learns_nothing_more(tmp_path):
+    # Started from the teacher and taught only by it, every reading agrees: zero loss, zero
+    # gradient, and the weights stay exactly the teacher's.
+    first = train(train_config(tmp_path / "a", iterations=4, val_every=4, channels=(8, 16, 24, 32)))
+    taught = train(
+        train_config(
+            tmp_path / "b", iterations=3, val_every=3, init=first["model"], teacher=first["model"], teacher_weight=1.0
+        )
+    )
+    start, end = isnet.load(first["model"]).state_dict(), isnet.load(taught["model"]).state_dict()
+    assert all(torch.equal(v, end[k]) for k, v in start.items())
+    assert taught["history"][-1]["train_loss"] == 0.0
+    assert TrainConfig(**isnet.model.load_checkpoint(taught["model"])["train_config"]).teacher == first["model"]
+
+
+def test_the_teacher_reads_the_students_views_at_its_own_size():
+    torch.manual_seed(0)
+    teacher = isnet.ISNet(ISNetConfig(input_size=39)).eval()
+    views = torch.rand(3, 1, 39, 39)
+    torch.testing.assert_close(training.teacher_targets(teacher, views), teacher(views), rtol=0, atol=0)
+    larger = torch.rand(3, 1, 48, 48)
+    resized = torch.nn.functional.interpolate(larger, size=(39, 39), mode="bilinear", antialias=True)
+    torch.testing.assert_close(training.teacher_targets(teacher, larger), teacher(resized))
+
+
+def test_a_teacher_of_another_view_or_scheme_is_refused(tmp_path):
+    for name, config in (("margin", ISNetConfig(margin=0.2)), ("scheme", ISNetConfig(scheme="ibug68"))):
+        path = tmp_path / f"{name}.pt"
+        isnet.model.save_checkpoint(path, isnet.ISNet(config))
+        with pytest.raises(
+            ValueError, match=rf"--teacher .*{name}.pt: its {'view margin' if name == 'margin' else 'scheme'}"
+        ):
+            training.load_teacher(str(path), ISNetConfig())
+
+
 def test_refuses_to_overwrite_a_run_and_to_resume_nothing(tmp_path):
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         train(train_config(tmp_path, iterations=2, resume=True))

@@ -121,6 +121,8 @@ class TrainConfig:
     schedule: str = "cosine"
     warmup: int = 200
     loss: str = "euclidean"
+    teacher: str | None = None
+    teacher_weight: float = 0.5
     seed: int = 0
     # augmentation
     no_augment: bool = False
@@ -210,7 +212,7 @@ RESULT_FIELDS = (
     *("scheme", "arch", "beta", "learn_beta", "input_size", "channels", "kernels", "hidden", "synthesis", "margin"),
     *("iterations", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "schedule", "warmup", "loss"),
     *("seed", "no_augment", "rotate", "translate", "box_shift", "box_scale", "flip", "contrast", "brightness"),
-    *("occlude", "blur", "noise", "detector_box", "jpeg", "init", "val_every"),
+    *("occlude", "blur", "noise", "detector_box", "jpeg", "init", "val_every", "teacher", "teacher_weight"),
 )
 # Where a run is written and how it is run and reported: never part of its result.
 RUN_FIELDS = (
@@ -367,6 +369,7 @@ class Run:
     start: int = 0
     history: list[dict] = field(default_factory=list)
     window: list[float] = field(default_factory=list)
+    teacher: ISNet | None = None
 
     @property
     def out(self) -> Path:
@@ -492,6 +495,8 @@ def prepare(config: TrainConfig) -> Run:
         raise ValueError(f"--batch-size {config.batch_size} must divide evenly among {world} processes")
     optimizer = make_optimizer(config, model)
     run = Run(config, model, model, optimizer, train, val, skipped, rank, world, device)
+    if config.teacher:
+        run.teacher = load_teacher(config.teacher, model.config).to(device)
     if ckpt is not None:
         optimizer.load_state_dict(ckpt["optimizer"])
         run.history, run.window, run.start = list(ckpt["history"]), list(ckpt["window"]), int(ckpt["iteration"])
@@ -505,6 +510,29 @@ def prepare(config: TrainConfig) -> Run:
     if world > 1:
         run.net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     return run
+
+
+def load_teacher(path: str, student: ISNetConfig) -> ISNet:
+    """The model whose readings a distilled student also learns from; it must read the student's
+    points from the same view (scheme and margin; its input size may differ)."""
+    teacher = model_from_checkpoint(load_checkpoint(path), path).eval()
+    t = teacher.config
+    if t.landmark_scheme.points != student.landmark_scheme.points:
+        raise ValueError(f"--teacher {path}: its scheme {t.scheme!r} is not the student's {student.scheme!r}")
+    if t.margin != student.margin:
+        raise ValueError(f"--teacher {path}: its view margin {t.margin} is not the student's {student.margin}")
+    return teacher
+
+
+@torch.no_grad()
+def teacher_targets(teacher: ISNet, views: torch.Tensor) -> torch.Tensor:
+    """``(B, K, 2)`` the teacher's reading of the student's ``(B, 1, S, S)`` views, as fractions of
+    the view: the same views resized to the teacher's input (the margin is the same, so the
+    fractions are too)."""
+    size = teacher.config.input_size
+    if views.shape[-1] != size:
+        views = torch.nn.functional.interpolate(views, size=(size, size), mode="bilinear", antialias=True)
+    return teacher(views)
 
 
 @torch.no_grad()
@@ -545,7 +573,12 @@ def train_steps(run: Run, stop: int) -> None:
             views, target = make_batch(run.train, index, model.config, augment, rng, part, next(loader))
             for group in run.optimizer.param_groups:
                 group["lr"] = learning_rate(config, it)
-            loss = loss_fn(net(views.to(run.device)) * unit, target.to(run.device) * unit)
+            views = views.to(run.device)
+            pred = net(views) * unit
+            loss = loss_fn(pred, target.to(run.device) * unit)
+            if run.teacher is not None:
+                w = config.teacher_weight
+                loss = (1.0 - w) * loss + w * loss_fn(pred, teacher_targets(run.teacher, views) * unit)
             # Loss and stop request travel together: every process must see the same of both, or a
             # NaN or a Ctrl-C on one process would hang the others at the next all-reduce.
             status = torch.stack([loss.detach(), torch.tensor(float(interrupt.requested), device=loss.device)])

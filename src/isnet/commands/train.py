@@ -88,6 +88,18 @@ def add_optimisation_options(g: argparse._ArgumentGroup) -> None:
     )
     g.add_argument("--warmup", type=options.COUNT, default=200, help="iterations of linear learning-rate warm-up")
     g.add_argument("--loss", default="euclidean", choices=LOSSES, help="training loss")
+    g.add_argument(
+        "--teacher",
+        default=None,
+        metavar="WEIGHTS",
+        help="distil: also learn this model's readings of each augmented view (same scheme and margin)",
+    )
+    g.add_argument(
+        "--teacher-weight",
+        type=options.FRACTION,
+        default=0.5,
+        help="the teacher's share of the loss (the annotation's is the rest)",
+    )
     g.add_argument("--seed", type=options.SEED, default=0, help="seed of initialisation, batches and augmentation")
 
 
