@@ -93,14 +93,15 @@ def test_the_teacher_reads_the_students_views_at_its_own_size():
     torch.testing.assert_close(training.teacher_targets(teacher, larger), teacher(resized))
 
 
-def test_a_teacher_of_another_view_or_scheme_is_refused(tmp_path):
-    for name, config in (("margin", ISNetConfig(margin=0.2)), ("scheme", ISNetConfig(scheme="ibug68"))):
-        path = tmp_path / f"{name}.pt"
-        isnet.model.save_checkpoint(path, isnet.ISNet(config))
-        with pytest.raises(
-            ValueError, match=rf"--teacher .*{name}.pt: its {'view margin' if name == 'margin' else 'scheme'}"
-        ):
-            training.load_teacher(str(path), ISNetConfig())
+@pytest.mark.parametrize(
+    ("name", "config", "refusal"),
+    [("margin", ISNetConfig(margin=0.2), "its view margin"), ("scheme", ISNetConfig(scheme="ibug68"), "its scheme")],
+)
+def test_a_teacher_of_another_view_or_scheme_is_refused(tmp_path, name, config, refusal):
+    path = tmp_path / f"{name}.pt"
+    isnet.model.save_checkpoint(path, isnet.ISNet(config))
+    with pytest.raises(ValueError, match=rf"--teacher .*{name}.pt: {refusal}"):
+        training.load_teacher(str(path), ISNetConfig())
 
 
 def test_refuses_to_overwrite_a_run_and_to_resume_nothing(tmp_path):

@@ -31,7 +31,7 @@ from isnet.detectors import YuNet, detector_training_boxes
 from isnet.inference import ground_truth, predict_crops
 from isnet.losses import euclidean, euclidean_loss, view_to_loss_units, wing
 from isnet.metrics import summarise
-from isnet.model import ISNet, ISNetConfig, load_checkpoint, model_from_checkpoint, save_checkpoint
+from isnet.model import ISNet, ISNetConfig, load, load_checkpoint, model_from_checkpoint, save_checkpoint
 from isnet.plots import plot_loss_curves
 from isnet.schemes import SCHEMES, get_scheme
 from isnet.transforms import (
@@ -515,7 +515,7 @@ def prepare(config: TrainConfig) -> Run:
 def load_teacher(path: str, student: ISNetConfig) -> ISNet:
     """The model whose readings a distilled student also learns from; it must read the student's
     points from the same view (scheme and margin; its input size may differ)."""
-    teacher = model_from_checkpoint(load_checkpoint(path), path).eval()
+    teacher = load(path)
     t = teacher.config
     if t.landmark_scheme.points != student.landmark_scheme.points:
         raise ValueError(f"--teacher {path}: its scheme {t.scheme!r} is not the student's {student.scheme!r}")
