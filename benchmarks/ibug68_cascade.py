@@ -149,7 +149,8 @@ def train_region(name: str, train_list: str, out: Path, iterations: int, ckpt_ev
         window.append(loss.item())
         if (it + 1) % ckpt_every == 0 or it + 1 == iterations:
             torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "iteration": it + 1}, ckpt)
-            print(f"{name} {it + 1}/{iterations} loss {np.mean(window):.3f} {time.perf_counter() - t0:.0f} s", flush=True)
+            seconds = time.perf_counter() - t0
+            print(f"{name} {it + 1}/{iterations} loss {np.mean(window):.3f} {seconds:.0f} s", flush=True)
             window = []
     model.eval()
     path = out / "model.pt"
@@ -219,8 +220,10 @@ def evaluate(val_list: str, runs: Path) -> dict:
         print(f"{name:12s} alone NME {100 * rows[f'pipeline + {name}']['nme']:.3f} %", flush=True)
     rows["pipeline + all regions trained"] = scores(cascaded)
     for k, v in rows.items():
-        print(f"{k:32s} {100 * v['nme']:.3f} %  FR {100 * v['fr_008']:.1f} %  "
-              + " ".join(f"{r} {100 * x:.2f}" for r, x in v["per_region"].items()))
+        print(
+            f"{k:32s} {100 * v['nme']:.3f} %  FR {100 * v['fr_008']:.1f} %  "
+            + " ".join(f"{r} {100 * x:.2f}" for r, x in v["per_region"].items())
+        )
     return {"faces": int(found.sum()), "of": len(samples), "rows": rows}
 
 
@@ -240,7 +243,8 @@ def main() -> None:
     if a.command == "train":
         print(train_region(a.region, a.train_list, a.out / a.region, a.iterations))
     else:
-        write_result(a.out, {"val_list": "200 held-out 300-W training faces (scripts/ibug68_split.py)", **evaluate(a.val_list, a.runs)})
+        held_out = "200 held-out 300-W training faces (scripts/ibug68_split.py)"
+        write_result(a.out, {"val_list": held_out, **evaluate(a.val_list, a.runs)})
 
 
 if __name__ == "__main__":
