@@ -2,7 +2,8 @@
 
 Usage:
     python benchmarks/ibug68_cascade.py train REGION --train-list $RUNS/ibug68/train.txt --out $RUNS/cascade
-    python benchmarks/ibug68_cascade.py evaluate --val-list $RUNS/ibug68/val.txt --runs $RUNS/cascade [--out FILE]
+    python benchmarks/ibug68_cascade.py evaluate --val-list $RUNS/ibug68/val.txt --runs $RUNS/cascade
+        --names jaw mouth ... [--out FILE]
 (default --out: benchmarks/results/ibug68/cascade_val_through_pipeline.json)
 
 A region (:data:`REGIONS`: the jaw, the brows with the eyes, the nose with the mouth, the mouth, the nose) gets its own
@@ -30,9 +31,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from ibug68_candidates import network_ms
 from ibug68_rolls import OUTER_CORNERS
 
 from isnet.api import LandmarkDetector
+from isnet.assets import weights_path
 from isnet.boxes import roll_of
 from isnet.data import face_crops, read_list, reduce_to_cuhk5
 from isnet.evaluation import match_by_centre
@@ -194,7 +197,10 @@ def refine_region(net, photos: list[Photo], points: np.ndarray, view, region: tu
     return out
 
 
-def evaluate(val_list: str, runs: Path) -> dict:
+def evaluate(val_list: str, runs: Path, names: list[str]) -> dict:
+    """The pipeline's NME on the held-out faces, then with each run's region read again, and with
+    all of ``names`` at once (each region read in the view the pipeline's points frame, as one
+    stage would read them together), replacing or averaging the pipeline's reading."""
     samples = read_list(val_list, "pts", scheme="ibug68", target="ibug68")
     truth = np.stack([s.landmarks for s in samples])
     points, photos = pipeline_points(samples)
@@ -210,28 +216,34 @@ def evaluate(val_list: str, runs: Path) -> dict:
             "per_region": {r: float(nme(p, truth, i).mean()) for r, i in regions.items()},
         }
 
-    rows = {"pipeline": scores(points)}
-    cascaded = points.copy()
-    for name in REGIONS:
-        folder = runs / name
-        if not (folder / "model.pt").is_file():
-            continue
-        info = json.loads((folder / "region.json").read_text())
-        net = load(folder / "model.pt")
-        alone = refine_region(net, photos, points, info["view"], REGIONS[name])
-        cascaded = refine_region(net, photos, cascaded, info["view"], REGIONS[name])
-        rows[f"pipeline + {name}"] = {**scores(alone), "view": info["view"]}
+    rows, nets = {"pipeline": scores(points)}, {}
+    replaced, averaged = points.copy(), points.copy()
+    for name in names:
+        info = json.loads((runs / name / "region.json").read_text())
+        nets[name] = net = load(runs / name / "model.pt")
+        index = REGIONS[info["region"]]
+        alone = refine_region(net, photos, points, info["view"], index)
+        replaced[:, list(index)] = alone[:, list(index)]
+        averaged[:, list(index)] = 0.5 * (points[:, list(index)] + alone[:, list(index)])
+        rows[f"pipeline + {name}"] = {
+            **scores(alone),
+            "region": info["region"],
+            "view": info["view"],
+            "input_size": net.config.input_size,
+        }
         # Whether the region's network reads the region better, or only differently: the mean of its
         # reading and the pipeline's.
         rows[f"pipeline + {name}, mean of both readings"] = scores(0.5 * (points + alone))
-        print(f"{name:12s} alone NME {100 * rows[f'pipeline + {name}']['nme']:.3f} %", flush=True)
-    rows["pipeline + all regions trained"] = scores(cascaded)
+    rows[f"pipeline + {' + '.join(names)}"] = scores(replaced)
+    rows[f"pipeline + {' + '.join(names)}, means"] = scores(averaged)
     for k, v in rows.items():
         print(
-            f"{k:32s} {100 * v['nme']:.3f} %  FR {100 * v['fr_008']:.1f} %  "
+            f"{k:48s} {100 * v['nme']:.3f} %  FR {100 * v['fr_008']:.1f} %  "
             + " ".join(f"{r} {100 * x:.2f}" for r, x in v["per_region"].items())
         )
-    return {"faces": int(found.sum()), "of": len(samples), "rows": rows}
+    ms = network_ms({"shipped": load(weights_path(None, "ibug68")), **nets}, rounds=5, seconds=0.5)
+    print("ms a view:", {k: round(v, 3) for k, v in ms.items()})
+    return {"faces": int(found.sum()), "of": len(samples), "rows": rows, "network_ms_per_view": ms}
 
 
 def main() -> None:
@@ -247,13 +259,14 @@ def main() -> None:
     e = sub.add_parser("evaluate", help="the pipeline, then each trained region's network, on held-out faces")
     e.add_argument("--val-list", required=True)
     e.add_argument("--runs", type=Path, required=True)
+    e.add_argument("--names", nargs="+", required=True, help="run folders under --runs, one per region")
     e.add_argument("--out", type=Path, default=RESULTS / "ibug68" / "cascade_val_through_pipeline.json")
     a = p.parse_args()
     if a.command == "train":
         print(train_region(a.region, a.train_list, a.out / (a.name or a.region), a.iterations, a.input_size))
     else:
         held_out = "200 held-out 300-W training faces (scripts/ibug68_split.py)"
-        write_result(a.out, {"val_list": held_out, **evaluate(a.val_list, a.runs)})
+        write_result(a.out, {"val_list": held_out, **evaluate(a.val_list, a.runs, a.names)})
 
 
 if __name__ == "__main__":
