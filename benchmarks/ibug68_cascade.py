@@ -33,6 +33,7 @@ import numpy as np
 import torch
 from ibug68_candidates import network_ms
 from ibug68_rolls import OUTER_CORNERS
+from ibug68_speed import SETTINGS
 
 from isnet.api import LandmarkDetector
 from isnet.assets import weights_path
@@ -174,9 +175,10 @@ def nme(points: np.ndarray, truth: np.ndarray, index: list[int] | None = None) -
     return errors.mean(axis=1) / np.linalg.norm(truth[:, a] - truth[:, b], axis=1)
 
 
-def pipeline_points(samples: list) -> tuple[np.ndarray, list[Photo]]:
-    """``(N, 68, 2)`` the default pipeline's points of each held-out face (NaN where not found), and the photos."""
-    det = LandmarkDetector(model="ibug68", threads=1)
+def pipeline_points(samples: list, settings: dict) -> tuple[np.ndarray, list[Photo]]:
+    """``(N, 68, 2)`` the pipeline's points of each held-out face with ``settings`` (NaN where not
+    found), and the photos."""
+    det = LandmarkDetector(model="ibug68", threads=1, **settings)
     points, photos = np.full((len(samples), 68, 2), np.nan), []
     for i, s in enumerate(samples):
         bgr, _ = to_bgr_grey(s.image)
@@ -188,22 +190,25 @@ def pipeline_points(samples: list) -> tuple[np.ndarray, list[Photo]]:
     return points, photos
 
 
-def refine_region(net, photos: list[Photo], points: np.ndarray, view, region: tuple[int, ...]) -> np.ndarray:
+def refine_region(
+    net, photos: list[Photo], points: np.ndarray, view, region: tuple[int, ...], mirror: bool = True
+) -> np.ndarray:
     """``points`` with ``region``'s replaced by ``net``'s reading of the region's view, framed by them."""
     frames = region_frames(face_frames(reduce_to_cuhk5(points, IBUG68)), view)
     frames.photo = np.arange(len(points))
     out = points.copy()
-    out[:, list(region)] = read_frames(net, photos, frames, mirror=True).points[:, list(region)]
+    out[:, list(region)] = read_frames(net, photos, frames, mirror=mirror).points[:, list(region)]
     return out
 
 
-def evaluate(val_list: str, runs: Path, names: list[str]) -> dict:
+def evaluate(val_list: str, runs: Path, names: list[str], settings: str = "default", mirror: bool = True) -> dict:
     """The pipeline's NME on the held-out faces, then with each run's region read again, and with
     all of ``names`` at once (each region read in the view the pipeline's points frame, as one
-    stage would read them together), replacing or averaging the pipeline's reading."""
+    stage would read them together), replacing or averaging the pipeline's reading. ``settings``:
+    the pipeline's (``ibug68_speed.SETTINGS``); ``mirror``: the regions read also mirrored."""
     samples = read_list(val_list, "pts", scheme="ibug68", target="ibug68")
     truth = np.stack([s.landmarks for s in samples])
-    points, photos = pipeline_points(samples)
+    points, photos = pipeline_points(samples, SETTINGS[settings])
     found = np.isfinite(points).all(axis=(1, 2))
     truth, points, photos = truth[found], points[found], [p for p, f in zip(photos, found) if f]
     regions = {name: list(index) for name, index in IBUG68.regions}
@@ -222,7 +227,7 @@ def evaluate(val_list: str, runs: Path, names: list[str]) -> dict:
         info = json.loads((runs / name / "region.json").read_text())
         nets[name] = net = load(runs / name / "model.pt")
         index = REGIONS[info["region"]]
-        alone = refine_region(net, photos, points, info["view"], index)
+        alone = refine_region(net, photos, points, info["view"], index, mirror)
         replaced[:, list(index)] = alone[:, list(index)]
         averaged[:, list(index)] = 0.5 * (points[:, list(index)] + alone[:, list(index)])
         rows[f"pipeline + {name}"] = {
@@ -243,7 +248,14 @@ def evaluate(val_list: str, runs: Path, names: list[str]) -> dict:
         )
     ms = network_ms({"shipped": load(weights_path(None, "ibug68")), **nets}, rounds=5, seconds=0.5)
     print("ms a view:", {k: round(v, 3) for k, v in ms.items()})
-    return {"faces": int(found.sum()), "of": len(samples), "rows": rows, "network_ms_per_view": ms}
+    return {
+        "settings": settings,
+        "regions_mirrored": mirror,
+        "faces": int(found.sum()),
+        "of": len(samples),
+        "rows": rows,
+        "network_ms_per_view": ms,
+    }
 
 
 def main() -> None:
@@ -260,13 +272,16 @@ def main() -> None:
     e.add_argument("--val-list", required=True)
     e.add_argument("--runs", type=Path, required=True)
     e.add_argument("--names", nargs="+", required=True, help="run folders under --runs, one per region")
+    e.add_argument("--settings", choices=sorted(SETTINGS), default="default", help="the pipeline's before the regions")
+    e.add_argument("--no-mirror", action="store_true", help="read the regions' views unmirrored")
     e.add_argument("--out", type=Path, default=RESULTS / "ibug68" / "cascade_val_through_pipeline.json")
     a = p.parse_args()
     if a.command == "train":
         print(train_region(a.region, a.train_list, a.out / (a.name or a.region), a.iterations, a.input_size))
     else:
         held_out = "200 held-out 300-W training faces (scripts/ibug68_split.py)"
-        write_result(a.out, {"val_list": held_out, **evaluate(a.val_list, a.runs, a.names)})
+        result = evaluate(a.val_list, a.runs, a.names, a.settings, not a.no_mirror)
+        write_result(a.out, {"val_list": held_out, **result})
 
 
 if __name__ == "__main__":
