@@ -175,19 +175,20 @@ def nme(points: np.ndarray, truth: np.ndarray, index: list[int] | None = None) -
     return errors.mean(axis=1) / np.linalg.norm(truth[:, a] - truth[:, b], axis=1)
 
 
-def pipeline_points(samples: list, settings: dict) -> tuple[np.ndarray, list[Photo]]:
+def pipeline_points(samples: list, settings: dict) -> tuple[np.ndarray, list[Photo], dict[str, float]]:
     """``(N, 68, 2)`` the pipeline's points of each held-out face with ``settings`` (NaN where not
-    found), and the photos."""
+    found), the photos, and the network views it read per face detected (by network)."""
     det = LandmarkDetector(model="ibug68", threads=1, **settings)
-    points, photos = np.full((len(samples), 68, 2), np.nan), []
+    points, photos, detected = np.full((len(samples), 68, 2), np.nan), [], 0
     for i, s in enumerate(samples):
         bgr, _ = to_bgr_grey(s.image)
         photos.append(Photo.decode(bgr))
         faces = det.detect(bgr)
+        detected += len(faces)
         j = match_by_centre(np.array([f.box for f in faces]).reshape(-1, 4), reduce_to_cuhk5(s.landmarks, IBUG68))
         if j >= 0:
             points[i] = faces[j].landmarks
-    return points, photos
+    return points, photos, {k: v / max(detected, 1) for k, v in det.pipeline.views.items()}
 
 
 def refine_region(
@@ -208,7 +209,7 @@ def evaluate(val_list: str, runs: Path, names: list[str], settings: str = "defau
     the pipeline's (``ibug68_speed.SETTINGS``); ``mirror``: the regions read also mirrored."""
     samples = read_list(val_list, "pts", scheme="ibug68", target="ibug68")
     truth = np.stack([s.landmarks for s in samples])
-    points, photos = pipeline_points(samples, SETTINGS[settings])
+    points, photos, views = pipeline_points(samples, SETTINGS[settings])
     found = np.isfinite(points).all(axis=(1, 2))
     truth, points, photos = truth[found], points[found], [p for p, f in zip(photos, found) if f]
     regions = {name: list(index) for name, index in IBUG68.regions}
@@ -247,10 +248,12 @@ def evaluate(val_list: str, runs: Path, names: list[str], settings: str = "defau
             + " ".join(f"{r} {100 * x:.2f}" for r, x in v["per_region"].items())
         )
     ms = network_ms({"shipped": load(weights_path(None, "ibug68")), **nets}, rounds=5, seconds=0.5)
-    print("ms a view:", {k: round(v, 3) for k, v in ms.items()})
+    print("ms a view:", {k: round(v, 3) for k, v in ms.items()}, "pipeline views a face:", views)
     return {
         "settings": settings,
         "regions_mirrored": mirror,
+        "pipeline_views_per_face": views,
+        "region_views_per_face": len(names) * (2 if mirror else 1),
         "faces": int(found.sum()),
         "of": len(samples),
         "rows": rows,
