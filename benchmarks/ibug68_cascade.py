@@ -40,6 +40,7 @@ from isnet.assets import weights_path
 from isnet.boxes import roll_of
 from isnet.data import face_crops, read_list, reduce_to_cuhk5
 from isnet.evaluation import match_by_centre
+from isnet.export import OnnxISNet
 from isnet.frames import Frames
 from isnet.imageio import to_bgr_grey
 from isnet.inference import read_frames
@@ -202,6 +203,21 @@ def refine_region(
     return out
 
 
+def region_ms_per_face(nets: dict, views: dict, photos: list[Photo], points: np.ndarray, mirror: bool) -> float:
+    """Median ms over faces to read all of one face's regions, as a stage would per photo: each
+    region's network in onnxruntime on one thread, its view framed by the face's points."""
+    runners = {name: OnnxISNet(net, threads=1) for name, net in nets.items()}
+    frames = face_frames(reduce_to_cuhk5(points, IBUG68))
+    times = []
+    for i in range(len(points)):
+        t0 = time.perf_counter()
+        for name, runner in runners.items():
+            region = region_frames(frames.take([i]), views[name])
+            read_frames(runner, [photos[i]], region, mirror=mirror)
+        times.append(1e3 * (time.perf_counter() - t0))
+    return float(np.median(times))
+
+
 def evaluate(val_list: str, runs: Path, names: list[str], settings: str = "default", mirror: bool = True) -> dict:
     """The pipeline's NME on the held-out faces, then with each run's region read again, and with
     all of ``names`` at once (each region read in the view the pipeline's points frame, as one
@@ -222,12 +238,12 @@ def evaluate(val_list: str, runs: Path, names: list[str], settings: str = "defau
             "per_region": {r: float(nme(p, truth, i).mean()) for r, i in regions.items()},
         }
 
-    rows, nets = {"pipeline": scores(points)}, {}
+    rows, nets, region_views = {"pipeline": scores(points)}, {}, {}
     replaced, averaged = points.copy(), points.copy()
     for name in names:
         info = json.loads((runs / name / "region.json").read_text())
         nets[name] = net = load(runs / name / "model.pt")
-        index = REGIONS[info["region"]]
+        index, region_views[name] = REGIONS[info["region"]], info["view"]
         alone = refine_region(net, photos, points, info["view"], index, mirror)
         replaced[:, list(index)] = alone[:, list(index)]
         averaged[:, list(index)] = 0.5 * (points[:, list(index)] + alone[:, list(index)])
@@ -248,7 +264,9 @@ def evaluate(val_list: str, runs: Path, names: list[str], settings: str = "defau
             + " ".join(f"{r} {100 * x:.2f}" for r, x in v["per_region"].items())
         )
     ms = network_ms({"shipped": load(weights_path(None, "ibug68")), **nets}, rounds=5, seconds=0.5)
+    stage_ms = region_ms_per_face(nets, region_views, photos, points, mirror)
     print("ms a view:", {k: round(v, 3) for k, v in ms.items()}, "pipeline views a face:", views)
+    print(f"the regions' stage: {stage_ms:.3f} ms a face")
     return {
         "settings": settings,
         "regions_mirrored": mirror,
@@ -258,6 +276,7 @@ def evaluate(val_list: str, runs: Path, names: list[str], settings: str = "defau
         "of": len(samples),
         "rows": rows,
         "network_ms_per_view": ms,
+        "region_stage_ms_per_face": stage_ms,
     }
 
 
