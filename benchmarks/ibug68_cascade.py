@@ -50,6 +50,7 @@ from isnet.photo import Photo
 from isnet.provenance import write_result
 from isnet.schemes import get_scheme
 from isnet.training import TrainConfig, batch_indices, learning_rate, make_batch, make_optimizer, start_at_the_mean_face
+from isnet.transforms import turn_image
 
 RESULTS = Path(__file__).resolve().parent / "results"
 IBUG68 = get_scheme("ibug68")
@@ -176,20 +177,26 @@ def nme(points: np.ndarray, truth: np.ndarray, index: list[int] | None = None) -
     return errors.mean(axis=1) / np.linalg.norm(truth[:, a] - truth[:, b], axis=1)
 
 
-def pipeline_points(samples: list, settings: dict) -> tuple[np.ndarray, list[Photo], dict[str, float]]:
-    """``(N, 68, 2)`` the pipeline's points of each held-out face with ``settings`` (NaN where not
-    found), the photos, and the network views it read per face detected (by network)."""
+def pipeline_points(
+    samples: list, settings: dict, roll: float = 0.0
+) -> tuple[np.ndarray, np.ndarray, list[Photo], dict[str, float]]:
+    """The pipeline with ``settings`` on each held-out photo turned ``roll`` degrees (as
+    :func:`~isnet.evaluation.fits_on_rolled_photos` turns them): ``(N, 68, 2)`` its points of each
+    face (NaN where not found), the ``(N, 68, 2)`` annotation in the turned photo, the photos, and
+    the network views it read per face detected (by network)."""
     det = LandmarkDetector(model="ibug68", threads=1, **settings)
-    points, photos, detected = np.full((len(samples), 68, 2), np.nan), [], 0
+    points, truths = np.full((len(samples), 68, 2), np.nan), np.zeros((len(samples), 68, 2))
+    photos, detected = [], 0
     for i, s in enumerate(samples):
-        bgr, _ = to_bgr_grey(s.image)
+        bgr, m = turn_image(to_bgr_grey(s.image)[0], roll)
+        truths[i] = s.landmarks @ m[:, :2].T + m[:, 2]
         photos.append(Photo.decode(bgr))
         faces = det.detect(bgr)
         detected += len(faces)
-        j = match_by_centre(np.array([f.box for f in faces]).reshape(-1, 4), reduce_to_cuhk5(s.landmarks, IBUG68))
+        j = match_by_centre(np.array([f.box for f in faces]).reshape(-1, 4), reduce_to_cuhk5(truths[i], IBUG68))
         if j >= 0:
             points[i] = faces[j].landmarks
-    return points, photos, {k: v / max(detected, 1) for k, v in det.pipeline.views.items()}
+    return points, truths, photos, {k: v / max(detected, 1) for k, v in det.pipeline.views.items()}
 
 
 def refine_region(
@@ -218,14 +225,16 @@ def region_ms_per_face(nets: dict, views: dict, photos: list[Photo], points: np.
     return float(np.median(times))
 
 
-def evaluate(val_list: str, runs: Path, names: list[str], settings: str = "default", mirror: bool = True) -> dict:
+def evaluate(
+    val_list: str, runs: Path, names: list[str], settings: str = "default", mirror: bool = True, roll: float = 0.0
+) -> dict:
     """The pipeline's NME on the held-out faces, then with each run's region read again, and with
     all of ``names`` at once (each region read in the view the pipeline's points frame, as one
     stage would read them together), replacing or averaging the pipeline's reading. ``settings``:
-    the pipeline's (``ibug68_speed.SETTINGS``); ``mirror``: the regions read also mirrored."""
+    the pipeline's (``ibug68_speed.SETTINGS``); ``mirror``: the regions read also mirrored; ``roll``:
+    degrees each photo is turned first."""
     samples = read_list(val_list, "pts", scheme="ibug68", target="ibug68")
-    truth = np.stack([s.landmarks for s in samples])
-    points, photos, views = pipeline_points(samples, SETTINGS[settings])
+    points, truth, photos, views = pipeline_points(samples, SETTINGS[settings], roll)
     found = np.isfinite(points).all(axis=(1, 2))
     truth, points, photos = truth[found], points[found], [p for p, f in zip(photos, found) if f]
     regions = {name: list(index) for name, index in IBUG68.regions}
@@ -270,6 +279,7 @@ def evaluate(val_list: str, runs: Path, names: list[str], settings: str = "defau
     return {
         "settings": settings,
         "regions_mirrored": mirror,
+        "roll": roll,
         "pipeline_views_per_face": views,
         "region_views_per_face": len(names) * (2 if mirror else 1),
         "faces": int(found.sum()),
@@ -296,13 +306,14 @@ def main() -> None:
     e.add_argument("--names", nargs="+", required=True, help="run folders under --runs, one per region")
     e.add_argument("--settings", choices=sorted(SETTINGS), default="default", help="the pipeline's before the regions")
     e.add_argument("--no-mirror", action="store_true", help="read the regions' views unmirrored")
+    e.add_argument("--roll", type=float, default=0.0, help="degrees each photo is turned (counter-clockwise)")
     e.add_argument("--out", type=Path, default=RESULTS / "ibug68" / "cascade_val_through_pipeline.json")
     a = p.parse_args()
     if a.command == "train":
         print(train_region(a.region, a.train_list, a.out / (a.name or a.region), a.iterations, a.input_size))
     else:
         held_out = "200 held-out 300-W training faces (scripts/ibug68_split.py)"
-        result = evaluate(a.val_list, a.runs, a.names, a.settings, not a.no_mirror)
+        result = evaluate(a.val_list, a.runs, a.names, a.settings, not a.no_mirror, a.roll)
         write_result(a.out, {"val_list": held_out, **result})
 
 
