@@ -67,7 +67,7 @@ REGIONS = {
 HELD = 0.95
 
 
-def recipe(train_list: str, out: Path, iterations: int, input_size: int = 56) -> TrainConfig:
+def recipe(train_list: str, out: Path, iterations: int, input_size: int = 56, init: str | None = None) -> TrainConfig:
     """The shipped 68-point model's training options (its card's command), for a region network."""
     return TrainConfig(
         train_list=train_list,
@@ -82,6 +82,7 @@ def recipe(train_list: str, out: Path, iterations: int, input_size: int = 56) ->
         threads=1,
         quiet=True,
         out=str(out),
+        init=init,
     )
 
 
@@ -118,11 +119,18 @@ def region_boxes(boxes: np.ndarray, rolls: np.ndarray, view: tuple[float, float,
 
 
 def train_region(
-    name: str, train_list: str, out: Path, iterations: int, input_size: int = 56, ckpt_every: int = 500
+    name: str,
+    train_list: str,
+    out: Path,
+    iterations: int,
+    input_size: int = 56,
+    init: str | None = None,
+    ckpt_every: int = 500,
 ) -> Path:
-    """Train (or resume) the network of region ``name``; returns its ``model.pt``."""
+    """Train (or resume) the network of region ``name``, from scratch or from the weights ``init``
+    (a model of the same configuration); returns its ``model.pt``."""
     out.mkdir(parents=True, exist_ok=True)
-    config = recipe(train_list, out, iterations, input_size)
+    config = recipe(train_list, out, iterations, input_size, init)
     torch.set_num_threads(config.threads)
     region = REGIONS[name]
     samples = read_list(train_list, "pts", scheme="ibug68", target="ibug68", skip_bad=True)
@@ -141,6 +149,8 @@ def train_region(
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         start = int(state["iteration"])
+    elif init:
+        model.load_state_dict(load(init).state_dict())
     else:
         start_at_the_mean_face(model, crops)
     augment, unit, index_of = config.augment(), view_to_loss_units(config.margin), list(region)
@@ -300,6 +310,7 @@ def main() -> None:
     t.add_argument("--iterations", type=int, default=10000)
     t.add_argument("--input-size", type=int, default=56)
     t.add_argument("--name", default=None, help="the run's folder under --out (default: the region)")
+    t.add_argument("--init", default=None, help="start from these weights (e.g. the shipped 68-point model's)")
     e = sub.add_parser("evaluate", help="the pipeline, then each trained region's network, on held-out faces")
     e.add_argument("--val-list", required=True)
     e.add_argument("--runs", type=Path, required=True)
@@ -310,7 +321,7 @@ def main() -> None:
     e.add_argument("--out", type=Path, default=RESULTS / "ibug68" / "cascade_val_through_pipeline.json")
     a = p.parse_args()
     if a.command == "train":
-        print(train_region(a.region, a.train_list, a.out / (a.name or a.region), a.iterations, a.input_size))
+        print(train_region(a.region, a.train_list, a.out / (a.name or a.region), a.iterations, a.input_size, a.init))
     else:
         held_out = "200 held-out 300-W training faces (scripts/ibug68_split.py)"
         result = evaluate(a.val_list, a.runs, a.names, a.settings, not a.no_mirror, a.roll)
