@@ -236,13 +236,20 @@ def region_ms_per_face(nets: dict, views: dict, photos: list[Photo], points: np.
 
 
 def evaluate(
-    val_list: str, runs: Path, names: list[str], settings: str = "default", mirror: bool = True, roll: float = 0.0
+    val_list: str,
+    runs: Path,
+    names: list[str],
+    settings: str = "default",
+    mirror: bool = True,
+    roll: float = 0.0,
+    rounds: int = 1,
 ) -> dict:
     """The pipeline's NME on the held-out faces, then with each run's region read again, and with
     all of ``names`` at once (each region read in the view the pipeline's points frame, as one
     stage would read them together), replacing or averaging the pipeline's reading. ``settings``:
     the pipeline's (``ibug68_speed.SETTINGS``); ``mirror``: the regions read also mirrored; ``roll``:
-    degrees each photo is turned first."""
+    degrees each photo is turned first; ``rounds`` 2: the regions read again, framed by the first
+    round's points (the pipeline's reading still the one averaged with)."""
     samples = read_list(val_list, "pts", scheme="ibug68", target="ibug68")
     points, truth, photos, views = pipeline_points(samples, SETTINGS[settings], roll)
     found = np.isfinite(points).all(axis=(1, 2))
@@ -257,12 +264,12 @@ def evaluate(
             "per_region": {r: float(nme(p, truth, i).mean()) for r, i in regions.items()},
         }
 
-    rows, nets, region_views = {"pipeline": scores(points)}, {}, {}
+    rows, nets, region_views, regions_of = {"pipeline": scores(points)}, {}, {}, {}
     replaced, averaged = points.copy(), points.copy()
     for name in names:
         info = json.loads((runs / name / "region.json").read_text())
         nets[name] = net = load(runs / name / "model.pt")
-        index, region_views[name] = REGIONS[info["region"]], info["view"]
+        index, region_views[name], regions_of[name] = REGIONS[info["region"]], info["view"], info["region"]
         alone = refine_region(net, photos, points, info["view"], index, mirror)
         replaced[:, list(index)] = alone[:, list(index)]
         averaged[:, list(index)] = 0.5 * (points[:, list(index)] + alone[:, list(index)])
@@ -277,6 +284,17 @@ def evaluate(
         rows[f"pipeline + {name}, mean of both readings"] = scores(0.5 * (points + alone))
     rows[f"pipeline + {' + '.join(names)}"] = scores(replaced)
     rows[f"pipeline + {' + '.join(names)}, means"] = scores(averaged)
+    if rounds == 2:
+        # The same stage again, each region framed by the first round's points instead of the pipeline's.
+        again_replaced, again_averaged = replaced.copy(), averaged.copy()
+        for name in names:
+            index = list(REGIONS[regions_of[name]])
+            read = refine_region(nets[name], photos, replaced, region_views[name], REGIONS[regions_of[name]], mirror)
+            again_replaced[:, index] = read[:, index]
+            read = refine_region(nets[name], photos, averaged, region_views[name], REGIONS[regions_of[name]], mirror)
+            again_averaged[:, index] = 0.5 * (points[:, index] + read[:, index])
+        rows[f"pipeline + {' + '.join(names)}, round 2"] = scores(again_replaced)
+        rows[f"pipeline + {' + '.join(names)}, means, round 2"] = scores(again_averaged)
     for k, v in rows.items():
         print(
             f"{k:48s} {100 * v['nme']:.3f} %  FR {100 * v['fr_008']:.1f} %  "
@@ -290,6 +308,7 @@ def evaluate(
         "settings": settings,
         "regions_mirrored": mirror,
         "roll": roll,
+        "rounds": rounds,
         "pipeline_views_per_face": views,
         "region_views_per_face": len(names) * (2 if mirror else 1),
         "faces": int(found.sum()),
@@ -318,13 +337,14 @@ def main() -> None:
     e.add_argument("--settings", choices=sorted(SETTINGS), default="default", help="the pipeline's before the regions")
     e.add_argument("--no-mirror", action="store_true", help="read the regions' views unmirrored")
     e.add_argument("--roll", type=float, default=0.0, help="degrees each photo is turned (counter-clockwise)")
+    e.add_argument("--rounds", type=int, choices=(1, 2), default=1, help="2: the regions read again")
     e.add_argument("--out", type=Path, default=RESULTS / "ibug68" / "cascade_val_through_pipeline.json")
     a = p.parse_args()
     if a.command == "train":
         print(train_region(a.region, a.train_list, a.out / (a.name or a.region), a.iterations, a.input_size, a.init))
     else:
         held_out = "200 held-out 300-W training faces (scripts/ibug68_split.py)"
-        result = evaluate(a.val_list, a.runs, a.names, a.settings, not a.no_mirror, a.roll)
+        result = evaluate(a.val_list, a.runs, a.names, a.settings, not a.no_mirror, a.roll, a.rounds)
         write_result(a.out, {"val_list": held_out, **result})
 
 
