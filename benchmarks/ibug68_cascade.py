@@ -6,8 +6,8 @@ Usage:
         --names jaw mouth ... [--out FILE]
 (default --out: benchmarks/results/ibug68/cascade_val_through_pipeline.json)
 
-A region (:data:`REGIONS`: the jaw, the brows with the eyes, the nose with the mouth, the mouth, the nose) gets its own
-view: the face's frame (:meth:`~isnet.frames.Frames.of_points` of its five points) moved to the
+A region (:data:`REGIONS`: the jaw, the brows with the eyes, the nose, the mouth) gets its own view:
+the face's frame (:meth:`~isnet.frames.Frames.of_points` of its five points) moved to the
 region's centre and shrunk to its size, both fitted on the training faces' annotations
 (:func:`region_view`: the median centre of the region in the upright frame, and the side that holds
 the whole region in 95 % of the faces). A network of the shipped 68-point configuration (56 px,
@@ -32,7 +32,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from ibug68_candidates import network_ms
-from ibug68_rolls import OUTER_CORNERS
 from ibug68_speed import SETTINGS
 
 from isnet.api import LandmarkDetector
@@ -45,6 +44,7 @@ from isnet.frames import Frames
 from isnet.imageio import to_bgr_grey
 from isnet.inference import read_frames
 from isnet.losses import view_to_loss_units, wing
+from isnet.metrics import failure_rate, interocular, nme
 from isnet.model import ISNet, load, save_checkpoint
 from isnet.photo import Photo
 from isnet.provenance import write_result
@@ -59,7 +59,6 @@ _PARTS = dict(IBUG68.regions)
 REGIONS = {
     "jaw": _PARTS["jaw"],
     "brows_eyes": _PARTS["brows"] + _PARTS["eyes"],
-    "nose_mouth": _PARTS["nose"] + _PARTS["mouth"],
     "mouth": _PARTS["mouth"],
     "nose": _PARTS["nose"],
 }
@@ -114,8 +113,7 @@ def region_frames(frames: Frames, view: tuple[float, float, float]) -> Frames:
 
 def region_boxes(boxes: np.ndarray, rolls: np.ndarray, view: tuple[float, float, float]) -> np.ndarray:
     """``(N, 4)`` training boxes of the region from ``(N, 4)`` square face boxes and the faces' rolls."""
-    frames = Frames(np.zeros(len(boxes), int), 0.5 * (boxes[:, :2] + boxes[:, 2:]), boxes[:, 2] - boxes[:, 0], rolls)
-    return region_frames(frames, view).boxes()
+    return region_frames(Frames.of_boxes(np.zeros(len(boxes), int), boxes, rolls), view).boxes()
 
 
 def train_region(
@@ -175,16 +173,8 @@ def train_region(
     model.eval()
     path = out / "model.pt"
     save_checkpoint(path, model, metrics={}, train_config=config.to_dict())
-    (out / "region.json").write_text(json.dumps({"region": name, "points": index_of, "view": view}, indent=2))
+    (out / "region.json").write_text(json.dumps({"region": name, "view": view}, indent=2))
     return path
-
-
-def nme(points: np.ndarray, truth: np.ndarray, index: list[int] | None = None) -> np.ndarray:
-    """``(N,)`` NME over the outer eye corners of ``(N, 68, 2)`` points (of ``index`` only)."""
-    a, b = OUTER_CORNERS
-    errors = np.linalg.norm(points - truth, axis=-1)
-    errors = errors if index is None else errors[:, index]
-    return errors.mean(axis=1) / np.linalg.norm(truth[:, a] - truth[:, b], axis=1)
 
 
 def pipeline_points(
@@ -254,22 +244,23 @@ def evaluate(
     points, truth, photos, views = pipeline_points(samples, SETTINGS[settings], roll)
     found = np.isfinite(points).all(axis=(1, 2))
     truth, points, photos = truth[found], points[found], [p for p, f in zip(photos, found) if f]
-    regions = {name: list(index) for name, index in IBUG68.regions}
+    iod = interocular(truth, IBUG68)
 
     def scores(p: np.ndarray) -> dict:
-        e = nme(p, truth)
+        e = nme(p, truth, iod)
         return {
             "nme": float(e.mean()),
-            "fr_008": float(np.mean(e > 0.08)),
-            "per_region": {r: float(nme(p, truth, i).mean()) for r, i in regions.items()},
+            "fr_008": failure_rate(e, 0.08),
+            "per_region": {r: float(nme(p[:, list(i)], truth[:, list(i)], iod).mean()) for r, i in IBUG68.regions},
         }
 
-    rows, nets, region_views, regions_of = {"pipeline": scores(points)}, {}, {}, {}
+    rows, nets, region_views, points_of = {"pipeline": scores(points)}, {}, {}, {}
     replaced, averaged = points.copy(), points.copy()
     for name in names:
         info = json.loads((runs / name / "region.json").read_text())
         nets[name] = net = load(runs / name / "model.pt")
-        index, region_views[name], regions_of[name] = REGIONS[info["region"]], info["view"], info["region"]
+        index = points_of[name] = REGIONS[info["region"]]
+        region_views[name] = info["view"]
         alone = refine_region(net, photos, points, info["view"], index, mirror)
         replaced[:, list(index)] = alone[:, list(index)]
         averaged[:, list(index)] = 0.5 * (points[:, list(index)] + alone[:, list(index)])
@@ -288,10 +279,10 @@ def evaluate(
         # The same stage again, each region framed by the first round's points instead of the pipeline's.
         again_replaced, again_averaged = replaced.copy(), averaged.copy()
         for name in names:
-            index = list(REGIONS[regions_of[name]])
-            read = refine_region(nets[name], photos, replaced, region_views[name], REGIONS[regions_of[name]], mirror)
+            index = list(points_of[name])
+            read = refine_region(nets[name], photos, replaced, region_views[name], points_of[name], mirror)
             again_replaced[:, index] = read[:, index]
-            read = refine_region(nets[name], photos, averaged, region_views[name], REGIONS[regions_of[name]], mirror)
+            read = refine_region(nets[name], photos, averaged, region_views[name], points_of[name], mirror)
             again_averaged[:, index] = 0.5 * (points[:, index] + read[:, index])
         rows[f"pipeline + {' + '.join(names)}, round 2"] = scores(again_replaced)
         rows[f"pipeline + {' + '.join(names)}, means, round 2"] = scores(again_averaged)
