@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from isnet.assets import ROLL_MODEL, weights_path
+from isnet.assets import ROLL_MODEL, SHIPPED_REGIONS, shipped_name, weights_path
 from isnet.boxes import overlaps_image
 from isnet.detection import Detections, detect_photos
 from isnet.detectors import DETECTION_SIDE, Detector, YuNet, as_detector
@@ -108,6 +108,10 @@ class LandmarkDetector:
             or a loaded ``ISNet``), which frames the faces the landmark model reads turned past
             ``roll_trust``; faces get ``roll`` and ``quality``. ``"default"``: the shipped one;
             ``None``: one plain pass on the detector's box, as trained (no roll, no quality).
+        regions: region networks that read each region of a face again in its own view after
+            the passes (:mod:`isnet.regions`; checkpoints or loaded ``ISNet`` of the model's
+            scheme). ``"default"``: the shipped model's own (the 68-point model's jaw, brows with
+            eyes, nose and mouth), none for a model of your own; ``None``: none.
         config: the pipeline's knobs (:class:`~isnet.pipeline.PipelineConfig`).
         **knobs: fields of ``config`` to change (``mirror=True``, ``refine=0``, ...).
 
@@ -125,6 +129,7 @@ class LandmarkDetector:
         threads: int | None = None,
         model: str = "cuhk5",
         upright: str | Path | ISNet | None = "default",
+        regions: str | Sequence[str | Path | ISNet] | None = "default",
         config: PipelineConfig | None = None,
         **knobs,
     ):
@@ -169,11 +174,30 @@ class LandmarkDetector:
         if self.roll_model is None:
             config = replace(config, refine=0)
         self.config = config
+        if isinstance(regions, str) and regions == "default":
+            name = None if isinstance(weights, ISNet) else shipped_name(weights, model)
+            regions = tuple(p for p in SHIPPED_REGIONS.get(name, ()) if p.is_file())
+        self.region_models = tuple(
+            m.eval() if isinstance(m, ISNet) else load(m) for m in (() if regions is None else regions)
+        )
+        for m in self.region_models:
+            if not m.config.region or m.config.landmark_scheme.points != self.scheme.points:
+                raise ValueError(
+                    f"regions: a region network of the {self.scheme.name} scheme is needed, got a "
+                    f"{m.config.scheme} model of region {list(m.config.region) or 'none (a whole face)'}"
+                )
 
         def runner(m: ISNet | None) -> ISNet | OnnxISNet | None:
             return None if m is None else OnnxISNet(m, threads) if backend == "onnx" else m
 
-        self.pipeline = Pipeline(runner(self.model), self.scheme, runner(self.roll_model), config, moved)
+        self.pipeline = Pipeline(
+            runner(self.model),
+            self.scheme,
+            runner(self.roll_model),
+            config,
+            moved,
+            region_nets=tuple(runner(m) for m in self.region_models),
+        )
 
     @property
     def stage_seconds(self) -> dict[str, float]:

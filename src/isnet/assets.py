@@ -23,6 +23,8 @@ __all__ = [
     "read_fit",
     "read_fitted",
     "ROLL_MODEL",
+    "SHIPPED_REGIONS",
+    "shipped_name",
     "SHIPPED_MODELS",
     "WEIGHTS_DIR",
     "weights_label",
@@ -38,6 +40,11 @@ IBUG68_MODEL = WEIGHTS_DIR / "isnet_ibug68.pt"
 # The shipped models by name: the five CUHK points (the default) and the 68 points of 300-W.
 SHIPPED_MODELS = {"cuhk5": DEFAULT_MODEL, "ibug68": IBUG68_MODEL}
 MODEL_NAMES = tuple(SHIPPED_MODELS)
+# The region networks each shipped model reads its regions again with (isnet.regions), by model.
+SHIPPED_REGIONS = {
+    "cuhk5": (),
+    "ibug68": tuple(WEIGHTS_DIR / f"isnet_ibug68_{r}.pt" for r in ("jaw", "brows_eyes", "nose", "mouth")),
+}
 # The upright step's first pass: five points of a face at any roll (issue 15).
 ROLL_MODEL = WEIGHTS_DIR / "isnet_roll.pt"
 # Written by scripts/fit_quality.py: how the pipeline's signals become a quality (isnet.quality).
@@ -67,6 +74,14 @@ def weights_path(weights: str | Path | None, model: str = "cuhk5") -> Path:
             "`isnet train`) as weights= in Python or --weights on the command line"
         )
     return shipped[model]
+
+
+def shipped_name(weights: str | Path | None, model: str = "cuhk5") -> str | None:
+    """The name of the shipped model that ``weights`` (``None``: ``model``) is, or ``None`` for one of your own."""
+    if weights is None:
+        return model
+    path = Path(weights).resolve()
+    return next((name for name, shipped in SHIPPED_MODELS.items() if shipped.resolve() == path), None)
 
 
 def installed_models() -> tuple[str, ...]:

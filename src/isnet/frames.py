@@ -80,6 +80,15 @@ class Frames:
         cos, sin = np.cos(self.roll)[:, None], np.sin(self.roll)[:, None]
         return np.stack([cos * d[..., 0] + sin * d[..., 1], cos * d[..., 1] - sin * d[..., 0]], axis=-1)
 
+    def within(self, view: tuple[float, float, float]) -> Frames:
+        """The frames of a region of each face: ``view = (dx, dy, side)`` in sides of the face's
+        frame, the centre moved by ``(dx, dy)`` in the upright face (so turned with it), the
+        side scaled by ``side``; the roll is the face's."""
+        dx, dy, side = view
+        cos, sin = np.cos(self.roll), np.sin(self.roll)
+        shift = np.stack([cos * dx - sin * dy, sin * dx + cos * dy], axis=1) * self.side[:, None]
+        return Frames(self.photo.copy(), self.centre + shift, self.side * side, self.roll.copy())
+
     def copy(self) -> Frames:
         return Frames(self.photo.copy(), self.centre.copy(), self.side.copy(), self.roll.copy())
 

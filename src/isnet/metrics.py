@@ -27,6 +27,7 @@ __all__ = [
     "shake",
     "step_lag",
     "summarise",
+    "summarise_region",
     "SUN_CASCADE",
     "SUN_LEVEL1",
 ]
@@ -105,8 +106,32 @@ def summarise(pred: np.ndarray, gt: np.ndarray, box_wh: np.ndarray, scheme: Sche
     }
 
 
+def summarise_region(
+    pred: np.ndarray, gt: np.ndarray, box_wh: np.ndarray, scheme: Scheme, points: tuple[int, ...]
+) -> dict:
+    """A region network's metrics (:mod:`isnet.regions`): over its ``points`` only, NME still
+    normalised by the whole face's inter-ocular distance."""
+    index = list(points)
+    e = nme(pred[:, index], gt[:, index], interocular(gt, scheme))
+    return {
+        "n_faces": int(len(pred)),
+        "points": [scheme.points[i] for i in index],
+        "euclidean_loss": euclidean_loss(pred[:, index], gt[:, index], box_wh),
+        "nme_iod": float(e.mean()),
+        "fr_008": failure_rate(e, 0.08),
+        "auc_008": auc(e, 0.08),
+    }
+
+
 def format_table(metrics: dict) -> str:
-    """The per-point table and headline numbers, as printed by ``isnet evaluate``."""
+    """The per-point table and headline numbers, as printed by ``isnet evaluate`` (a region
+    network's, :func:`summarise_region`, in one line)."""
+    if "fr_010" not in metrics:
+        return (
+            f"faces {metrics['n_faces']}  region points {len(metrics['points'])}  euclidean loss "
+            f"{metrics['euclidean_loss']:.4f}  NME(iod) {100 * metrics['nme_iod']:.3f}%  "
+            f"FR@0.08 {100 * metrics['fr_008']:.2f}%  AUC@0.08 {metrics['auc_008']:.4f}"
+        )
     lines = [
         f"faces {metrics['n_faces']}  euclidean loss {metrics['euclidean_loss']:.4f}  "
         f"NME(iod) {100 * metrics['nme_iod']:.3f}%  FR@0.10 {100 * metrics['fr_010']:.2f}%  "

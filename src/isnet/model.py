@@ -79,6 +79,11 @@ class ISNetConfig:
         margin: the input view's margin around the face box, as a fraction of the box side.
         learn_beta: make beta a trained parameter, kept feasible by projection after each
             step (a baseline for the beta search); every block then feeds the head.
+        region: a region network's regions of the scheme (``("brows", "eyes")``: one view of
+            both): it reads only their points, in its own view; ``()``: the whole face.
+        region_view: ``(dx, dy, side)`` where a region network's view sits, in sides of the face's
+            frame (:meth:`~isnet.frames.Frames.within`): its centre moved by ``(dx, dy)`` in the
+            upright face, its side scaled by ``side``. Fitted on the training faces.
     """
 
     scheme: str = "cuhk5"
@@ -93,11 +98,15 @@ class ISNetConfig:
     margin: float = 0.05
     learn_beta: bool = False
     scheme_definition: dict | None = None
+    region: tuple[str, ...] = ()
+    region_view: tuple[float, float, float] = (0.0, 0.0, 1.0)
 
     def __post_init__(self) -> None:
         self.channels = tuple(int(c) for c in self.channels)
         self.kernels = tuple(int(k) for k in self.kernels)
         self.beta = tuple(float(b) for b in self.beta)
+        self.region = tuple(str(r) for r in self.region)
+        self.region_view = tuple(float(v) for v in self.region_view)
         self.validate()
 
     def plain_cnn(self) -> ISNetConfig:
@@ -127,6 +136,7 @@ class ISNetConfig:
             raise ValueError(f"synthesis must be one of {SYNTHESIS_MODES}, got {self.synthesis!r}")
         if not 0.0 <= self.margin <= 1.0:
             raise ValueError(f"margin must lie in [0, 1], got {self.margin}")
+        self._validate_region()
         size = self.input_size
         for i, k in enumerate(self.kernels, start=1):
             size = (size - k + 1) // 2
@@ -140,6 +150,30 @@ class ISNetConfig:
             return Scheme.from_dict(self.scheme_definition, f"scheme {self.scheme!r} of a model config")
         return get_scheme(self.scheme)
 
+    def _validate_region(self) -> None:
+        scheme = self.landmark_scheme
+        known = dict(scheme.regions)
+        unknown = [r for r in self.region if r not in known]
+        if unknown:
+            raise ValueError(f"region {unknown} is not one of the {scheme.name} scheme's regions {sorted(known)}")
+        if len(self.region_view) != 3 or not all(math.isfinite(v) for v in self.region_view):
+            raise ValueError(f"region_view must be three finite numbers (dx, dy, side), got {self.region_view}")
+        if self.region_view[2] <= 0:
+            raise ValueError(f"region_view's side must be positive, got {self.region_view[2]}")
+        points = set(self.points_read)
+        mirrored = {scheme.flip_permutation()[i] for i in points}
+        if mirrored != points:
+            # A mirrored reading (the pipeline's) would move points into the region from outside it.
+            raise ValueError(f"region {self.region} is not closed under mirroring: add the regions of its flip pairs")
+
+    @property
+    def points_read(self) -> tuple[int, ...]:
+        """Indices of the scheme's points this network reads: its region's, or all."""
+        if not self.region:
+            return tuple(range(self.landmark_scheme.n_points))
+        regions = dict(self.landmark_scheme.regions)
+        return tuple(sorted({i for r in self.region for i in regions[r]}))
+
     @property
     def block_weights(self) -> tuple[float, ...]:
         """Weights of all S blocks: ``(1 - sum(beta), beta_2, ..., beta_S)``."""
@@ -148,6 +182,7 @@ class ISNetConfig:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["channels"], d["kernels"], d["beta"] = list(self.channels), list(self.kernels), list(self.beta)
+        d["region"], d["region_view"] = list(self.region), list(self.region_view)
         return d
 
     @classmethod

@@ -5,6 +5,7 @@
           ─first pass──▶ Readings    the landmark network, one warp a view         isnet.inference
           ─roll check──▶             the roll network, faces in doubt only         this module
           ─settle──────▶             a pass again only where it moves the frame    this module
+          ─regions─────▶             region networks, each region in its own view  isnet.regions
           ─score───────▶ Face        points, roll, quality, placement              this module, isnet.quality
 
 Every pass reads all faces still unsettled in one network call, each view one warp of its
@@ -18,7 +19,8 @@ framed by the roll network's points instead. Then the points of each reading fra
 anew (:meth:`~isnet.frames.Frames.of_points`), and only faces whose view would move by more
 than ``reframe_above`` are read again, up to ``refine`` times; faces that still move, or whose
 detector points part from the landmarks, are framed by the roll network and keep the steadier
-reading.
+reading. Region networks, where the model has them, then read each region of every face again in
+its own view, framed by the settled points (:func:`~isnet.regions.read_regions`).
 """
 
 from __future__ import annotations
@@ -40,12 +42,13 @@ from isnet.model import ISNet
 from isnet.photo import Photo
 from isnet.placement import apply_map
 from isnet.quality import disagreement, quality_fit, quality_of
+from isnet.regions import read_regions
 from isnet.schemes import CUHK5, Scheme
 
 __all__ = ["PipelineConfig", "Pipeline", "Settled", "STAGES", "CONSENSUS_BEYOND"]
 
 # The stages timed by Pipeline.seconds, in the order a face meets them.
-STAGES = ("decode", "detection", "first pass", "roll network", "further passes", "quality")
+STAGES = ("decode", "detection", "first pass", "roll network", "further passes", "regions", "quality")
 # The roll network reads a face as framed; one it reads rolled further than this (degrees) it
 # reads again in four quarter-turned views, where it misreads less (it reads faces near upright best).
 CONSENSUS_BEYOND = 45.0
@@ -84,6 +87,9 @@ class PipelineConfig:
             held sideways or upside down (add 90, 270, 180). ``()``: the photo as it is only.
         placement: where five-point outputs put the points (:mod:`isnet.placement`); ``None``:
             the model's own.
+        region_mirror: read the region networks' views also mirrored (as ``mirror``).
+        region_weight: the region networks' share of a region's points, the landmark passes' the
+            rest (1: the region networks' alone).
     """
 
     batch_size: int = 256
@@ -101,6 +107,8 @@ class PipelineConfig:
     detector_gap_above: float = 0.2
     rotations: tuple[float, ...] = (45.0, -45.0)
     placement: str | None = None
+    region_mirror: bool = True
+    region_weight: float = 0.5
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -135,6 +143,7 @@ class Pipeline:
         config: the knobs.
         placement_map: ``(5, 3, 2)``-style map moving five-point outputs to ``config.placement``, or ``None``.
         quality_fit: the quality's logistic models; ``None``: the shipped fit of ``scheme``.
+        region_nets: region networks of ``scheme`` (:mod:`isnet.regions`), read after the passes.
         seconds: seconds spent per stage (:data:`STAGES`), summed over calls.
         views: network views read (each mirrored reading counts two), by network.
     """
@@ -145,8 +154,9 @@ class Pipeline:
     config: PipelineConfig
     placement_map: np.ndarray | None
     quality_fit: dict | None = None
+    region_nets: tuple[ISNet | OnnxISNet, ...] = ()
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
-    views: dict[str, int] = field(default_factory=lambda: {"landmark": 0, "roll": 0})
+    views: dict[str, int] = field(default_factory=lambda: {"landmark": 0, "roll": 0, "region": 0})
 
     @contextlib.contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -195,6 +205,18 @@ class Pipeline:
             gap = _detector_gap(detections.points, state.five)
             doubtful = (state.shift() > cfg.unsettled_above) | (gap > cfg.detector_gap_above)
             self._roll_pass(photos, detections.boxed, state, np.flatnonzero(doubtful), checked, keep_steadier=True)
+        if self.region_nets and n:
+            with self.stage("regions"):
+                self.views["region"] += n * len(self.region_nets) * (2 if cfg.region_mirror else 1)
+                state.points = read_regions(
+                    self.region_nets,
+                    photos,
+                    state.frames.photo,
+                    state.points,
+                    cfg.region_mirror,
+                    cfg.region_weight,
+                    cfg.batch_size,
+                )
         with self.stage("quality"):
             signals = {"shift": state.shift()}
             if checked is not None:

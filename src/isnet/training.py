@@ -30,9 +30,10 @@ from isnet.data import CropSet, Skipped, face_crops, pts_schemes_for, read_list
 from isnet.detectors import YuNet, detector_training_boxes
 from isnet.inference import ground_truth, predict_crops
 from isnet.losses import euclidean, euclidean_loss, view_to_loss_units, wing
-from isnet.metrics import summarise
+from isnet.metrics import summarise, summarise_region
 from isnet.model import ISNet, ISNetConfig, load, load_checkpoint, model_from_checkpoint, save_checkpoint
 from isnet.plots import plot_loss_curves
+from isnet.regions import fit_region_view, region_boxes, source_resolution
 from isnet.schemes import SCHEMES, get_scheme
 from isnet.transforms import (
     Augment,
@@ -57,11 +58,13 @@ __all__ = [
     "init_distributed",
     "InterruptRequest",
     "learning_rate",
+    "fit_region",
     "load_crops",
     "LOSS_FUNCTIONS",
     "make_batch",
     "make_optimizer",
     "prepare",
+    "read_samples",
     "RESULT_FIELDS",
     "Run",
     "RUN_FIELDS",
@@ -111,6 +114,7 @@ class TrainConfig:
     hidden: int = _MODEL.hidden
     synthesis: str = _MODEL.synthesis
     margin: float = _MODEL.margin
+    region: tuple[str, ...] = ()
     # optimisation
     iterations: int = 10000
     batch_size: int = 64
@@ -150,7 +154,7 @@ class TrainConfig:
     quiet: bool = False
 
     def __post_init__(self) -> None:
-        self.channels, self.kernels = tuple(self.channels), tuple(self.kernels)
+        self.channels, self.kernels, self.region = tuple(self.channels), tuple(self.kernels), tuple(self.region)
         if self.pts_scheme is not None:
             self.pts_scheme = (self.pts_scheme,) if isinstance(self.pts_scheme, str) else tuple(self.pts_scheme)
         self.beta = None if self.beta is None else tuple(float(b) for b in self.beta)
@@ -183,6 +187,7 @@ class TrainConfig:
             hidden=self.hidden,
             synthesis=self.synthesis,
             margin=self.margin,
+            region=self.region,
             **({} if self.beta is None else {"beta": self.beta}),
         )
         return config.plain_cnn() if self.arch == "cnn" else config
@@ -210,6 +215,7 @@ class TrainConfig:
 RESULT_FIELDS = (
     *("train_list", "val_list", "demo", "format", "root", "pts_scheme", "skip_bad"),
     *("scheme", "arch", "beta", "learn_beta", "input_size", "channels", "kernels", "hidden", "synthesis", "margin"),
+    "region",
     *("iterations", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "schedule", "warmup", "loss"),
     *("seed", "no_augment", "rotate", "translate", "box_shift", "box_scale", "flip", "contrast", "brightness"),
     *("occlude", "blur", "noise", "detector_box", "jpeg", "init", "val_every", "teacher", "teacher_weight"),
@@ -412,11 +418,9 @@ def build_model(config: TrainConfig, ckpt: dict | None) -> ISNet:
     return ISNet(config.model_config())
 
 
-def load_crops(
-    config: TrainConfig, list_path: str, model_config: ISNetConfig, skipped: Skipped, stream: bool
-) -> CropSet:
-    """The face crops of a list: decoded on demand with ``stream``, else built once (and cached)."""
-    samples = read_list(
+def read_samples(config: TrainConfig, list_path: str, model_config: ISNetConfig, skipped: Skipped) -> list:
+    """The annotated faces of a list, in the model's scheme."""
+    return read_list(
         list_path,
         config.format,
         config.root,
@@ -425,9 +429,29 @@ def load_crops(
         skipped,
         model_config.landmark_scheme,
     )
-    return face_crops(
-        samples, model_config.input_size, config.cache_dir, config.skip_bad, skipped, not config.quiet, stream
+
+
+def load_crops(
+    config: TrainConfig, list_path: str, model_config: ISNetConfig, skipped: Skipped, stream: bool, samples=None
+) -> CropSet:
+    """The face crops of a list (or of its ``samples``, already read): decoded on demand with
+    ``stream``, else built once (and cached). A region network's crops are cut at its view's
+    resolution and boxed by its view (:mod:`isnet.regions`)."""
+    samples = read_samples(config, list_path, model_config, skipped) if samples is None else samples
+    crops = face_crops(
+        samples, source_resolution(model_config), config.cache_dir, config.skip_bad, skipped, not config.quiet, stream
     )
+    if model_config.region:
+        crops.boxes = region_boxes(crops.boxes.astype(np.float64), crops.landmarks.astype(np.float64), model_config)
+    return crops
+
+
+def fit_region(config: TrainConfig, model: ISNet, samples: list) -> None:
+    """Give a new region network (``config.region``) its view, fitted on its training faces."""
+    scheme = model.config.landmark_scheme
+    region = replace(model.config, region=tuple(config.region))
+    view = fit_region_view(np.stack([s.landmarks for s in samples]), region.points_read, scheme)
+    model.config = replace(region, region_view=view)
 
 
 def device_for(name: str) -> torch.device:
@@ -478,8 +502,11 @@ def prepare(config: TrainConfig) -> Run:
     ckpt = load_checkpoint(Path(config.out) / "checkpoint.pt") if config.resume else None
     model = build_model(config, ckpt)
     skipped = Skipped()
-    train = load_crops(config, config.train_list, model.config, skipped, config.stream)
-    if config.detector_box > 0 and not config.no_augment:
+    samples = read_samples(config, config.train_list, model.config, skipped)
+    if config.region and ckpt is None:
+        fit_region(config, model, samples)
+    train = load_crops(config, config.train_list, model.config, skipped, config.stream, samples)
+    if config.detector_box > 0 and not config.no_augment and not model.config.region:
         train.detector_boxes = detector_training_boxes(YuNet(), train.files, train.boxes, train.to_source)
         if not config.quiet:
             found = int(np.isfinite(train.detector_boxes).all(axis=1).sum())
@@ -521,6 +548,8 @@ def load_teacher(path: str, student: ISNetConfig) -> ISNet:
         raise ValueError(f"--teacher {path}: its scheme {t.scheme!r} is not the student's {student.scheme!r}")
     if t.margin != student.margin:
         raise ValueError(f"--teacher {path}: its view margin {t.margin} is not the student's {student.margin}")
+    if t.region_view != student.region_view:
+        raise ValueError(f"--teacher {path}: it reads another view than the student's (region {list(student.region)})")
     return teacher
 
 
@@ -537,8 +566,9 @@ def teacher_targets(teacher: ISNet, views: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def validation_loss(model: ISNet, crops: CropSet) -> float:
-    """The paper's Euclidean loss on plain views of a crop set."""
-    return euclidean_loss(predict_crops(model, crops), ground_truth(crops), crops.box_wh)
+    """The paper's Euclidean loss on plain views of a crop set (over the points the model reads)."""
+    index = list(model.config.points_read)
+    return euclidean_loss(predict_crops(model, crops)[:, index], ground_truth(crops)[:, index], crops.box_wh)
 
 
 def train_steps(run: Run, stop: int) -> None:
@@ -548,6 +578,8 @@ def train_steps(run: Run, stop: int) -> None:
     loss_fn = LOSS_FUNCTIONS[config.loss]
     augment = config.augment()
     unit = view_to_loss_units(model.config.margin)
+    # A region network learns its region's points only; the other outputs are never read.
+    region = list(model.config.points_read) if model.config.region else None
     part = slice(run.rank, None, run.world)
     bar = tqdm(
         range(run.start, stop),
@@ -574,11 +606,14 @@ def train_steps(run: Run, stop: int) -> None:
             for group in run.optimizer.param_groups:
                 group["lr"] = learning_rate(config, it)
             views = views.to(run.device)
-            pred = net(views) * unit
-            loss = loss_fn(pred, target.to(run.device) * unit)
+            pred, target = net(views) * unit, target.to(run.device) * unit
+            if region is not None:
+                pred, target = pred[:, region], target[:, region]
+            loss = loss_fn(pred, target)
             if run.teacher is not None:
                 w = config.teacher_weight
-                loss = (1.0 - w) * loss + w * loss_fn(pred, teacher_targets(run.teacher, views) * unit)
+                taught = teacher_targets(run.teacher, views) * unit
+                loss = (1.0 - w) * loss + w * loss_fn(pred, taught if region is None else taught[:, region])
             # Loss and stop request travel together: every process must see the same of both, or a
             # NaN or a Ctrl-C on one process would hang the others at the next all-reduce.
             status = torch.stack([loss.detach(), torch.tensor(float(interrupt.requested), device=loss.device)])
@@ -636,9 +671,12 @@ def write_curves(history: list[dict], out: Path) -> None:
 def evaluate_and_save(run: Run) -> dict:
     """Final validation metrics of the trained model; writes ``model.pt``, the curves and ``metrics.json``."""
     model = run.model.cpu().eval()
-    metrics = summarise(
-        predict_crops(model, run.val), ground_truth(run.val), run.val.box_wh, model.config.landmark_scheme
-    )
+    cfg = model.config
+    pred, truth = predict_crops(model, run.val), ground_truth(run.val)
+    if cfg.region:
+        metrics = summarise_region(pred, truth, run.val.box_wh, cfg.landmark_scheme, cfg.points_read)
+    else:
+        metrics = summarise(pred, truth, run.val.box_wh, cfg.landmark_scheme)
     save_checkpoint(run.out / "model.pt", model, metrics=metrics, train_config=run.config.to_dict())
     if run.history:
         write_curves(run.history, run.out)

@@ -72,6 +72,14 @@ def add_model_options(g: argparse._ArgumentGroup) -> None:
         "--synthesis", default=d.synthesis, choices=("concat", "pooled"), help="how the blocks' maps are combined"
     )
     g.add_argument("--margin", type=options.FRACTION, default=d.margin, help="view margin around the box")
+    g.add_argument(
+        "--region",
+        nargs="+",
+        default=[],
+        metavar="NAME",
+        help="train a region network: these regions of the scheme (e.g. jaw; brows eyes), read in their own "
+        "view, fitted on the training faces, the loss over their points only (isnet.regions)",
+    )
 
 
 def add_optimisation_options(g: argparse._ArgumentGroup) -> None:
