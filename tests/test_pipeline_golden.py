@@ -124,4 +124,5 @@ def test_stage_costs_account_for_every_stage():
         assert sum(costs[call][k] for k in STAGES) + costs[call]["other"] == pytest.approx(costs[call]["total"])
         assert costs[call]["views_per_face"]["landmark"] >= 1
     assert costs["predict"]["detection"] == 0 and costs["detect"]["detection"] > 0
-    assert costs["predict"]["first pass"] > 0 and len(format_stages(costs).splitlines()) == len(STAGES) + 5
+    assert costs["predict"]["first pass"] > 0 and len(format_stages(costs).splitlines()) == len(STAGES) + 3 + 3
+    assert costs["predict"]["views_per_face"]["region"] == 0  # the five-point model has no region networks

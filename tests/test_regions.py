@@ -161,9 +161,13 @@ def test_a_region_networks_weight_decides_how_far_its_points_move():
     np.testing.assert_allclose(read[0.5][mouth] - plain[0].landmarks[mouth], 0.5 * moved, atol=1e-6)
 
 
-def test_a_region_network_read_once_counts_one_view_a_face():
-    det = LandmarkDetector(model="ibug68", threads=1, regions=[_mouth_network()], region_mirror=False)
-    assert len(det.detect(str(PHOTO))) == 1 and det.pipeline.views["region"] == 1
+@pytest.mark.parametrize(
+    "knobs, views",
+    [({"region_mirror": False}, 1), ({"mirror": False}, 1), ({"mirror": False, "region_mirror": True}, 2)],
+)
+def test_region_views_are_read_mirrored_as_the_passes_unless_told(knobs, views):
+    det = LandmarkDetector(model="ibug68", threads=1, regions=[_mouth_network()], **knobs)
+    assert len(det.detect(str(PHOTO))) == 1 and det.pipeline.views["region"] == views
 
 
 def test_a_whole_face_model_is_no_region_network():
@@ -180,3 +184,16 @@ def test_the_face_frames_of_68_points_are_those_of_their_five():
     a, b = face_frames(points, IBUG68), Frames.of_points(np.zeros(3, int), reduce_to_cuhk5(points, IBUG68))
     np.testing.assert_allclose(a.centre, b.centre)
     np.testing.assert_allclose(a.side, b.side)
+
+
+def test_predict_no_regions_reads_no_region_network():
+    from isnet.commands.predict import get_args_parser, settings_of
+
+    settings = settings_of(get_args_parser().parse_args(["x.jpg", "--model", "ibug68", "--no-regions"]))
+    assert settings.regions is False and settings.build().region_models == ()
+    assert settings_of(get_args_parser().parse_args(["x.jpg", "--model", "ibug68"])).regions is True
+
+
+def test_a_model_of_your_own_gets_no_shipped_region_networks(tmp_path):
+    save_checkpoint(tmp_path / "own.pt", ISNet(ISNetConfig(scheme="ibug68", input_size=40)), metrics={})
+    assert LandmarkDetector(tmp_path / "own.pt", regions="default").region_models == ()

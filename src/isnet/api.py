@@ -417,6 +417,7 @@ class DetectorSettings:
         all_turns: also search photos turned by 90, 180 and 270 degrees (:data:`ALL_TURNS`).
         placement: where five points go (``None``: the model's own).
         mirror: read each view plain and mirrored.
+        regions: the shipped model's region networks (:mod:`isnet.regions`), where it has them.
     """
 
     weights: str | None = None
@@ -429,6 +430,7 @@ class DetectorSettings:
     all_turns: bool = False
     placement: str | None = None
     mirror: bool = True
+    regions: bool = True
 
     def build(self) -> LandmarkDetector:
         return LandmarkDetector(
@@ -441,4 +443,5 @@ class DetectorSettings:
             rotations=ALL_TURNS if self.all_turns else TURNS,
             placement=self.placement,
             mirror=self.mirror,
+            regions="default" if self.regions else None,
         )

@@ -18,9 +18,10 @@ from isnet.detectors import YuNet
 from isnet.export import OnnxISNet
 from isnet.imageio import to_bgr_grey
 from isnet.inference import ground_truth, predict_crops
-from isnet.metrics import auc, auroc, interocular, nme, summarise
+from isnet.metrics import auc, auroc, interocular, nme, summarise, summarise_region
 from isnet.model import CheckpointError, ISNet, load
 from isnet.quality import SIGNALS
+from isnet.regions import region_boxes, source_resolution
 from isnet.schemes import CUHK5, Scheme, get_scheme
 from isnet.transforms import turn_image
 
@@ -109,7 +110,9 @@ def evaluate_list(
     """A model (default: the shipped ``model_name``) on the annotated faces of a list, with the list's boxes.
 
     A model of more points on a five-point list (the 68-point model on the CUHK set) is scored
-    on its predictions reduced to five points (:func:`~isnet.data.reduce_to_cuhk5`).
+    on its predictions reduced to five points (:func:`~isnet.data.reduce_to_cuhk5`). A region
+    network (:mod:`isnet.regions`) reads its region's view framed by the annotated points, and is
+    scored on its region's points (:func:`~isnet.metrics.summarise_region`).
     ``backend`` (``"torch"`` or ``"onnx"``) runs the network; ``threads`` is the onnxruntime
     session's intra-op threads (``None``: its default). PyTorch's threads are the process's
     (``torch.set_num_threads``).
@@ -123,12 +126,18 @@ def evaluate_list(
         raise ValueError(f"backend must be 'torch' or 'onnx', got {backend!r}")
     skipped = Skipped()
     samples = read_samples(model, label, list_path, fmt, root, pts_scheme, skip_bad, skipped)
-    crops = face_crops(samples, model.config.input_size, cache_dir, skip_bad, skipped, progress)
+    config = model.config
+    crops = face_crops(samples, source_resolution(config), cache_dir, skip_bad, skipped, progress)
+    if config.region:
+        crops.boxes = region_boxes(crops.boxes.astype(np.float64), crops.landmarks.astype(np.float64), config)
     pred, gt = predict_crops(model, crops, batch_size), ground_truth(crops)
-    scheme = model.config.landmark_scheme
+    scheme = config.landmark_scheme
     if gt.shape[1] != pred.shape[1]:
         pred, scheme = reduce_to_cuhk5(pred, scheme), CUHK5
-    metrics = summarise(pred, gt, crops.box_wh, scheme)
+    if config.region:
+        metrics = summarise_region(pred, gt, crops.box_wh, scheme, config.points_read)
+    else:
+        metrics = summarise(pred, gt, crops.box_wh, scheme)
     metrics |= {"skipped": skipped.items, "weights": label, "list": str(list_path)}
     metrics["seconds"] = time.perf_counter() - t0
     return Evaluation(metrics, pred, gt, scheme, skipped.items)
@@ -201,6 +210,7 @@ def evaluate_with_detector(
     model_name: str = "cuhk5",
     upright: str | Path | None = "default",
     mirror: bool = False,
+    regions: Sequence[str | Path] | None = None,
 ) -> dict:
     """Landmarks from a detector's boxes against landmarks from the list's boxes, on the same faces.
 
@@ -210,7 +220,8 @@ def evaluate_with_detector(
     mapped to a training box (what :meth:`LandmarkDetector.detect` does), and the detector's
     own five points when it has them (YuNet). Both model predictions go through
     :class:`LandmarkDetector` with ``upright`` (``None``: one pass on the box) and ``mirror``
-    (``False``: one reading a view, as ``isnet evaluate`` reads them).
+    (``False``: one reading a view, as ``isnet evaluate`` reads them); ``regions``: region networks
+    that read the model's regions again (:mod:`isnet.regions`; ``None``: the model alone).
 
     Returns:
         ``{"n_faces_listed", "n_images_with_a_detection", "n_matched", "on_matched_faces", "on_all_faces",
@@ -218,7 +229,7 @@ def evaluate_with_detector(
     """
     label = weights_label(weights, model_name)
     detector = detector or YuNet()
-    det = LandmarkDetector(weights_path(weights, model_name), detector, upright=upright, mirror=mirror)
+    det = LandmarkDetector(weights_path(weights, model_name), detector, upright=upright, regions=regions, mirror=mirror)
     skipped = Skipped()
     samples = read_samples(det.model, label, list_path, fmt, root, pts_scheme, skip_bad, skipped)[:limit]
     fits = detector_fits(samples, det, min_iou, progress)

@@ -321,6 +321,12 @@ def add_pipeline_options(p: argparse.ArgumentParser) -> None:
         help="read each view once instead of plain and mirrored (faster, less accurate: README, the pipeline)",
     )
     p.add_argument(
+        "--no-regions",
+        action="store_true",
+        help="skip the region networks that read the 68-point model's jaw, brows and eyes, nose and mouth "
+        "again in their own views (faster, less accurate: README, 68 points)",
+    )
+    p.add_argument(
         "--placement",
         default=None,
         choices=PLACEMENTS,
@@ -449,6 +455,7 @@ def settings_of(args: argparse.Namespace) -> DetectorSettings:
         all_turns=args.rotations,
         placement=args.placement,
         mirror=not args.no_mirror,
+        regions=not args.no_regions,
     )
 
 
