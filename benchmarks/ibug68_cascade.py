@@ -15,8 +15,9 @@ each region alone too. NME over the outer eye corners, per region; the regions s
 (the pipeline's own clock) and each network's ms a view (onnxruntime, batch 1, one thread).
 
 Session 14's version of this script (commit 10e5f53) trained the networks itself and read them
-face by face; ``isnet train --region`` gives the same weights bit for bit (checked at 300
-iterations on the nose), and its results (``cascade_val_*.json`` of that commit) stand.
+face by face; its results (``cascade_val_*.json`` of that commit) stand. ``isnet train --region``
+trains the same way (bit for bit the same weights after 300 iterations, not after 10,000: the
+shipped networks are its own runs).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from isnet.evaluation import match_by_centre
 from isnet.imageio import to_bgr_grey
 from isnet.metrics import failure_rate, interocular, nme
 from isnet.model import load
-from isnet.provenance import write_result
+from isnet.provenance import portable, write_result
 from isnet.schemes import get_scheme
 from isnet.transforms import turn_image
 
@@ -80,21 +81,22 @@ def evaluate(
     ``regions`` at each of ``weights`` (``region_weight``: 1 replaces the passes' reading, 0.5
     averages), and with ``each`` each alone; on the faces every row found."""
     samples = read_list(val_list, "pts", scheme="ibug68", target="ibug68")
-    base = {**SETTINGS[settings], "region_mirror": mirror}
+    base = {**SETTINGS[settings], "region_mirror": mirror}  # --no-mirror: the regions read once
     configs = {"pipeline": {**base, "regions": None}}
-    names = [r.name for r in regions]
+    # A run folder's model.pt by the folder's name, a shipped file by its region's.
+    names = [r.parent.name if r.name == "model.pt" else r.stem.removeprefix("isnet_ibug68_") for r in regions]
     for weight in weights:
         how = f", weight {weight:g}"
         configs[f"pipeline + {' + '.join(names)}{how}"] = {
             **base,
-            "regions": [r / "model.pt" for r in regions],
+            "regions": regions,
             "region_weight": weight,
         }
         if each:
-            for path in regions:
-                configs[f"pipeline + {path.name}{how}"] = {
+            for name, path in zip(names, regions):
+                configs[f"pipeline + {name}{how}"] = {
                     **base,
-                    "regions": [path / "model.pt"],
+                    "regions": [path],
                     "region_weight": weight,
                 }
     read = {name: pipeline_points(samples, roll, **knobs) for name, knobs in configs.items()}
@@ -119,7 +121,7 @@ def evaluate(
             + " ".join(f"{r} {100 * x:.2f}" for r, x in v["per_region"].items())
             + f"  regions {v['regions_ms_per_face']:.2f} ms a face"
         )
-    nets = {path.name: load(path / "model.pt") for path in regions}
+    nets = {name: load(path) for name, path in zip(names, regions)}
     ms = network_ms({"shipped": load(weights_path(None, "ibug68")), **nets}, rounds=5, seconds=0.5)
     print("ms a view:", {k: round(v, 3) for k, v in ms.items()})
     return {
@@ -140,7 +142,9 @@ def evaluate(
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--val-list", required=True)
-    p.add_argument("--regions", type=Path, nargs="+", required=True, help="region networks' run folders (model.pt)")
+    p.add_argument(
+        "--regions", type=Path, nargs="+", required=True, help="region networks: checkpoints or run folders (model.pt)"
+    )
     p.add_argument("--each", action="store_true", help="each region network alone too")
     p.add_argument("--weights", type=float, nargs="+", default=[1.0, 0.5], help="region_weight values, a row each")
     p.add_argument("--settings", choices=sorted(SETTINGS), default="default", help="the pipeline's before the regions")
@@ -148,9 +152,11 @@ def main() -> None:
     p.add_argument("--roll", type=float, default=0.0, help="degrees each photo is turned (counter-clockwise)")
     p.add_argument("--out", type=Path, default=RESULTS / "ibug68" / "regions_val.json")
     a = p.parse_args()
+    regions = [r / "model.pt" if r.is_dir() else r for r in a.regions]
+    result = evaluate(a.val_list, regions, a.settings, not a.no_mirror, a.roll, a.each, tuple(a.weights))
     held_out = "200 held-out 300-W training faces (scripts/ibug68_split.py)"
-    result = evaluate(a.val_list, a.regions, a.settings, not a.no_mirror, a.roll, a.each, tuple(a.weights))
-    write_result(a.out, {"val_list": held_out, **result})
+    listed = held_out if Path(a.val_list).name == "val.txt" else portable(a.val_list)
+    write_result(a.out, {"val_list": listed, **result})
 
 
 if __name__ == "__main__":

@@ -144,13 +144,13 @@ NO_ROLL = {"roll_check": False, "roll_trust": 360.0, "unsettled_above": np.inf, 
 def test_further_passes_run_only_where_the_points_move_the_frame():
     photos = demo_photos(6)
     n, views = _views(LandmarkDetector(threads=1, refine=0, mirror=False, **NO_ROLL), photos)
-    assert views == {"landmark": n, "roll": 0}  # one evaluation a face
+    assert views == {"landmark": n, "roll": 0, "region": 0}  # one evaluation a face
     n, views = _views(LandmarkDetector(threads=1, refine=0, mirror=True, **NO_ROLL), photos)
-    assert views == {"landmark": 2 * n, "roll": 0}
+    assert views == {"landmark": 2 * n, "roll": 0, "region": 0}
     n, views = _views(LandmarkDetector(threads=1, refine=2, reframe_above=0.0, mirror=False, **NO_ROLL), photos)
-    assert views == {"landmark": 3 * n, "roll": 0}  # every face moves its frame a little
+    assert views == {"landmark": 3 * n, "roll": 0, "region": 0}  # every face moves its frame a little
     n, views = _views(LandmarkDetector(threads=1, refine=2, reframe_above=np.inf, mirror=False, **NO_ROLL), photos)
-    assert views == {"landmark": n, "roll": 0}
+    assert views == {"landmark": n, "roll": 0, "region": 0}
     once = LandmarkDetector(threads=1, refine=0, **NO_ROLL).detect_batch(photos)
     never = LandmarkDetector(threads=1, refine=2, reframe_above=np.inf, **NO_ROLL).detect_batch(photos)
     for a, b in zip(once, never):
@@ -175,7 +175,7 @@ def test_the_roll_check_reads_every_face_read_unmirrored_once_more():
     photos = demo_photos(4)
     shut = {"roll_trust": 360.0, "check_beyond": 360.0, "unsettled_above": np.inf, "detector_gap_above": np.inf}
     n, views = _views(LandmarkDetector(threads=1, refine=0, roll_check=True, mirror=False, **shut), photos)
-    assert views == {"landmark": n, "roll": n}
+    assert views == {"landmark": n, "roll": n, "region": 0}
 
 
 def test_the_roll_check_reads_mirrored_faces_only_where_in_doubt():
@@ -183,11 +183,11 @@ def test_the_roll_check_reads_mirrored_faces_only_where_in_doubt():
     shut = {"roll_trust": 360.0, "check_beyond": 360.0, "unsettled_above": np.inf, "detector_gap_above": np.inf}
     trusted = {"check_score_below": 0.0, "check_gap_above": np.inf, "check_box_gap_above": np.inf}
     n, views = _views(LandmarkDetector(threads=1, refine=0, **shut, **trusted), photos)
-    assert views == {"landmark": 2 * n, "roll": 0}
+    assert views == {"landmark": 2 * n, "roll": 0, "region": 0}
     n, views = _views(LandmarkDetector(threads=1, refine=0, **shut, **{**trusted, "check_score_below": 2.0}), photos)
-    assert views == {"landmark": 2 * n, "roll": n}  # every score is below 2
+    assert views == {"landmark": 2 * n, "roll": n, "region": 0}  # every score is below 2
     n, views = _views(LandmarkDetector(threads=1, refine=0, **shut, **{**trusted, "check_gap_above": -1.0}), photos)
-    assert views == {"landmark": 2 * n, "roll": n}  # every gap is above -1
+    assert views == {"landmark": 2 * n, "roll": n, "region": 0}  # every gap is above -1
 
 
 def test_faces_in_doubt_by_hand():
