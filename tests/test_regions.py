@@ -197,3 +197,15 @@ def test_predict_no_regions_reads_no_region_network():
 def test_a_model_of_your_own_gets_no_shipped_region_networks(tmp_path):
     save_checkpoint(tmp_path / "own.pt", ISNet(ISNetConfig(scheme="ibug68", input_size=40)), metrics={})
     assert LandmarkDetector(tmp_path / "own.pt", regions="default").region_models == ()
+
+
+def test_the_shipped_region_networks_cover_the_68_points_once():
+    from isnet.assets import SHIPPED_REGIONS
+
+    if not all(p.is_file() for p in SHIPPED_REGIONS["ibug68"]):
+        pytest.skip("the 68-point model's region networks are not installed")
+    det = LandmarkDetector(model="ibug68", threads=1)
+    assert [m.config.region for m in det.region_models] == [("jaw",), ("brows", "eyes"), ("nose",), ("mouth",)]
+    points = [i for m in det.region_models for i in m.config.points_read]
+    assert sorted(points) == list(range(68))
+    assert LandmarkDetector(model="cuhk5").region_models == ()
