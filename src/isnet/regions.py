@@ -23,7 +23,7 @@ from isnet.model import ISNet, ISNetConfig
 from isnet.photo import Photo
 from isnet.schemes import Scheme
 
-__all__ = ["HELD", "fit_region_view", "region_boxes", "read_regions", "source_resolution"]
+__all__ = ["HELD", "face_frames", "fit_region_view", "read_regions", "region_boxes", "source_resolution"]
 
 # Of the training faces, the share whose whole region the fitted view holds (the network's margin adds more).
 HELD = 0.95

@@ -432,7 +432,12 @@ def read_samples(config: TrainConfig, list_path: str, model_config: ISNetConfig,
 
 
 def load_crops(
-    config: TrainConfig, list_path: str, model_config: ISNetConfig, skipped: Skipped, stream: bool, samples=None
+    config: TrainConfig,
+    list_path: str,
+    model_config: ISNetConfig,
+    skipped: Skipped,
+    stream: bool,
+    samples: list | None = None,
 ) -> CropSet:
     """The face crops of a list (or of its ``samples``, already read): decoded on demand with
     ``stream``, else built once (and cached). A region network's crops are cut at its view's
