@@ -13,7 +13,7 @@ from tqdm import tqdm
 from isnet.api import LandmarkDetector
 from isnet.assets import weights_label, weights_path
 from isnet.boxes import iou, ltrb_to_xywh, match_box, xywh_to_ltrb
-from isnet.data import Sample, Skipped, face_crops, pts_schemes_for, read_list, reduce_to_cuhk5
+from isnet.data import Sample, Skipped, pts_schemes_for, read_list, reduce_to_cuhk5
 from isnet.detectors import YuNet
 from isnet.export import OnnxISNet
 from isnet.imageio import to_bgr_grey
@@ -21,7 +21,7 @@ from isnet.inference import ground_truth, predict_crops
 from isnet.metrics import auc, auroc, interocular, nme, summarise, summarise_region
 from isnet.model import CheckpointError, ISNet, load
 from isnet.quality import SIGNALS
-from isnet.regions import region_boxes, source_resolution
+from isnet.regions import model_crops
 from isnet.schemes import CUHK5, Scheme, get_scheme
 from isnet.transforms import turn_image
 
@@ -127,9 +127,7 @@ def evaluate_list(
     skipped = Skipped()
     samples = read_samples(model, label, list_path, fmt, root, pts_scheme, skip_bad, skipped)
     config = model.config
-    crops = face_crops(samples, source_resolution(config), cache_dir, skip_bad, skipped, progress)
-    if config.region:
-        crops.boxes = region_boxes(crops.boxes.astype(np.float64), crops.landmarks.astype(np.float64), config)
+    crops = model_crops(samples, config, cache_dir, skip_bad, skipped, progress)
     pred, gt = predict_crops(model, crops, batch_size), ground_truth(crops)
     scheme = config.landmark_scheme
     if gt.shape[1] != pred.shape[1]:

@@ -214,7 +214,7 @@ class Pipeline:
                 state.points = read_regions(
                     self.region_nets,
                     photos,
-                    state.frames.photo,
+                    state.implied,
                     state.points,
                     mirror,
                     cfg.region_weight,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from isnet.boxes import roll_of
-from isnet.data import reduce_to_cuhk5
+from isnet.data import CropSet, Sample, Skipped, face_crops, reduce_to_cuhk5
 from isnet.export import OnnxISNet
 from isnet.frames import Frames
 from isnet.inference import read_frames
@@ -23,7 +23,7 @@ from isnet.model import ISNet, ISNetConfig
 from isnet.photo import Photo
 from isnet.schemes import Scheme
 
-__all__ = ["HELD", "face_frames", "fit_region_view", "read_regions", "region_boxes", "source_resolution"]
+__all__ = ["HELD", "face_frames", "fit_region_view", "model_crops", "read_regions", "region_boxes", "source_resolution"]
 
 # Of the training faces, the share whose whole region the fitted view holds (the network's margin adds more).
 HELD = 0.95
@@ -64,10 +64,27 @@ def source_resolution(config: ISNetConfig) -> int:
     return max(1, int(round(config.input_size / config.region_view[2])))
 
 
+def model_crops(
+    samples: list[Sample],
+    config: ISNetConfig,
+    cache_dir: str | None = None,
+    skip_bad: bool = False,
+    skipped: Skipped | None = None,
+    progress: bool = False,
+    stream: bool = False,
+) -> CropSet:
+    """The source crops a model of ``config`` reads (:func:`~isnet.data.face_crops`); a region
+    network's cut at its view's resolution and boxed by its view, framed by the annotated points."""
+    crops = face_crops(samples, source_resolution(config), cache_dir, skip_bad, skipped, progress, stream)
+    if config.region:
+        crops.boxes = region_boxes(crops.boxes.astype(np.float64), crops.landmarks.astype(np.float64), config)
+    return crops
+
+
 def read_regions(
     nets: list[ISNet | OnnxISNet],
     photos: list[Photo],
-    photo: np.ndarray,
+    faces: Frames,
     points: np.ndarray,
     mirror: bool,
     weight: float,
@@ -79,16 +96,16 @@ def read_regions(
 
     Args:
         nets: region networks of the points' scheme.
-        photos: the decoded photos; ``photo`` ``(N,)`` the photo of each face.
+        photos: the decoded photos.
+        faces: ``(N,)`` the frames ``points`` imply (:func:`face_frames`; the pipeline's ``implied``).
         points: ``(N, K, 2)`` the faces' landmarks, photo pixels.
         mirror: read each view also mirrored (:func:`~isnet.inference.read_frames`).
     """
     if not len(points) or not nets:
         return points.copy()
     out = points.copy()
-    frames = face_frames(points, nets[0].config.landmark_scheme, photo)
     for net in nets:
         index = list(net.config.points_read)
-        read = read_frames(net, photos, frames.within(net.config.region_view), mirror, batch_size).points
+        read = read_frames(net, photos, faces.within(net.config.region_view), mirror, batch_size).points
         out[:, index] = (1.0 - weight) * points[:, index] + weight * read[:, index]
     return out

@@ -26,14 +26,14 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from isnet.assets import demo_list
-from isnet.data import CropSet, Skipped, face_crops, pts_schemes_for, read_list
+from isnet.data import CropSet, Skipped, pts_schemes_for, read_list
 from isnet.detectors import YuNet, detector_training_boxes
 from isnet.inference import ground_truth, predict_crops
 from isnet.losses import euclidean, euclidean_loss, view_to_loss_units, wing
 from isnet.metrics import summarise, summarise_region
 from isnet.model import ISNet, ISNetConfig, load, load_checkpoint, model_from_checkpoint, save_checkpoint
 from isnet.plots import plot_loss_curves
-from isnet.regions import fit_region_view, region_boxes, source_resolution
+from isnet.regions import fit_region_view, model_crops
 from isnet.schemes import SCHEMES, get_scheme
 from isnet.transforms import (
     Augment,
@@ -443,12 +443,7 @@ def load_crops(
     ``stream``, else built once (and cached). A region network's crops are cut at its view's
     resolution and boxed by its view (:mod:`isnet.regions`)."""
     samples = read_samples(config, list_path, model_config, skipped) if samples is None else samples
-    crops = face_crops(
-        samples, source_resolution(model_config), config.cache_dir, config.skip_bad, skipped, not config.quiet, stream
-    )
-    if model_config.region:
-        crops.boxes = region_boxes(crops.boxes.astype(np.float64), crops.landmarks.astype(np.float64), model_config)
-    return crops
+    return model_crops(samples, model_config, config.cache_dir, config.skip_bad, skipped, not config.quiet, stream)
 
 
 def fit_region(config: TrainConfig, model: ISNet, samples: list) -> None:
