@@ -36,6 +36,8 @@ SETTINGS = {
     "mirror=False": {"mirror": False},
     "mirror=False, no regions": {"mirror": False, "regions": None},
     "one pass": {"upright": None, "mirror": False, "regions": None},
+    "one pass, regions": {"upright": None, "mirror": False, "region_mirror": True},
+    "one pass, regions read once": {"upright": None, "mirror": False},
 }
 
 
