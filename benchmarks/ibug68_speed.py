@@ -37,7 +37,7 @@ SETTINGS = {
     "mirror=False, no regions": {"mirror": False, "regions": None},
     "one pass": {"upright": None, "mirror": False, "regions": None},
     "one pass, regions": {"upright": None, "mirror": False, "region_mirror": True},
-    "one pass, regions read once": {"upright": None, "mirror": False},
+    "one pass, regions read once": {"upright": None, "mirror": False, "region_mirror": False},
 }
 
 

@@ -160,8 +160,8 @@ class ISNetConfig:
             raise ValueError(f"region_view must be three finite numbers (dx, dy, side), got {self.region_view}")
         if self.region_view[2] <= 0:
             raise ValueError(f"region_view's side must be positive, got {self.region_view[2]}")
-        points = set(self.points_read)
-        mirrored = {scheme.flip_permutation()[i] for i in points}
+        points, flip = set(self.points_read), scheme.flip_permutation()
+        mirrored = {flip[i] for i in points}
         if mirrored != points:
             # A mirrored reading (the pipeline's) would move points into the region from outside it.
             raise ValueError(f"region {self.region} is not closed under mirroring: add the regions of its flip pairs")
